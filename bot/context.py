@@ -1,0 +1,19 @@
+"""What every service needs at hand: the database, the settings, the clock, randomness."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.settings import Settings
+
+
+@dataclass
+class QuorumContext:
+    engine: Engine
+    settings: Settings
+    clock: Clock = SYSTEM_CLOCK
+    rng: random.Random = field(default_factory=random.Random)

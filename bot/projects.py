@@ -1,0 +1,174 @@
+"""Project configuration: the YAML schema, its validation and readable errors.
+
+A project file is the single source of truth for an annotation job's rules. Every
+error names the file, the field, the bad value and what is allowed, because the
+person reading it is editing YAML by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+TaskKind = Literal["rating", "preference", "label", "correction"]
+SLACK_USER_ID = r"^[UW][A-Z0-9]{2,}$"
+SLACK_CHANNEL_ID = r"^[CGD][A-Z0-9]{2,}$"
+SlackUserId = Annotated[str, Field(pattern=SLACK_USER_ID)]
+
+
+class ProjectConfigError(ValueError):
+    """A project file that cannot be used; the message is meant for a person."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Scale(_Strict):
+    min: int = 1
+    max: int = 5
+    labels: dict[int, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _range(self) -> Scale:
+        if self.max <= self.min:
+            raise ValueError(f"scale.max ({self.max}) must be greater than scale.min ({self.min})")
+        if self.max - self.min + 1 > 11:
+            raise ValueError("a scale has at most 11 points (one button each)")
+        return self
+
+    def label_for(self, score: int) -> str:
+        default = {1: "Poor", 2: "Fair", 3: "Good", 4: "Very good", 5: "Excellent"}
+        name = self.labels.get(score) or (default.get(score) if self.max == 5 else None)
+        return f"{score} – {name}" if name else str(score)
+
+
+class Routing(_Strict):
+    confidence_below: float = Field(default=1.0, ge=0.0, le=1.0)
+    audit_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class SignOff(_Strict):
+    min_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    lead_signs_off_all: bool = False
+    notify_overruled: bool = True
+
+
+class Timing(_Strict):
+    reminder_after_hours: float = Field(default=24.0, gt=0)
+    max_reminders: int = Field(default=2, ge=0)
+    reassign_after_hours: float = Field(default=72.0, gt=0)
+    escalation_reminder_hours: float = Field(default=24.0, gt=0)
+    work_hours: tuple[int, int] = (9, 18)
+
+
+class LLMAssist(_Strict):
+    enabled: bool = False
+    model: str = "gpt-4o-mini"
+    prompt: str = "prelabel.j2"
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    timeout_s: float = Field(default=30.0, gt=0)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    show_suggestion: bool = True
+    summarize_escalations: bool = False
+
+
+class ProjectConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    kind: TaskKind
+    question: str = Field(min_length=1, max_length=2000)
+    description: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    multi_label: bool = False
+    criteria: list[str] = Field(default_factory=list)
+    scale: Scale = Field(default_factory=Scale)
+    allow_tie: bool = True
+    allow_both_bad: bool = False
+    ask_strength: bool = False
+    reviewers: list[SlackUserId] = Field(default_factory=list)
+    reviewer_group: str | None = Field(default=None, pattern=r"^S[A-Z0-9]{2,}$")
+    leads: list[SlackUserId] = Field(default_factory=list)
+    overlap: int = Field(default=3, ge=1, le=25)
+    agreement: float = Field(default=0.67, gt=0.0, le=1.0)
+    escalation_channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_ID)
+    digest_channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_ID)
+    routing: Routing = Field(default_factory=Routing)
+    sign_off: SignOff = Field(default_factory=SignOff)
+    timing: Timing = Field(default_factory=Timing)
+    llm: LLMAssist = Field(default_factory=LLMAssist)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> ProjectConfig:
+        if self.kind == "label":
+            if len(self.labels) < 2:
+                raise ValueError("a label project needs `labels` with at least two labels")
+            if len(set(self.labels)) != len(self.labels):
+                raise ValueError("`labels` must not repeat a label")
+            if len(self.labels) > 100:
+                raise ValueError("`labels` holds at most 100 labels (Slack's select limit)")
+        if self.kind == "rating" and not self.criteria:
+            raise ValueError("a rating project needs `criteria`, e.g. [helpfulness, correctness]")
+        if not self.reviewers and not self.reviewer_group:
+            raise ValueError("set `reviewers` (Slack user ids) or `reviewer_group`")
+        if self.reviewers and self.overlap > len(self.reviewers):
+            raise ValueError(
+                f"overlap is {self.overlap} but only {len(self.reviewers)} reviewers are listed; "
+                "an item is never given to the same reviewer twice"
+            )
+        return self
+
+    @property
+    def version_hash(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(sorted(ProjectConfig.model_fields))
+        return f"field `{where}` is not a project setting (allowed: {allowed})"
+    if error["type"] == "missing":
+        return f"field `{where}` is required"
+    bad = error.get("input")
+    shown = json.dumps(bad, default=str) if not isinstance(bad, dict) else "{…}"
+    return f"field `{where}`: {message} (got {shown[:80]})"
+
+
+def parse_project(data: object, *, source: str = "<config>") -> ProjectConfig:
+    """Validate a parsed YAML document; raise ProjectConfigError naming every problem."""
+    if not isinstance(data, dict):
+        raise ProjectConfigError(f"{source}: a project file must be a YAML mapping of settings")
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source}: invalid project configuration"]
+        lines += [f"  - {_describe(err)}" for err in exc.errors()]
+        raise ProjectConfigError("\n".join(lines)) from None
+
+
+def load_project_file(path: str | Path) -> ProjectConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProjectConfigError(f"{path}: cannot read project file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ProjectConfigError(f"{path}:{where} is not valid YAML ({exc})") from None
+    return parse_project(data, source=str(path))
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

@@ -1,0 +1,72 @@
+"""The one outbound interface to Slack's Web API that the bot uses.
+
+Everything the workflow sends goes through these few calls, so tests can point them at
+the emulator and the delivery worker can pace and retry them in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
+
+
+def make_web_client(token: str, base_url: str) -> WebClient:
+    # Only connection errors are retried here; 429s and 5xx are the delivery worker's job
+    # so that a slow Slack never blocks a request thread.
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=15,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1)],
+    )
+
+
+class SlackOutbound:
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def open_dm(self, user_id: str) -> str:
+        return self.client.conversations_open(users=user_id)["channel"]["id"]
+
+    def post_message(
+        self,
+        channel: str,
+        *,
+        text: str,
+        blocks: list[dict] | None = None,
+        thread_ts: str | None = None,
+        metadata: dict | None = None,
+    ) -> dict[str, Any]:
+        response = self.client.chat_postMessage(
+            channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, metadata=metadata
+        )
+        return {"channel": response["channel"], "ts": response["ts"]}
+
+    def update_message(
+        self, channel: str, ts: str, *, text: str, blocks: list[dict]
+    ) -> dict[str, Any]:
+        # Always send blocks: chat.update with text alone would strip the message's blocks.
+        response = self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        return {"channel": response["channel"], "ts": response["ts"]}
+
+    def post_ephemeral(self, channel: str, user: str, *, text: str) -> None:
+        self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+
+    def publish_home(self, user_id: str, view: dict, view_hash: str | None = None) -> None:
+        self.client.views_publish(user_id=user_id, view=view, hash=view_hash)
+
+    def open_view(self, trigger_id: str, view: dict) -> dict[str, Any]:
+        return self.client.views_open(trigger_id=trigger_id, view=view)["view"]
+
+    def find_message_by_key(self, channel: str, key: str, *, limit: int = 50) -> dict | None:
+        """Look for a message we may already have posted (after an uncertain failure)."""
+        history = self.client.conversations_history(
+            channel=channel, limit=limit, include_all_metadata=True
+        )
+        for message in history.get("messages", []):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("idempotency_key") == key:
+                return message
+        return None

@@ -1,0 +1,104 @@
+"""Moving queued items on: route each one, then auto-accept it or assign reviewers.
+
+Runs in small batches, one transaction each, so a crash part-way leaves every item
+either untouched (still queued) or fully routed with its DMs in the outbox.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from bot.audit import record_event
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.workflow.assignment import assign_reviewers
+from bot.workflow.projects import project_config
+from bot.workflow.routing import route
+from bot.workflow.signoff import sign_off
+from storage import queries
+from storage.db import session_scope
+from storage.models import Item, ItemStatus, Project
+
+
+@dataclass
+class DispatchReport:
+    auto_accepted: int = 0
+    sent_to_reviewers: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.auto_accepted + self.sent_to_reviewers
+
+
+def dispatch_item(
+    session, item: Item, project: Project, *, clock: Clock, rng: random.Random
+) -> str:  # type: ignore[no-untyped-def]
+    config = project_config(session, project)
+    now = clock.now()
+    if item.route_reason is None:
+        decision = route(config, external_id=item.external_id, confidence=item.confidence)
+        item.route_reason = decision.reason
+        session.add(item)
+        record_event(
+            session,
+            "routed",
+            actor="quorum",
+            project_id=item.project_id,
+            item_id=item.id,
+            at=now,
+            data={
+                "to_humans": decision.to_humans,
+                "reason": decision.reason,
+                "audit": decision.audit,
+            },
+        )
+        if not decision.to_humans:
+            prediction = item.content.get("prediction") or {}
+            sign_off(
+                session,
+                item,
+                project,
+                value=prediction.get("label"),
+                method="auto",
+                now=now,
+                actor="quorum",
+                confidence=item.confidence,
+                reason=decision.reason,
+            )
+            return "auto"
+    assign_reviewers(session, item, config, now=now, rng=rng)
+    return "human"
+
+
+def dispatch_queued(
+    engine: Engine,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    rng: random.Random | None = None,
+    batch: int = 100,
+    limit: int | None = None,
+) -> DispatchReport:
+    """Route and assign queued items until none is left (or `limit` were handled)."""
+    rng = rng or random.Random()
+    report = DispatchReport()
+    while limit is None or report.total < limit:
+        with session_scope(engine) as session:
+            items = queries.queued_items(session, limit=batch)
+            if not items:
+                break
+            for item in items:
+                locked = queries.lock_item(session, item.id)
+                if locked is None or locked.status != ItemStatus.QUEUED:
+                    continue
+                project = session.get(Project, locked.project_id)
+                outcome = dispatch_item(session, locked, project, clock=clock, rng=rng)
+                if outcome == "auto":
+                    report.auto_accepted += 1
+                else:
+                    report.sent_to_reviewers += 1
+                    if locked.status == ItemStatus.QUEUED:
+                        # Nobody could take it (all paused): leave it queued but stop looping.
+                        return report
+    return report

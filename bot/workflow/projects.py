@@ -1,0 +1,83 @@
+"""Creating projects and versioning their configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from bot.audit import record_event
+from bot.projects import ProjectConfig
+from storage import queries
+from storage.models import Project, ProjectVersion, utcnow
+
+
+class UnknownProjectError(LookupError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        hint = f" Known projects: {', '.join(known)}." if known else " No project exists yet."
+        super().__init__(
+            f"no project named {name!r}.{hint} Create one with `quorum project apply FILE.yml`."
+        )
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    project_id: int
+    version: int
+    created: bool
+    changed: bool
+
+
+def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli") -> ApplyResult:
+    """Create the project or store its config as a new version when it changed."""
+    project = queries.get_project(session, config.name)
+    digest = config.version_hash
+    if project is None:
+        project = Project(name=config.name, kind=config.kind)
+        session.add(project)
+        session.flush()
+        created, version = True, 1
+    else:
+        if project.kind != config.kind:
+            raise ValueError(
+                f"project {config.name!r} is a {project.kind} project; its kind cannot change "
+                f"to {config.kind} (create a new project instead)"
+            )
+        current = queries.project_version(session, project.id, project.current_version)
+        if current is not None and current.config_hash == digest:
+            return ApplyResult(project.id, project.current_version, created=False, changed=False)
+        created, version = False, project.current_version + 1
+    session.add(
+        ProjectVersion(
+            project_id=project.id,
+            version=version,
+            config=config.model_dump(mode="json"),
+            config_hash=digest,
+            created_by=actor,
+        )
+    )
+    project.current_version = version
+    project.updated_at = utcnow()
+    session.add(project)
+    record_event(
+        session,
+        "project_applied",
+        actor=actor,
+        project_id=project.id,
+        data={"version": version, "config_hash": digest, "created": created},
+    )
+    return ApplyResult(project.id, version, created=created, changed=True)
+
+
+def project_config(session: Session, project: Project, version: int | None = None) -> ProjectConfig:
+    row = queries.project_version(session, project.id, version or project.current_version)
+    if row is None:
+        raise LookupError(f"project {project.name!r} has no config version {version}")
+    return ProjectConfig.model_validate(row.config)
+
+
+def require_project(session: Session, name: str) -> Project:
+    project = queries.get_project(session, name)
+    if project is None:
+        raise UnknownProjectError(name, [p.name for p in queries.list_projects(session)])
+    return project

@@ -1,0 +1,9 @@
+"""Block action listeners: button clicks and menu choices in messages and views."""
+
+from bot.context import QuorumContext
+from bot.slack import ids
+from handlers.actions.answer import make_answer_listener
+
+
+def register(app, ctx: QuorumContext) -> None:  # type: ignore[no-untyped-def]
+    app.action(ids.ANSWER_PATTERN)(make_answer_listener(ctx))

@@ -1,0 +1,294 @@
+"""SQLModel tables: the whole persistent state of Quorum.
+
+Constraints do the guarding where a race could otherwise slip through: one response per
+assignment, one label per item, one assignment per (item, reviewer), one event per
+(chain, position), one outbox row per idempotency key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+def _json(**kwargs: Any) -> Any:
+    nullable = kwargs.pop("nullable", True)
+    return Field(sa_column=Column(JSON, nullable=nullable), **kwargs)
+
+
+class ItemStatus:
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    ANSWERED = "answered"
+    ESCALATED = "escalated"
+    SIGNED_OFF = "signed_off"
+    AUTO_ACCEPTED = "auto_accepted"
+    OPEN = (QUEUED, ASSIGNED, ANSWERED)
+
+
+class AssignmentStatus:
+    PENDING = "pending"
+    ANSWERED = "answered"
+    SKIPPED = "skipped"
+    EXPIRED = "expired"
+    REASSIGNED = "reassigned"
+
+
+class OutboxStatus:
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # permanent error: needs a person or a reassignment
+
+
+class Project(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=63)
+    kind: str = Field(max_length=16)
+    current_version: int = 1
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class ProjectVersion(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("project_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    version: int
+    config: dict = _json(nullable=False)
+    config_hash: str = Field(max_length=64)
+    created_by: str | None = None
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class Reviewer(SQLModel, table=True):
+    """A Slack user known to Quorum: pause state and time zone for pacing and work hours."""
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    paused: bool = False
+    tz: str | None = None
+    tz_offset_s: int | None = None
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class Item(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("project_id", "external_id"),
+        Index("ix_item_project_status", "project_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    external_id: str = Field(max_length=255)
+    content: dict = _json(nullable=False)
+    content_hash: str = Field(max_length=64)
+    meta: dict | None = _json()
+    gold: Any | None = _json()
+    status: str = Field(default=ItemStatus.QUEUED, max_length=16)
+    confidence: float | None = None
+    route_reason: str | None = None
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class Assignment(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("item_id", "reviewer_id"),
+        Index("ix_assignment_reviewer_status", "reviewer_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    reviewer_id: str = Field(max_length=32)
+    status: str = Field(default=AssignmentStatus.PENDING, max_length=16)
+    presentation: dict | None = _json()  # e.g. which response was shown as A
+    channel: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    due_at: datetime | None = _when(default=None)
+    reminders_sent: int = 0
+    last_reminded_at: datetime | None = _when(default=None)
+    created_at: datetime = _when(default_factory=utcnow)
+    answered_at: datetime | None = _when(default=None)
+
+
+class Response(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", unique=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    reviewer_id: str = Field(max_length=32)
+    value: Any = _json(nullable=False)
+    rationale: str | None = Field(default=None, sa_column=Column(Text))
+    flags: list | None = _json()
+    latency_ms: int | None = None
+    interaction_id: str | None = Field(default=None, max_length=64)
+    revision: int = 1
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class Draft(SQLModel, table=True):
+    """Partial answers (a rating with some criteria still missing)."""
+
+    assignment_id: int = Field(foreign_key="assignment.id", primary_key=True)
+    value: dict = _json(nullable=False)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class PreLabelRecord(SQLModel, table=True):
+    __tablename__ = "prelabel"
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    model: str = Field(max_length=128)
+    prompt_name: str = Field(max_length=128)
+    prompt_hash: str = Field(max_length=64)
+    value: Any | None = _json()
+    confidence: float | None = None
+    rationale: str | None = Field(default=None, sa_column=Column(Text))
+    raw_output: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class Escalation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", unique=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    status: str = Field(default="open", max_length=16)
+    reason: str | None = None
+    summary: str | None = Field(default=None, sa_column=Column(Text))
+    channel: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    reminders_sent: int = 0
+    last_reminded_at: datetime | None = _when(default=None)
+    resolved_by: str | None = Field(default=None, max_length=32)
+    resolved_value: Any | None = _json()
+    resolution_rationale: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _when(default_factory=utcnow)
+    resolved_at: datetime | None = _when(default=None)
+
+
+class Label(SQLModel, table=True):
+    __table_args__ = (Index("ix_label_project_signed", "project_id", "signed_off_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", unique=True)
+    project_id: int = Field(foreign_key="project.id")
+    value: Any = _json(nullable=False)
+    method: str = Field(max_length=16)  # consensus | lead | auto | gold
+    agreement: float | None = None
+    confidence: float | None = None
+    config_version: int
+    signed_off_by: str | None = Field(default=None, max_length=32)
+    signed_off_at: datetime = _when(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    """Append-only, hash-chained audit log. One chain per item (or per project for
+    project-level events) so concurrent writers never contend on one global head."""
+
+    __table_args__ = (
+        UniqueConstraint("chain", "seq"),
+        Index("ix_event_project_id", "project_id", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    chain: str = Field(max_length=64)
+    seq: int
+    project_id: int | None = Field(default=None, foreign_key="project.id")
+    item_id: int | None = Field(default=None, foreign_key="item.id", index=True)
+    kind: str = Field(max_length=32)
+    actor: str = Field(max_length=64)
+    data: dict = _json(nullable=False)
+    created_at: datetime = _when(default_factory=utcnow)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class Checkpoint(SQLModel, table=True):
+    """A signed snapshot of every chain head of a project: deleting a whole chain after
+    it, or rewriting one, no longer matches."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    heads: dict = _json(nullable=False)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+    signature: str = Field(max_length=64)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A Slack call the workflow wants, written in the same transaction as its cause."""
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=128)
+    operation: str = Field(max_length=32)  # post_dm | post_message | update_message | ...
+    payload: dict = _json(nullable=False)
+    pace_key: str = Field(max_length=64)  # method + channel, for pacing under Slack limits
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _when(default_factory=utcnow)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _when(default=None)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    result: dict | None = _json()
+    item_id: int | None = Field(default=None, foreign_key="item.id", index=True)
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
+    escalation_id: int | None = Field(default=None, foreign_key="escalation.id")
+    created_at: datetime = _when(default_factory=utcnow)
+    sent_at: datetime | None = _when(default=None)
+
+
+class SlackDelivery(SQLModel, table=True):
+    """Slack event ids already handled: retries of the same event change nothing."""
+
+    __tablename__ = "slack_delivery"
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = _when(default_factory=utcnow)
+
+
+class ExportRun(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    format: str = Field(max_length=16)
+    filters: dict = _json(nullable=False)
+    rows: int = 0
+    path: str | None = None
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class SchedulerLock(SQLModel, table=True):
+    """One row per scheduled job and tick: the process that inserts it runs the job."""
+
+    __tablename__ = "scheduler_lock"
+    job: str = Field(primary_key=True, max_length=64)
+    tick: str = Field(primary_key=True, max_length=32)
+    owner: str = Field(max_length=64)
+    created_at: datetime = _when(default_factory=utcnow)

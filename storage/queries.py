@@ -1,0 +1,123 @@
+"""Queries the workflow needs, kept here so bot/ holds rules and not SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    Assignment,
+    AssignmentStatus,
+    Item,
+    Label,
+    Project,
+    ProjectVersion,
+    Response,
+    Reviewer,
+)
+
+
+def get_project(session: Session, name: str) -> Project | None:
+    return session.exec(select(Project).where(Project.name == name)).first()
+
+
+def list_projects(session: Session) -> Sequence[Project]:
+    return session.exec(select(Project).order_by(Project.name)).all()
+
+
+def project_version(session: Session, project_id: int, version: int) -> ProjectVersion | None:
+    return session.exec(
+        select(ProjectVersion).where(
+            ProjectVersion.project_id == project_id, ProjectVersion.version == version
+        )
+    ).first()
+
+
+def items_by_external_id(
+    session: Session, project_id: int, external_ids: Iterable[str]
+) -> dict[str, tuple[int, str]]:
+    """external id -> (item id, content hash) for the ids that already exist."""
+    found: dict[str, tuple[int, str]] = {}
+    ids = list(external_ids)
+    for start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
+        chunk = ids[start : start + 900]
+        rows = session.exec(
+            select(Item.external_id, Item.id, Item.content_hash).where(
+                Item.project_id == project_id, col(Item.external_id).in_(chunk)
+            )
+        ).all()
+        found.update({ext: (item_id, digest) for ext, item_id, digest in rows})
+    return found
+
+
+def lock_item(session: Session, item_id: int) -> Item | None:
+    """The item row, locked for this transaction on PostgreSQL (SQLite locks the file)."""
+    return session.exec(select(Item).where(Item.id == item_id).with_for_update()).first()
+
+
+def lock_assignment(session: Session, assignment_id: int) -> Assignment | None:
+    return session.exec(
+        select(Assignment).where(Assignment.id == assignment_id).with_for_update()
+    ).first()
+
+
+def open_assignment_counts(session: Session, reviewer_ids: Sequence[str]) -> dict[str, int]:
+    rows = session.exec(
+        select(Assignment.reviewer_id, func.count())
+        .where(
+            col(Assignment.reviewer_id).in_(reviewer_ids),
+            Assignment.status == AssignmentStatus.PENDING,
+        )
+        .group_by(Assignment.reviewer_id)
+    ).all()
+    counts = dict.fromkeys(reviewer_ids, 0)
+    counts.update({reviewer: count for reviewer, count in rows})
+    return counts
+
+
+def paused_reviewers(session: Session, reviewer_ids: Sequence[str]) -> set[str]:
+    return set(
+        session.exec(
+            select(Reviewer.user_id).where(
+                col(Reviewer.user_id).in_(reviewer_ids), col(Reviewer.paused).is_(True)
+            )
+        ).all()
+    )
+
+
+def assignments_for_item(session: Session, item_id: int) -> Sequence[Assignment]:
+    return session.exec(
+        select(Assignment).where(Assignment.item_id == item_id).order_by(col(Assignment.id))
+    ).all()
+
+
+def responses_for_item(session: Session, item_id: int) -> Sequence[Response]:
+    return session.exec(
+        select(Response).where(Response.item_id == item_id).order_by(col(Response.id))
+    ).all()
+
+
+def response_for_assignment(session: Session, assignment_id: int) -> Response | None:
+    return session.exec(select(Response).where(Response.assignment_id == assignment_id)).first()
+
+
+def label_for_item(session: Session, item_id: int) -> Label | None:
+    return session.exec(select(Label).where(Label.item_id == item_id)).first()
+
+
+def queued_items(
+    session: Session, project_id: int | None = None, limit: int = 500
+) -> Sequence[Item]:
+    query = select(Item).where(Item.status == "queued")
+    if project_id is not None:
+        query = query.where(Item.project_id == project_id)
+    return session.exec(query.order_by(col(Item.id)).limit(limit)).all()
+
+
+def item_status_counts(session: Session, project_id: int) -> dict[str, int]:
+    rows = session.exec(
+        select(Item.status, func.count()).where(Item.project_id == project_id).group_by(Item.status)
+    ).all()
+    return dict(rows)
