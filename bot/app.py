@@ -29,6 +29,7 @@ def build_app(ctx: QuorumContext) -> App:
         signing_secret=secret,
         client=make_web_client(token, settings.slack_api_url),
         request_verification_enabled=True,
+        process_before_response=settings.quorum_process_before_response,
     )
     register_listeners(app, ctx)
     return app

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     quorum_export_salt: SecretStr = Field(default=SecretStr("quorum-local-export-salt"))
     quorum_delivery_interval_s: float = 0.5
     quorum_seed: int | None = None
+    # Tests set this so a request returns only after its listener finished (deterministic);
+    # in production Bolt acks first and works in its thread pool.
+    quorum_process_before_response: bool = False
 
     def missing_for_serve(self) -> list[str]:
         missing = []

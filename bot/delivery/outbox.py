@@ -8,6 +8,7 @@ A crash between commit and send therefore loses nothing, and a rollback sends no
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
@@ -40,6 +41,7 @@ def enqueue(
     *,
     key: str,
     pace_key: str,
+    now: datetime,
     item_id: int | None = None,
     assignment_id: int | None = None,
     escalation_id: int | None = None,
@@ -59,6 +61,8 @@ def enqueue(
         operation=operation,
         payload=payload,
         pace_key=pace_key,
+        next_attempt_at=now,
+        created_at=now,
         item_id=item_id,
         assignment_id=assignment_id,
         escalation_id=escalation_id,
@@ -72,6 +76,7 @@ def enqueue_update(
     session: Session,
     *,
     key: str,
+    now: datetime,
     target: dict[str, Any],
     text: str,
     blocks: list[dict],
@@ -87,5 +92,6 @@ def enqueue_update(
         payload,
         key=key,
         pace_key=f"chat.update:{sorted(target.items())}",
+        now=now,
         item_id=item_id,
     )

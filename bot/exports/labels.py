@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from itertools import batched
+from itertools import islice
 from typing import TextIO
 
 from sqlalchemy import Engine
@@ -13,11 +13,17 @@ from bot.workflow.projects import require_project
 from storage.label_queries import iter_labels, responses_by_item
 
 
+def _pages(rows, size):  # type: ignore[no-untyped-def]
+    iterator = iter(rows)
+    while page := list(islice(iterator, size)):
+        yield page
+
+
 def export_labels(engine: Engine, *, project: str, out: TextIO) -> int:
     count = 0
     with Session(engine) as session:
         target = require_project(session, project)
-        for page in batched(iter_labels(session, target.id), 500):
+        for page in _pages(iter_labels(session, target.id), 500):
             answers = responses_by_item(session, [item.id for _, item in page])
             for label, item in page:
                 record = {

@@ -113,6 +113,7 @@ def record_answer(
     outbox.enqueue_update(
         session,
         key=f"answered:assignment:{assignment.id}:1",
+        now=now,
         target={"assignment_id": assignment.id},
         text=answered.text,
         blocks=answered.blocks,

@@ -1,0 +1,464 @@
+"""LLM pre-labels: a suggested answer, with confidence and rationale, for one item.
+
+A pre-label is a second opinion shown to reviewers (and a signal for routing), so it
+must be trustworthy in shape: the request pins a strict JSON schema derived from the
+project's config, and the answer is validated against that same config before use.
+Each pre-label records the model and the prompt template's hash (its version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from bot.llm.client import (
+    LLMCallFailed,
+    MalformedOutput,
+    call_with_retries,
+    client_secret,
+    redact,
+)
+from bot.projects import ProjectConfig
+
+log = logging.getLogger("bot.llm")
+
+PREFERENCE_LETTERS = ("A", "B")
+
+
+class PreLabelFailed(LLMCallFailed):
+    """No usable pre-label; `reason` is shown to leads, e.g. "pre-label failed: timeout"."""
+
+
+class PromptTemplateError(LookupError):
+    """A prompt template that is missing or does not render; a deployment problem."""
+
+
+@dataclass(frozen=True)
+class PreLabel:
+    value: object
+    confidence: float
+    rationale: str
+    model: str
+    prompt_name: str
+    prompt_hash: str
+    raw_output: str
+    attempts: int
+
+
+# --- prompt templates -------------------------------------------------------------------
+
+
+def prompts_dir() -> Path:
+    """The repo's `prompts/` folder (beside `bot/`), which teams edit without code."""
+    return Path(__file__).resolve().parent.parent.parent / "prompts"
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    root = prompts_dir()
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([root / "llm", root]),
+        autoescape=False,  # prompts are plain text, not HTML
+        undefined=jinja2.StrictUndefined,  # a typo in a template fails loudly, not silently
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def _template_source(prompt_name: str) -> str:
+    try:
+        source, _filename, _uptodate = _environment().loader.get_source(  # type: ignore[union-attr]
+            _environment(), prompt_name
+        )
+    except jinja2.TemplateNotFound:
+        raise PromptTemplateError(
+            f"prompt template {prompt_name!r} not found in {prompts_dir() / 'llm'}"
+        ) from None
+    return source
+
+
+def _digest(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def prompt_template_hash(prompt_name: str) -> str:
+    """sha256 of the template file's content: the prompt version a pre-label records."""
+    return _digest(_template_source(prompt_name))
+
+
+@lru_cache(maxsize=64)
+def _compiled(prompt_name: str, digest: str, source: str) -> jinja2.Template:
+    """Compiled once per content version, so the hash always matches what was rendered."""
+    try:
+        return _environment().from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise PromptTemplateError(
+            f"prompt template {prompt_name!r} line {exc.lineno}: {exc.message}"
+        ) from None
+
+
+def render_messages(prompt_name: str, variables: dict[str, Any]) -> tuple[list[dict], str]:
+    """Render a template into chat messages; return (messages, template hash).
+
+    The `system` and `user` blocks become those messages; without blocks the whole
+    template is the user message.
+    """
+    source = _template_source(prompt_name)
+    digest = _digest(source)
+    template = _compiled(prompt_name, digest, source)
+    try:
+        if "user" in template.blocks:
+            context = template.new_context(dict(variables))
+            parts = {
+                role: "".join(template.blocks[role](context)).strip()
+                for role in ("system", "user")
+                if role in template.blocks
+            }
+        else:
+            parts = {"user": template.render(variables).strip()}
+    except jinja2.TemplateError as exc:
+        raise PromptTemplateError(f"prompt template {prompt_name!r}: {exc}") from None
+    messages = [{"role": role, "content": text} for role, text in parts.items() if text]
+    return messages, digest
+
+
+# --- item content -> template variables ---------------------------------------------------
+
+
+class InvalidContent(ValueError):
+    """Item content that does not fit the project's kind (no conversation, no pair...)."""
+
+
+def _turns(raw: object, field: str) -> list[dict]:
+    if isinstance(raw, str):
+        return [{"role": "user", "content": raw}]
+    if not isinstance(raw, list) or not raw:
+        raise InvalidContent(f"item has no `{field}` (a list of {{role, content}} turns)")
+    turns = []
+    for turn in raw:
+        if not isinstance(turn, dict) or "content" not in turn:
+            raise InvalidContent(f"`{field}` holds a turn without `content`")
+        content = turn["content"]
+        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+        turns.append({"role": str(turn.get("role") or "user"), "content": text})
+    return turns
+
+
+def preference_options(config: ProjectConfig) -> list[str]:
+    """The answers a preference project allows, in the order buttons show them."""
+    options = list(PREFERENCE_LETTERS)
+    if config.allow_tie:
+        options.append("tie")
+    if config.allow_both_bad:
+        options.append("both_bad")
+    return options
+
+
+def item_variables(config: ProjectConfig, content: dict) -> dict[str, Any]:
+    """Everything a prompt template may use; each key is always present (StrictUndefined)."""
+    if not isinstance(content, dict):
+        raise InvalidContent("item content is not an object")
+    scale = config.scale
+    variables: dict[str, Any] = {
+        "kind": config.kind,
+        "question": config.question,
+        "description": config.description,
+        "labels": list(config.labels),
+        "multi_label": config.multi_label,
+        "criteria": list(config.criteria),
+        "scale_min": scale.min,
+        "scale_max": scale.max,
+        "scale_points": [
+            {"score": s, "name": scale.label_for(s)} for s in range(scale.min, scale.max + 1)
+        ],
+        "options": preference_options(config) if config.kind == "preference" else [],
+        "conversation": [],
+        "context": [],
+        "target": None,
+        "prompt": [],
+        "responses": [],
+        "prediction": None,
+    }
+    if config.kind == "preference":
+        variables["prompt"] = _turns(content.get("prompt"), "prompt")
+        responses = content.get("responses")
+        if not isinstance(responses, list) or len(responses) != 2:
+            raise InvalidContent("a preference item needs exactly two `responses`")
+        variables["responses"] = [
+            # Model names stay out of the prompt: they would bias the judgement.
+            {"letter": letter, "content": str(response.get("content", ""))}
+            for letter, response in zip(PREFERENCE_LETTERS, responses, strict=True)
+            if isinstance(response, dict)
+        ]
+        if len(variables["responses"]) != 2:
+            raise InvalidContent("each preference response must be an object with `content`")
+        return variables
+    conversation = _turns(content.get("conversation"), "conversation")
+    variables["conversation"] = conversation
+    if config.kind == "label":
+        prediction = content.get("prediction")
+        variables["prediction"] = prediction if isinstance(prediction, dict) else None
+        return variables
+    last = max((i for i, t in enumerate(conversation) if t["role"] == "assistant"), default=None)
+    if last is None:
+        verb = "rate" if config.kind == "rating" else "correct"
+        raise InvalidContent(f"a {config.kind} item needs an assistant turn to {verb}")
+    variables["context"] = conversation[:last]
+    variables["target"] = conversation[last]["content"]
+    return variables
+
+
+# --- output schema and validation ---------------------------------------------------------
+
+
+def value_schema(config: ProjectConfig) -> dict:
+    """The JSON schema of `value` for the project's kind."""
+    if config.kind == "label":
+        one = {"type": "string", "enum": list(config.labels)}
+        if config.multi_label:
+            return {"type": "array", "items": one, "minItems": 1}
+        return one
+    if config.kind == "rating":
+        score = {"type": "integer", "minimum": config.scale.min, "maximum": config.scale.max}
+        return {
+            "type": "object",
+            "properties": {criterion: dict(score) for criterion in config.criteria},
+            "required": list(config.criteria),
+            "additionalProperties": False,
+        }
+    if config.kind == "preference":
+        return {"type": "string", "enum": preference_options(config)}
+    return {"type": "string", "description": "the full corrected response"}
+
+
+def response_format(config: ProjectConfig) -> dict:
+    """The strict json_schema response_format for a pre-label of this project."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "value": value_schema(config),
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "rationale": {"type": "string"},
+        },
+        "required": ["value", "confidence", "rationale"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": f"quorum_{config.kind}_prelabel", "strict": True, "schema": schema},
+    }
+
+
+def _show(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _strip_fences(raw: str) -> str:
+    """Some compatible servers wrap JSON in ``` fences despite the schema; accept that."""
+    text = raw.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.rsplit("```", 1)[0]
+    return text.strip()
+
+
+def _check_value(config: ProjectConfig, value: object) -> object:
+    if config.kind == "label":
+        if config.multi_label:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise MalformedOutput("value is not a list of labels")
+            if not value:
+                raise MalformedOutput("no label chosen")
+            unknown = [v for v in value if v not in config.labels]
+            if unknown:
+                raise MalformedOutput(f"label {_show(unknown[0])} not in the label set")
+            return list(dict.fromkeys(value))
+        if not isinstance(value, str):
+            raise MalformedOutput("value is not a label")
+        if value not in config.labels:
+            raise MalformedOutput(f"label {_show(value)} not in the label set")
+        return value
+    if config.kind == "rating":
+        if not isinstance(value, dict):
+            raise MalformedOutput("value is not an object of scores per criterion")
+        scores: dict[str, int] = {}
+        for criterion in config.criteria:
+            if criterion not in value:
+                raise MalformedOutput(f"score for {_show(criterion)} missing")
+            score = value[criterion]
+            if isinstance(score, float) and score.is_integer():
+                score = int(score)
+            if not isinstance(score, int) or isinstance(score, bool):
+                raise MalformedOutput(f"score for {_show(criterion)} is not an integer")
+            if not config.scale.min <= score <= config.scale.max:
+                raise MalformedOutput(
+                    f"score {score} for {_show(criterion)} outside "
+                    f"{config.scale.min}..{config.scale.max}"
+                )
+            scores[criterion] = score
+        extra = [k for k in value if k not in config.criteria]
+        if extra:
+            raise MalformedOutput(f"unknown criterion {_show(extra[0])}")
+        return scores
+    if config.kind == "preference":
+        options = preference_options(config)
+        if value not in options:
+            raise MalformedOutput(f"{_show(value)} is not one of {', '.join(options)}")
+        return value
+    if not isinstance(value, str):
+        raise MalformedOutput("corrected response is not text")
+    if not value.strip():
+        raise MalformedOutput("corrected response is empty")
+    return value
+
+
+def parse_output(config: ProjectConfig, raw: str) -> tuple[object, float, str]:
+    """(value, confidence, rationale) from the model's text, or MalformedOutput saying why."""
+    try:
+        data = json.loads(_strip_fences(raw))
+    except json.JSONDecodeError:
+        raise MalformedOutput("not JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedOutput("not a JSON object")
+    for key in ("value", "confidence", "rationale"):
+        if key not in data:
+            raise MalformedOutput(f"{key} missing")
+    confidence = data["confidence"]
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+        raise MalformedOutput("confidence is not a number")
+    if not math.isfinite(confidence) or not 0.0 <= confidence <= 1.0:
+        raise MalformedOutput(f"confidence {_show(confidence)} outside 0..1")
+    rationale = data["rationale"]
+    if not isinstance(rationale, str):
+        raise MalformedOutput("rationale is not text")
+    return _check_value(config, data["value"]), float(confidence), rationale.strip()
+
+
+def completion_text(completion: Any) -> str:
+    """The answer's text, or MalformedOutput for refusals, cut-offs and empty answers."""
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        raise MalformedOutput("response has no choices")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    if message is None:
+        raise MalformedOutput("response has no message")
+    if getattr(message, "refusal", None):
+        raise MalformedOutput("the model refused to answer")
+    if getattr(choice, "finish_reason", None) == "length":
+        raise MalformedOutput("answer cut off at the token limit")
+    content = getattr(message, "content", None)
+    if not isinstance(content, str) or not content.strip():
+        raise MalformedOutput("empty answer")
+    return content
+
+
+# --- the calls ---------------------------------------------------------------------------
+
+
+def prelabel_item(
+    client: Any,
+    config: ProjectConfig,
+    content: dict,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> PreLabel:
+    """Ask the model for a pre-label of one item; retry transient failures.
+
+    Raises PreLabelFailed with a readable reason (never containing the API key).
+    """
+    llm = config.llm
+    try:
+        messages, digest = render_messages(llm.prompt, item_variables(config, content))
+    except (InvalidContent, PromptTemplateError) as exc:
+        raise PreLabelFailed(f"pre-label failed: {exc}") from None
+    secret = client_secret(client)
+    fmt = response_format(config)
+
+    def attempt() -> tuple[object, float, str, str, str]:
+        completion = client.chat.completions.create(
+            model=llm.model,
+            messages=messages,
+            response_format=fmt,
+            temperature=llm.temperature,
+            timeout=llm.timeout_s,
+        )
+        raw = completion_text(completion)
+        value, confidence, rationale = parse_output(config, raw)
+        return value, confidence, rationale, raw, getattr(completion, "model", None) or llm.model
+
+    (value, confidence, rationale, raw, model), attempts = call_with_retries(
+        attempt,
+        what="pre-label",
+        max_retries=llm.max_retries,
+        secret=secret,
+        sleep=sleep,
+        error=PreLabelFailed,
+    )
+    log.debug("pre-label for %s: %s after %d attempt(s)", config.name, _show(value), attempts)
+    return PreLabel(
+        value=value,
+        confidence=confidence,
+        rationale=rationale,
+        model=model,
+        prompt_name=llm.prompt,
+        prompt_hash=digest,
+        raw_output=raw,
+        attempts=attempts,
+    )
+
+
+def _prelabel_or_failure(
+    client: Any, config: ProjectConfig, content: dict, sleep: Callable[[float], None]
+) -> PreLabel | PreLabelFailed:
+    try:
+        return prelabel_item(client, config, content, sleep=sleep)
+    except PreLabelFailed as exc:
+        return exc
+    except Exception as exc:  # a bug must not sink the whole batch
+        reason = f"pre-label failed: unexpected error ({type(exc).__name__})"
+        log.error("%s: %s", reason, redact(str(exc), client_secret(client)))
+        return PreLabelFailed(reason)
+
+
+def prelabel_many(
+    client: Any,
+    config: ProjectConfig,
+    contents: dict[int, dict],
+    *,
+    on_result: Callable[[int, PreLabel | PreLabelFailed], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Pre-label many items, at most `config.llm.concurrency` calls in flight.
+
+    `on_result(item_id, PreLabel | PreLabelFailed)` runs in the calling thread as each
+    item finishes, so it may use the caller's database session.
+    """
+    if not contents:
+        return
+    workers = min(config.llm.concurrency, len(contents))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="quorum-prelabel")
+    try:
+        futures: dict[Future[PreLabel | PreLabelFailed], int] = {
+            pool.submit(_prelabel_or_failure, client, config, content, sleep): item_id
+            for item_id, content in contents.items()
+        }
+        for future in as_completed(futures):
+            on_result(futures[future], future.result())
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)

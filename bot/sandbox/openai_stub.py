@@ -1,0 +1,332 @@
+"""A local OpenAI-compatible server for tests and `quorum demo`.
+
+There is no OpenAI here, and mocking the client would hide the parts that break in
+production (HTTP status handling, timeouts, response parsing). So the real `openai`
+client talks to this real HTTP server on 127.0.0.1, which answers
+`POST /v1/chat/completions` in the real response shape and can be told to fail:
+429 with Retry-After, 5xx, slow answers, malformed bodies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Responder = Callable[[dict], "dict | str"]
+
+DEFAULT_SUMMARY = (
+    "Reviewers disagree about whether the response answers the question asked. "
+    "A lead should decide which reading of the guidelines applies."
+)
+_RESPONSE_TAG = re.compile(r"<response>\s*(.*?)\s*</response>", re.DOTALL)
+
+
+@dataclass
+class _Failure:
+    """One queued misbehaviour; `remaining` counts the requests it still applies to."""
+
+    status: int
+    remaining: int
+    retry_after: float | None
+    delay_s: float
+    body: str | None
+
+
+def _last_assistant_text(request: dict) -> str:
+    """What a correction would start from: the last assistant turn or <response> block."""
+    messages = request.get("messages") or []
+    for message in reversed(messages):
+        if message.get("role") == "assistant" and isinstance(message.get("content"), str):
+            return message["content"]
+    for message in reversed(messages):
+        content = message.get("content")
+        if isinstance(content, str):
+            found = _RESPONSE_TAG.findall(content)
+            if found:
+                return found[-1]
+    return "Corrected response."
+
+
+def _example_for(schema: dict, request: dict, key: str | None = None) -> Any:
+    """A plausible value for a JSON schema: first enum value, midpoint, a copied text."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: _example_for(sub, request, name) for name, sub in props.items()}
+    if kind == "array":
+        return [_example_for(schema.get("items", {}), request)]
+    if kind == "integer":
+        low, high = schema.get("minimum", 1), schema.get("maximum", 5)
+        return (int(low) + int(high)) // 2
+    if kind == "number":
+        low, high = schema.get("minimum", 0.0), schema.get("maximum", 1.0)
+        return min(max(0.6, low), high)
+    if kind == "boolean":
+        return False
+    if key == "value":
+        return _last_assistant_text(request)
+    if key == "rationale":
+        return "Stub rationale: the answer follows the most plausible reading of the task."
+    return "stub"
+
+
+def default_responder(request: dict) -> dict | str:
+    """Answer the request's JSON schema plausibly, or with a two-sentence summary text."""
+    response_format = request.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        schema = response_format.get("json_schema", {}).get("schema", {})
+        return _example_for(schema, request)
+    if response_format.get("type") == "json_object":
+        return {"value": None, "confidence": 0.6, "rationale": "stub"}
+    return DEFAULT_SUMMARY
+
+
+def _error_body(message: str, kind: str, code: str | None = None) -> bytes:
+    """The error envelope OpenAI returns, which the client turns into its message."""
+    error = {"message": message, "type": kind, "param": None, "code": code}
+    return json.dumps({"error": error}).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _StubHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        """Quiet: the default writes every request to stderr."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, open_=False)
+        super().finish()
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._drain()
+        self._send(404, _error_body("Unknown path.", "invalid_request_error", "not_found"))
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        stub = self.server.stub
+        raw = self._drain()
+        try:
+            payload = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            payload = {"_unparsed": raw.decode("utf-8", "replace")}
+        stub._record(payload)
+        if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+            self._send(404, _error_body("Unknown path.", "invalid_request_error", "not_found"))
+            return
+        if self.headers.get("Authorization") != f"Bearer {stub.api_key}":
+            # Like OpenAI, but never echo the key back, not even masked.
+            message = "Incorrect API key provided."
+            self._send(401, _error_body(message, "invalid_request_error", "invalid_api_key"))
+            return
+        failure = stub._take_failure()
+        if failure is not None:
+            if failure.delay_s and stub._stopping.wait(failure.delay_s):
+                return
+            if failure.status != 200 or failure.body is not None:
+                self._send_failure(failure)
+                return
+        try:
+            answer = stub.responder(payload)
+        except Exception as exc:  # a broken test responder must show up as a 500
+            log.warning("openai stub responder raised %s", type(exc).__name__)
+            self._send(500, _error_body(f"responder error: {exc}", "server_error"))
+            return
+        self._send(200, json.dumps(stub._completion(payload, answer)).encode())
+
+    def _send_failure(self, failure: _Failure) -> None:
+        headers: dict[str, str] = {}
+        if failure.retry_after is not None:
+            headers["Retry-After"] = f"{failure.retry_after:g}"
+        if failure.body is not None:
+            self._send(failure.status, failure.body.encode(), headers)
+        elif failure.status == 429:
+            body = _error_body("Rate limit reached.", "requests", "rate_limit_exceeded")
+            self._send(429, body, headers)
+        else:
+            body = _error_body("The server had an error processing your request.", "server_error")
+            self._send(failure.status, body, headers)
+
+    def _drain(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("x-request-id", f"req_stub_{next(self.server.stub._ids)}")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (its timeout); that is the point of a slow answer.
+            self.close_connection = True
+
+
+class _StubHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, stub: OpenAIStub) -> None:
+        self.stub = stub
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def track(self, connection: socket.socket, *, open_: bool) -> None:
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        """Hang up kept-alive connections, so a stopped stub really stops answering."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that time out and hang up are expected here; don't print tracebacks."""
+        log.debug("openai stub: connection from %s ended abruptly", client_address)
+
+
+class OpenAIStub:
+    """An OpenAI-compatible chat completions server on a free local port."""
+
+    def __init__(self, *, api_key: str = "sk-stub", responder: Responder | None = None) -> None:
+        self.api_key = api_key
+        self.responder: Responder = responder or default_responder
+        self.requests: list[dict] = []
+        self.base_url = ""
+        self._lock = threading.Lock()
+        self._failures: list[_Failure] = []
+        self._ids = itertools.count(1)
+        self._stopping = threading.Event()
+        self._server: _StubHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> OpenAIStub:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _StubHTTPServer(self)
+        port = self._server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"openai-stub-{port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()  # wakes handlers sleeping in a delayed answer
+        self._server.shutdown()
+        self._server.server_close()
+        self._server.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> OpenAIStub:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def fail_next(
+        self,
+        *,
+        status: int = 500,
+        times: int = 1,
+        retry_after: float | None = None,
+        delay_s: float = 0.0,
+        body: str | None = None,
+    ) -> None:
+        """Make the next `times` authorised requests misbehave.
+
+        `status=200` with `delay_s` gives a slow but good answer; `status=200` with
+        `body` gives a 200 whose body is that raw text (malformed JSON); any other
+        status answers with that status (and `Retry-After` when given).
+        """
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._failures.append(_Failure(status, times, retry_after, delay_s, body))
+
+    def _take_failure(self) -> _Failure | None:
+        with self._lock:
+            if not self._failures:
+                return None
+            failure = self._failures[0]
+            failure.remaining -= 1
+            if failure.remaining <= 0:
+                self._failures.pop(0)
+            return failure
+
+    def _record(self, payload: dict) -> None:
+        with self._lock:
+            self.requests.append(payload)
+
+    def _completion(self, request: dict, answer: dict | str) -> dict:
+        """The real chat.completion shape, so the real client parses it."""
+        content = answer if isinstance(answer, str) else json.dumps(answer)
+        prompt_chars = sum(len(str(m.get("content", ""))) for m in request.get("messages", []))
+        prompt_tokens, completion_tokens = max(1, prompt_chars // 4), max(1, len(content) // 4)
+        return {
+            "id": f"chatcmpl-stub{next(self._ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.get("model", "stub-model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+            "system_fingerprint": "fp_stub",
+        }
