@@ -90,6 +90,12 @@ def escalate(
     return escalation
 
 
+def meets_agreement(share: float, threshold: float) -> bool:
+    """Compare as the share is shown, to two decimals: "agreement: 0.67" reads as
+    "two of three", and 2/3 = 0.6667 must pass it."""
+    return round(share, 2) >= threshold
+
+
 def decide(
     session: Session, item: Item, project: Project, config: ProjectConfig, *, now: datetime
 ) -> Label | Escalation | None:
@@ -109,7 +115,7 @@ def decide(
     consensus = majority(values)
     if consensus.tied:
         return escalate(session, item, consensus=consensus, reason="tie between answers", now=now)
-    if consensus.share + 1e-9 < config.agreement:
+    if not meets_agreement(consensus.share, config.agreement):
         return escalate(
             session,
             item,
