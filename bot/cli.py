@@ -23,7 +23,7 @@ errors = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -114,9 +114,8 @@ def serve(port: int = typer.Option(3000, help="HTTP port for Slack's requests.")
     missing = settings.missing_for_serve()
     if missing:
         raise fail(
-            f"{missing[0]} is not set: `quorum serve` talks to a real Slack workspace. "
-            "Set it (see README, 'Connect a real Slack workspace') or try `quorum demo`, "
-            "which runs the whole loop offline."
+            f"{missing[0]} is not set; `quorum serve` needs a Slack workspace "
+            "(README: 'Connect a real Slack workspace'). Run `quorum demo` to try Quorum offline."
         )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

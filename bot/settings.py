@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,6 +37,6 @@ class Settings(BaseSettings):
         return missing
 
 
-@lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """Read afresh each time: commands are short-lived and tests change the environment."""
     return Settings()

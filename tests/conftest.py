@@ -130,7 +130,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 def context(engine: Engine, database_url: str, clock: FrozenClock) -> QuorumContext:
     import random
 
-    return QuorumContext(engine=engine, settings=make_settings(database_url), clock=clock, rng=random.Random(1))
+    return QuorumContext(
+        engine=engine, settings=make_settings(database_url), clock=clock, rng=random.Random(1)
+    )
 
 
 def example_config(name: str, **changes: object) -> ProjectConfig:

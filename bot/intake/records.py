@@ -122,6 +122,8 @@ def validate_record(data: object, config: ProjectConfig) -> ItemRecord:
             message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 message = f"not a field of a {config.kind} item"
+            elif err["type"] != "missing" and not isinstance(err.get("input"), dict | list):
+                message += f" (got {err.get('input')!r})"
             problems.append(f"field `{where}`: {message}" if where else message)
         raise RecordError("; ".join(problems)) from None
     problems = _check_against_project(record, config)

@@ -15,6 +15,9 @@ LEADS = ["U09LEAD"]
 @pytest.fixture
 def sandbox(database_url: str, clock) -> Iterator[SlackSandbox]:
     with SlackSandbox(
-        database_url, users=REVIEWERS + LEADS + ["U99STRANGER"], channels=["C0ESCALATE"], clock=clock
+        database_url,
+        users=REVIEWERS + LEADS + ["U99STRANGER"],
+        channels=["C0ESCALATE"],
+        clock=clock,
     ) as running:
         yield running

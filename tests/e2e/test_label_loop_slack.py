@@ -40,7 +40,12 @@ def test_full_loop_dm_click_sign_off_and_export(sandbox, tmp_path):
     assert len(reviewers) == 3
     for user in reviewers:
         message = sandbox.latest_dm(user)
-        buttons = [e["text"]["text"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        buttons = [
+            e["text"]["text"]
+            for b in message["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+        ]
         assert buttons == ["Confirm: billing", "bug", "account", "other"]
         assert sandbox.sender.click(user, message, text="Confirm: billing").status == 200
     sandbox.settle()
@@ -105,7 +110,11 @@ def test_tampered_signature_is_rejected_and_nothing_stored(sandbox, tmp_path):
         "type": "block_actions",
         "user": {"id": reviewer},
         "actions": [dict(block["elements"][1], block_id=block["block_id"], action_ts="1.1")],
-        "container": {"type": "message", "channel_id": message["channel"], "message_ts": message["ts"]},
+        "container": {
+            "type": "message",
+            "channel_id": message["channel"],
+            "message_ts": message["ts"],
+        },
         "channel": {"id": message["channel"]},
         "team": {"id": "T0QUORUM"},
     }
@@ -114,20 +123,35 @@ def test_tampered_signature_is_rejected_and_nothing_stored(sandbox, tmp_path):
     good = sandbox.sender.sign(sandbox.sender.signing_secret, now, body)
     forged = good[:-4] + ("0000" if not good.endswith("0000") else "1111")
     form = "application/x-www-form-urlencoded"
-    assert sandbox.sender.post_raw(body, content_type=form, timestamp=now, signature=forged).status == 401
+    assert (
+        sandbox.sender.post_raw(body, content_type=form, timestamp=now, signature=forged).status
+        == 401
+    )
     stale = now - 6 * 60
     stale_sig = sandbox.sender.sign(sandbox.sender.signing_secret, stale, body)
-    assert sandbox.sender.post_raw(body, content_type=form, timestamp=stale, signature=stale_sig).status == 401
+    assert (
+        sandbox.sender.post_raw(
+            body, content_type=form, timestamp=stale, signature=stale_sig
+        ).status
+        == 401
+    )
     assert responses(sandbox) == []
     # The same request, correctly signed and fresh, is accepted: the refusals were the signature's.
-    assert sandbox.sender.post_raw(body, content_type=form, timestamp=now, signature=good).status == 200
+    assert (
+        sandbox.sender.post_raw(body, content_type=form, timestamp=now, signature=good).status
+        == 200
+    )
     assert len(responses(sandbox)) == 1
 
 
 def test_disagreement_is_marked_for_escalation(sandbox, tmp_path):
     reviewers = start_item(sandbox, tmp_path, agreement=0.9)
     for user, answer in zip(reviewers, ["billing", "billing", "bug"], strict=True):
-        sandbox.sender.click(user, sandbox.latest_dm(user), text=answer if answer != "billing" else "Confirm: billing")
+        sandbox.sender.click(
+            user,
+            sandbox.latest_dm(user),
+            text=answer if answer != "billing" else "Confirm: billing",
+        )
     with session_scope(sandbox.ctx.engine) as session:
         assert session.exec(select(Label)).first() is None
         from storage.models import Item

@@ -39,10 +39,16 @@ def import_file(engine, path: Path, name: str = "support-intent") -> None:
 def loaded(engine, context, tmp_path):
     apply(engine, label_config())
     items = [
-        {"id": "t-1", "conversation": conversation("I was charged twice"),
-         "prediction": {"label": "billing", "confidence": 0.55, "model": "intent-v3"}},
-        {"id": "t-2", "conversation": conversation("Reset my password"),
-         "prediction": {"label": "account", "confidence": 0.95, "model": "intent-v3"}},
+        {
+            "id": "t-1",
+            "conversation": conversation("I was charged twice"),
+            "prediction": {"label": "billing", "confidence": 0.55, "model": "intent-v3"},
+        },
+        {
+            "id": "t-2",
+            "conversation": conversation("Reset my password"),
+            "prediction": {"label": "account", "confidence": 0.95, "model": "intent-v3"},
+        },
     ]
     import_file(engine, write_items(tmp_path / "items.jsonl", items))
     dispatch_queued(engine, clock=context.clock, rng=context.rng)
@@ -58,12 +64,17 @@ def assignments_of(engine, external_id: str) -> list[Assignment]:
 def answer(engine, clock, assignment: Assignment, value, user: str | None = None):
     with session_scope(engine) as session:
         return record_answer(
-            session, assignment_id=assignment.id, user_id=user or assignment.reviewer_id,
-            value=value, now=clock.now(),
+            session,
+            assignment_id=assignment.id,
+            user_id=user or assignment.reviewer_id,
+            value=value,
+            now=clock.now(),
         )
 
 
-def test_low_confidence_goes_to_three_distinct_reviewers_and_confident_is_auto_accepted(engine, loaded):
+def test_low_confidence_goes_to_three_distinct_reviewers_and_confident_is_auto_accepted(
+    engine, loaded
+):
     assignments = assignments_of(engine, "t-1")
     assert len({a.reviewer_id for a in assignments}) == 3
     assert assignments_of(engine, "t-2") == []
@@ -97,7 +108,9 @@ def test_second_answer_and_stranger_change_nothing(engine, loaded):
 
 
 def test_split_below_threshold_is_escalated(engine, loaded):
-    for assignment, value in zip(assignments_of(engine, "t-1"), ["billing", "bug", "account"], strict=True):
+    for assignment, value in zip(
+        assignments_of(engine, "t-1"), ["billing", "bug", "account"], strict=True
+    ):
         answer(engine, loaded.clock, assignment, value)
     with Session(engine) as session:
         item = session.exec(select(Item).where(Item.external_id == "t-1")).one()
