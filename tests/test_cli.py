@@ -38,7 +38,7 @@ def test_apply_import_status_export(env):
     assert imported.exit_code == 0, imported.output
     assert "Imported 40 new item(s)" in imported.output
     status = runner.invoke(app, ["status"])
-    assert "support" in status.output and "│    40 │" in status.output
+    assert "support" in status.output and " 40 │" in status.output
     out = env / "labels.jsonl"
     exported = runner.invoke(
         app, ["export", "--project", "support-intent", "--format", "labels", "--out", str(out)]
