@@ -21,7 +21,7 @@ COLUMNS = [
 
 def project_status_table(engine: Engine, project: str | None = None) -> Table:
     table = Table(title="Items by state")
-    table.add_column("project", style="bold")
+    table.add_column("project", style="bold", no_wrap=True)
     for column in COLUMNS:
         table.add_column(column.replace("_", " "), justify="right")
     table.add_column("total", justify="right")

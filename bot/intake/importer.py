@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from bot.audit import GENESIS_HASH, build_event, content_hash, item_chain
+from bot.audit import GENESIS_HASH, build_event_row, content_hash, item_chain
 from bot.intake.records import ItemRecord, RecordError, item_content, validate_record
 from bot.projects import ProjectConfig
 from storage import bulk, queries
@@ -156,7 +156,7 @@ def import_records(
         session, project.id, (row["external_id"] for row in rows)
     )
     events = [
-        build_event(
+        build_event_row(
             chain=item_chain(new_ids[row["external_id"]][0]),
             seq=0,
             prev_hash=GENESIS_HASH,
