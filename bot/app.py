@@ -1,26 +1,37 @@
-"""The app factory: Bolt app + handlers, the delivery worker and the background loops."""
+"""The app factory: Bolt app + handlers, the delivery worker, the scheduler and the
+background loops, and their orderly shutdown."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
+from slack_sdk import WebClient
 
 from bot.context import QuorumContext
+from bot.delivery.pacing import Pacer
+from bot.delivery.scheduler import QuorumScheduler
 from bot.delivery.worker import DeliveryWorker
 from bot.server import HttpServer
+from bot.settings import Settings
 from bot.slack.outbound import SlackOutbound, make_web_client
 from bot.workflow.dispatch import dispatch_queued
+from bot.workflow.prelabelling import LLMAssistWorker
 from handlers import register_listeners
 
 log = logging.getLogger(__name__)
 
 
-def build_app(ctx: QuorumContext) -> App:
+def _token(settings: Settings) -> str | None:
+    return settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+
+
+def build_app(ctx: QuorumContext, *, listener_executor: ThreadPoolExecutor | None = None) -> App:
     settings = ctx.settings
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    token = _token(settings)
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
@@ -30,43 +41,71 @@ def build_app(ctx: QuorumContext) -> App:
         client=make_web_client(token, settings.slack_api_url),
         request_verification_enabled=True,
         process_before_response=settings.quorum_process_before_response,
+        listener_executor=listener_executor,
     )
     register_listeners(app, ctx)
     return app
 
 
+def make_delivery_client(settings: Settings) -> WebClient:
+    """The delivery worker's own client: no automatic retries (the worker decides, and a
+    blind retry of chat.postMessage after a dropped connection could post twice), and a
+    timeout well inside the claim lease so no other process takes over a live send."""
+    timeout = max(1.0, min(15.0, settings.quorum_delivery_lease_s / 3))
+    return WebClient(
+        token=_token(settings), base_url=settings.slack_api_url, timeout=timeout, retry_handlers=[]
+    )
+
+
 class Runtime:
-    """Everything `quorum serve` runs: the HTTP endpoint, delivery, and queued-item dispatch."""
+    """Everything `quorum serve` runs: the HTTP endpoint, queued-item dispatch, delivery,
+    LLM assist and the scheduler. Any number of processes may run against one
+    PostgreSQL; see docs/delivery.md."""
 
     def __init__(self, ctx: QuorumContext, *, dispatch_interval_s: float = 1.0) -> None:
         self.ctx = ctx
-        self.app = build_app(ctx)
+        settings = ctx.settings
+        self._listeners = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bolt-listener")
+        self.app = build_app(ctx, listener_executor=self._listeners)
         self.outbound = SlackOutbound(self.app.client)
         self.delivery = DeliveryWorker(
             ctx.engine,
-            self.outbound,
+            SlackOutbound(make_delivery_client(settings)),
             clock=ctx.clock,
-            interval_s=ctx.settings.quorum_delivery_interval_s,
+            interval_s=settings.quorum_delivery_interval_s,
+            threads=settings.quorum_delivery_threads,
+            lease_s=settings.quorum_delivery_lease_s,
+            pacer=Pacer(settings.quorum_pacing_scale),
+            rng=ctx.rng,
+            kill_after_send=settings.quorum_fault_kill_after_send,
         )
+        self.scheduler = QuorumScheduler(ctx) if settings.quorum_scheduler_enabled else None
         self.dispatch_interval_s = dispatch_interval_s
         self._stop = threading.Event()
+        self._stopped = False
         self._dispatcher: threading.Thread | None = None
+        self.llm_assist = LLMAssistWorker(ctx)  # pre-labels and escalation summaries
         self.http: HttpServer | None = None
 
     def start_background(self) -> None:
         self.delivery.start()
+        self.llm_assist.start()
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, daemon=True, name="dispatch"
         )
         self._dispatcher.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
 
     def _dispatch_loop(self) -> None:
         from bot.delivery.outbox import wake_delivery
 
         while not self._stop.is_set():
             try:
+                # Small batches: short transactions, and DMs start going out while the
+                # rest of a large import is still being dispatched (by any process).
                 if dispatch_queued(
-                    self.ctx.engine, clock=self.ctx.clock, rng=self.ctx.rng, limit=500
+                    self.ctx.engine, clock=self.ctx.clock, rng=self.ctx.rng, batch=20, limit=500
                 ).total:
                     wake_delivery()
             except Exception:
@@ -77,17 +116,38 @@ class Runtime:
         self.http = HttpServer(self.app, host=host, port=port).start()
         return self.http
 
-    def wait_for_signal(self) -> None:
-        """Block until SIGTERM or Ctrl-C; the caller then stops cleanly."""
+    def wait_for_signal(self) -> int:
+        """Block until SIGTERM or Ctrl-C; the caller then calls stop(). Returns the signal."""
+        received: list[int] = []
         done = threading.Event()
+
+        def on_signal(signum: int, _frame: object) -> None:
+            received.append(signum)
+            done.set()
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: done.set())
+            signal.signal(signum, on_signal)
         done.wait()
+        return received[0]
 
     def stop(self) -> None:
+        """Graceful shutdown, in the order that leaves nothing half done:
+        no new scheduled jobs (a running one finishes), no new requests (clicks already
+        acknowledged finish recording), no new dispatch, then the delivery worker
+        finishes the send in flight and hands its unstarted claims back to the queue."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop.set()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
         if self.http:
             self.http.stop()
-        self.delivery.stop()
+        waiter = threading.Thread(target=self._listeners.shutdown, daemon=True)
+        waiter.start()  # acknowledged clicks finish recording (bounded: never hang a stop)
+        waiter.join(30)
+        self.llm_assist.stop()
         if self._dispatcher:
-            self._dispatcher.join(5)
+            self._dispatcher.join(30)
+        self.delivery.stop()
+        log.info("stopped cleanly")

@@ -10,13 +10,16 @@ chain heads so that deleting a whole chain is caught too.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
-from storage.models import Event, utcnow
+from storage import audit_queries
+from storage.models import Checkpoint, Event, utcnow
 
 GENESIS_HASH = "0" * 64
 
@@ -55,7 +58,8 @@ def event_hash(
         "kind": kind,
         "actor": actor,
         "data": data,
-        "created_at": created_at.isoformat(timespec="microseconds"),
+        # UTC, whatever zone the database hands back (PostgreSQL uses the session's).
+        "created_at": created_at.astimezone(UTC).isoformat(timespec="microseconds"),
         "prev_hash": prev_hash,
         "project_id": project_id,
         "item_id": item_id,
@@ -77,7 +81,7 @@ def hash_of(event: Event) -> str:
     )
 
 
-def build_event(
+def build_event_row(
     *,
     chain: str,
     seq: int,
@@ -88,25 +92,31 @@ def build_event(
     project_id: int | None,
     item_id: int | None,
     at: datetime | None = None,
-) -> Event:
-    """An event linked after (seq - 1, prev_hash); the caller adds it to a session."""
+) -> dict[str, Any]:
+    """The column values of an event linked after (seq - 1, prev_hash). Bulk imports
+    insert these directly: building ORM objects costs more than hashing."""
     created_at = at or utcnow()
     # Round-trip through JSON so the stored value hashes exactly as it reads back.
     data = json.loads(canonical_json(data))
-    event = Event(
-        chain=chain,
-        seq=seq,
-        prev_hash=prev_hash,
-        kind=kind,
-        actor=actor,
-        data=data,
-        project_id=project_id,
-        item_id=item_id,
-        created_at=created_at,
-        hash="",
-    )
-    event.hash = hash_of(event)
-    return event
+    row = {
+        "chain": chain,
+        "seq": seq,
+        "prev_hash": prev_hash,
+        "kind": kind,
+        "actor": actor,
+        "data": data,
+        "project_id": project_id,
+        "item_id": item_id,
+        "created_at": created_at,
+    }
+    row["hash"] = event_hash(**row)
+    return row
+
+
+def build_event(**fields: Any) -> Event:
+    """An event linked after (seq - 1, prev_hash); the caller adds it to a session.
+    Takes the keyword arguments of build_event_row."""
+    return Event(**build_event_row(**fields))
 
 
 def chain_head(session: Session, chain: str) -> tuple[int, str]:
@@ -151,3 +161,61 @@ def record_event(
     session.add(event)
     session.flush()
     return event
+
+
+# --- checkpoints ------------------------------------------------------------------------
+
+
+def _secret(key: SecretStr | str | bytes) -> bytes:
+    if isinstance(key, SecretStr):
+        key = key.get_secret_value()
+    return key.encode() if isinstance(key, str) else key
+
+
+def checkpoint_hash(*, project_id: int, heads: dict, prev_hash: str, created_at: datetime) -> str:
+    body = {
+        "project_id": project_id,
+        "heads": heads,
+        "prev_hash": prev_hash,
+        "created_at": created_at.astimezone(UTC).isoformat(timespec="microseconds"),
+    }
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def sign_checkpoint(digest: str, key: SecretStr | str | bytes) -> str:
+    """HMAC-SHA256 of the checkpoint's hash: only a holder of the audit key can make one."""
+    return hmac.new(_secret(key), digest.encode(), hashlib.sha256).hexdigest()
+
+
+def write_checkpoint(
+    session: Session, project_id: int, now: datetime, key: SecretStr | str | bytes
+) -> Checkpoint:
+    """Pin every chain head of the project (chain -> [seq, hash]) in a signed checkpoint,
+    linked to the project's previous one.
+
+    Once written, deleting a whole item history, truncating a chain or rewriting it up to
+    its head no longer matches the checkpoint. Checkpoint writers of one project queue on
+    the project row; event writers are never blocked.
+    """
+    audit_queries.lock_project(session, project_id)
+    heads = {
+        chain: [seq, digest]
+        for chain, seq, digest in audit_queries.chain_heads(session, project_id)
+    }
+    previous = audit_queries.latest_checkpoint(session, project_id)
+    prev_hash = previous.hash if previous else GENESIS_HASH
+    created_at = now.astimezone(UTC)
+    digest = checkpoint_hash(
+        project_id=project_id, heads=heads, prev_hash=prev_hash, created_at=created_at
+    )
+    checkpoint = Checkpoint(
+        project_id=project_id,
+        heads=heads,
+        prev_hash=prev_hash,
+        hash=digest,
+        signature=sign_checkpoint(digest, key),
+        created_at=created_at,
+    )
+    session.add(checkpoint)
+    session.flush()
+    return checkpoint

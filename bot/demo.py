@@ -31,13 +31,17 @@ EXAMPLE_PROJECTS = ["support-intent", "triage-rating", "code-preference", "legal
 DEMO_TIMEOUT_S = 50.0
 
 
-def _load_examples(database_url: str) -> list[str]:
+def _load_examples(database_url: str, *, llm_assist: bool = False) -> list[str]:
     engine = make_engine(database_url)
     upgrade_schema(engine)
     names = []
     with session_scope(engine) as session:
         for name in EXAMPLE_PROJECTS:
             config = load_project_file(EXAMPLES_DIR / f"{name}.yml")
+            if llm_assist:  # `--llm-stub`: pre-labels and escalation summaries from the stub
+                from bot.workflow.prelabelling import enable_llm_assist
+
+                config = enable_llm_assist(config)
             apply_project(session, config, actor="demo")
             project = session.exec(select(Project).where(Project.name == name)).one()
             records = validate_file(EXAMPLES_DIR / f"{name}.jsonl", config)
@@ -138,7 +142,7 @@ def run_demo(
     for stale in workdir.glob("quorum-demo.db*"):
         stale.unlink()
     database_url = f"sqlite:///{db_path}"
-    names = _load_examples(database_url)
+    names = _load_examples(database_url, llm_assist=llm_stub)
     rng = random.Random(seed)
     configs = {name: load_project_file(EXAMPLES_DIR / f"{name}.yml") for name in names}
     reviewers = sorted({r for c in configs.values() for r in c.reviewers})

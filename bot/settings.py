@@ -23,6 +23,18 @@ class Settings(BaseSettings):
     )
     quorum_export_salt: SecretStr = Field(default=SecretStr("quorum-local-export-salt"))
     quorum_delivery_interval_s: float = 0.5
+    # Delivery (bot/delivery, docs/delivery.md). A claimed outbox row is another process's
+    # to take over after this lease; Slack calls time out well inside it.
+    quorum_delivery_lease_s: float = Field(default=60.0, ge=2.0)
+    quorum_delivery_threads: int = Field(default=2, ge=1, le=16)  # sender loops per process
+    # Multiplies every pacing rate (2 = twice Slack's limits); 0 turns pacing off, for
+    # offline simulations against the emulator. 429 Retry-After is honoured regardless.
+    quorum_pacing_scale: float = Field(default=1.0, ge=0.0)
+    quorum_scheduler_enabled: bool = True
+    quorum_digest_hour_utc: int = Field(default=9, ge=0, le=23)
+    # TEST-ONLY: the process SIGKILLs itself right after its N-th Slack send, before
+    # recording it, so tests can prove a restart never sends twice. Never set in production.
+    quorum_fault_kill_after_send: int = 0
     quorum_seed: int | None = None
     # Tests set this so a request returns only after its listener finished (deterministic);
     # in production Bolt acks first and works in its thread pool.

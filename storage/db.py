@@ -47,9 +47,22 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+MIGRATION_LOCK = 7_147_001  # pg advisory lock id: one migrating process at a time
+
+
 def upgrade_schema(engine: Engine) -> None:
-    """Apply every pending migration; safe to call on each start."""
-    command.upgrade(alembic_config(engine), "head")
+    """Apply every pending migration; safe to call on each start, also when several
+    `quorum serve` processes start at once against one PostgreSQL."""
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), "head")
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+        try:
+            command.upgrade(alembic_config(engine), "head")
+        finally:
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+            connection.commit()
 
 
 @contextmanager

@@ -69,6 +69,7 @@ class OutboxStatus:
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"  # permanent error: needs a person or a reassignment
+    CANCELLED = "cancelled"  # no longer wanted (its assignment moved on before it went out)
 
 
 class Project(SQLModel, table=True):
@@ -98,6 +99,7 @@ class Reviewer(SQLModel, table=True):
     paused: bool = False
     tz: str | None = None
     tz_offset_s: int | None = None
+    tz_checked_at: datetime | None = _when(default=None)  # last users.info lookup
     updated_at: datetime = _when(default_factory=utcnow)
 
 
@@ -264,6 +266,8 @@ class OutboxMessage(SQLModel, table=True):
     escalation_id: int | None = Field(default=None, foreign_key="escalation.id")
     created_at: datetime = _when(default_factory=utcnow)
     sent_at: datetime | None = _when(default=None)
+    # A send slot already reserved under the pacing limits (bot/delivery/pacing.py).
+    pace_slot_at: datetime | None = _when(default=None)
 
 
 class SlackDelivery(SQLModel, table=True):
@@ -282,6 +286,17 @@ class ExportRun(SQLModel, table=True):
     rows: int = 0
     path: str | None = None
     created_at: datetime = _when(default_factory=utcnow)
+
+
+class PaceBucket(SQLModel, table=True):
+    """Shared pacing state of one Slack rate limit (a method, or a method in one channel),
+    so every bot process draws from the same budget (GCRA: `tat` is the theoretical
+    arrival time of the next call; `paused_until` is set by a 429's Retry-After)."""
+
+    __tablename__ = "pace_bucket"
+    key: str = Field(primary_key=True, max_length=96)
+    tat: datetime = _when(default_factory=utcnow)
+    paused_until: datetime | None = _when(default=None)
 
 
 class SchedulerLock(SQLModel, table=True):

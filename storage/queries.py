@@ -57,6 +57,14 @@ def lock_item(session: Session, item_id: int) -> Item | None:
     return session.exec(select(Item).where(Item.id == item_id).with_for_update()).first()
 
 
+def try_lock_item(session: Session, item_id: int) -> Item | None:
+    """The item row locked for this transaction, or None when another process holds it
+    (FOR UPDATE SKIP LOCKED on PostgreSQL), so several dispatchers never wait on each other."""
+    return session.exec(
+        select(Item).where(Item.id == item_id).with_for_update(skip_locked=True)
+    ).first()
+
+
 def lock_assignment(session: Session, assignment_id: int) -> Assignment | None:
     return session.exec(
         select(Assignment).where(Assignment.id == assignment_id).with_for_update()

@@ -1,56 +1,120 @@
-"""The delivery worker: sends outbox rows to Slack, retries what failed, never drops.
+"""The delivery worker: sends outbox rows to Slack, exactly once, never dropping one.
 
-Each row is claimed, sent and marked in its own short transactions. A transient error
-(429, 5xx, a dropped connection) puts the row back with a due time; a permanent one
-(the channel or user is gone) marks it failed so the workflow can reassign.
+Per row, in short transactions of their own:
+1. claim (storage.outbox_store.claim_due: SKIP LOCKED, with a lease);
+2. prepare, under the row's lock: drop it if it is obsolete (its assignment moved on),
+   hold it if it waits for another message, for the reviewer's work day, or for a
+   pacing slot (bot/delivery/pacing.py); otherwise count the attempt and mark it
+   "uncertain" *before* calling Slack;
+3. send; a post retried after an uncertain attempt (timeout, dropped connection, 5xx,
+   or a crash between Slack's answer and our commit) first looks for the idempotency
+   key in the channel's message metadata and only posts if it is not there;
+4. record the result: sent (plus a `message_sent` audit event when it belongs to an
+   item), retry later (429: the whole method pauses for Retry-After; 5xx and network
+   errors: exponential backoff with jitter), or failed for good, in which case an
+   unreachable reviewer's item is handed to someone else (bot/delivery/reassignment.py).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import random
+import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, select
 
+from bot.audit import record_event
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.delivery import outbox
+from bot.delivery.pacing import GO, Decision, Pacer, buckets_for
+from bot.delivery.reassignment import reassign_unreachable, review_request_key
+from bot.delivery.reminders import is_reminder_key
+from bot.delivery.work_hours import TZ_REFRESH, next_work_start, reviewer_zone
+from bot.projects import Timing
 from bot.slack.outbound import SlackOutbound
-from storage import outbox_store
+from bot.workflow.projects import project_config
+from storage import outbox_store, queries
 from storage.db import session_scope
-from storage.models import Assignment, Escalation, OutboxMessage, OutboxStatus
+from storage.models import (
+    Assignment,
+    AssignmentStatus,
+    Escalation,
+    Item,
+    ItemStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Project,
+    Reviewer,
+)
 
 log = logging.getLogger(__name__)
 
-PERMANENT_ERRORS = {
+POSTS = (outbox.POST_DM, outbox.POST_MESSAGE)
+KNOWN_OPERATIONS = (*POSTS, outbox.UPDATE_MESSAGE, outbox.PUBLISH_HOME)
+# The person cannot be reached at all: their review goes to someone else.
+UNREACHABLE_ERRORS = {
     "channel_not_found",
     "user_not_found",
     "account_inactive",
     "user_disabled",
+    "cannot_dm_bot",
     "is_archived",
     "not_in_channel",
-    "cannot_dm_bot",
+}
+PERMANENT_ERRORS = UNREACHABLE_ERRORS | {
     "invalid_blocks",
+    "invalid_blocks_format",
     "msg_too_long",
     "no_text",
     "invalid_auth",
     "not_authed",
     "token_revoked",
     "message_not_found",
+    "cant_update_message",
+    "invalid_metadata_format",
 }
+TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+OBSOLETE_ERRORS = {"hash_conflict"}  # a newer view was published meanwhile
 MAX_BACKOFF_S = 300.0
+CACHE_S = 600.0  # how long a process trusts its cached time zones and work hours
+MAX_CLIENT_ERROR_ATTEMPTS = 5  # an unexpected 200-with-error answer is retried this often
+COMMIT_ATTEMPTS = 5
+UNCERTAIN = "uncertain"
 
 
-class NotReady(Exception):
-    """The row depends on another that has not been sent yet (an update before its post)."""
+def backoff_seconds(attempts: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff capped at 5 minutes, with "equal jitter" so processes that
+    failed together do not retry together."""
+    ceiling = min(MAX_BACKOFF_S, 1.0 * 2 ** max(0, attempts - 1))
+    return ceiling * (0.5 + (rng or random).random() / 2)
 
 
-def backoff_seconds(attempts: int) -> float:
-    return min(MAX_BACKOFF_S, 1.0 * 2 ** max(0, attempts - 1))
+@dataclass
+class Plan:
+    """What one attempt will do, read under the row's lock."""
+
+    row_id: int
+    operation: str
+    payload: dict[str, Any]
+    key: str
+    item_id: int | None
+    assignment_id: int | None
+    escalation_id: int | None
+    target: dict | None
+    check_first: bool
+    attempts: int
+    method: str = field(default="")  # the Slack method in flight, for 429 pauses
 
 
 class DeliveryWorker:
@@ -61,7 +125,12 @@ class DeliveryWorker:
         *,
         clock: Clock = SYSTEM_CLOCK,
         interval_s: float = 0.5,
-        batch: int = 20,
+        batch: int = 10,
+        threads: int = 1,
+        lease_s: float = 60.0,
+        pacer: Pacer | None = None,
+        rng: random.Random | None = None,
+        kill_after_send: int = 0,
         on_permanent_failure: Callable[[OutboxMessage], None] | None = None,
     ) -> None:
         self.engine = engine
@@ -69,46 +138,88 @@ class DeliveryWorker:
         self.clock = clock
         self.interval_s = interval_s
         self.batch = batch
-        self.worker_id = f"delivery-{uuid.uuid4().hex[:8]}"
+        self.threads = max(1, threads)
+        self.lease = timedelta(seconds=lease_s)
+        self.pacer = pacer or Pacer()
+        self.rng = rng or random.Random()
+        self.kill_after_send = kill_after_send  # TEST-ONLY fault hook (Settings docs)
+        self.worker_id = f"delivery-{uuid.uuid4().hex[:8]}"  # each thread claims as <id>-<n>
+        self._local = threading.local()
         self.on_permanent_failure = on_permanent_failure
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # In-process caches of slow-changing facts, to keep each send to a few queries.
+        self._dm_channels: dict[str, str] = {}  # user -> DM channel id: stable
+        self._zones: dict[str, tuple[datetime, tzinfo | None]] = {}  # user -> (read at, zone)
+        self._item_projects: dict[int, int] = {}  # item -> project: never changes
+        self._hours: dict[int, tuple[datetime, tuple[int, int]]] = {}  # project -> work hours
+        self._sends = 0
 
     # -- running -------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name=self.worker_id, daemon=True)
-        self._thread.start()
+        """Run `threads` sender loops; they share nothing but the database, whose claims
+        (SKIP LOCKED) keep them, like separate processes, off each other's rows."""
+        for n in range(self.threads):
+            thread = threading.Thread(
+                target=self._loop, args=(f"{self.worker_id}-{n}",), name=f"{self.worker_id}-{n}"
+            )
+            thread.daemon = True
+            self._threads.append(thread)
+            thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop taking new rows; the row in flight finishes first."""
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking new rows; the send in flight finishes and is recorded, claimed
+        rows not yet started go back to the queue for any other process."""
         self._stop.set()
         outbox.wake_delivery()
-        if self._thread:
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         with session_scope(self.engine) as session:
             outbox_store.release_claims(session, worker_id=self.worker_id)
 
-    def _loop(self) -> None:
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def claimer(self) -> str:
+        """This thread's claim id: unique, so two threads never both own a row."""
+        return getattr(self._local, "claimer", f"{self.worker_id}-main")
+
+    def _loop(self, claimer: str) -> None:
+        self._local.claimer = claimer
         while not self._stop.is_set():
             try:
-                sent = self.run_once()
+                handled = self.run_once()
             except Exception:  # keep delivering whatever one bad batch did
                 log.exception("delivery batch failed")
-                sent = 0
-            if not sent:
+                handled = 0
+            if not handled:
                 outbox.wait_for_work(self.interval_s)
 
     def run_once(self) -> int:
         """Claim and process one batch; return how many rows were handled."""
         with session_scope(self.engine) as session:
             rows = outbox_store.claim_due(
-                session, worker_id=self.worker_id, now=self.clock.now(), limit=self.batch
+                session,
+                worker_id=self.claimer,
+                now=self.clock.now(),
+                limit=self.batch,
+                lease_s=self.lease.total_seconds(),
             )
             ids = [row.id for row in rows]
-        for row_id in ids:
+        for index, claimed in enumerate(rows):
             if self._stop.is_set():
+                with session_scope(self.engine) as session:
+                    outbox_store.release_claims(
+                        session, worker_id=self.claimer, row_ids=ids[index:]
+                    )
                 break
-            self._deliver(row_id)
+            try:
+                self._deliver(claimed)
+            except Exception:  # the row stays claimed; its lease brings it back
+                log.exception("outbox %s: delivery failed unexpectedly", claimed.id)
         return len(ids)
 
     def drain(self, *, timeout_s: float = 30.0) -> None:
@@ -118,155 +229,451 @@ class DeliveryWorker:
             pass
 
     # -- one row -------------------------------------------------------------------
-    def _deliver(self, row_id: int) -> None:
-        with session_scope(self.engine) as session:
-            row = session.get(OutboxMessage, row_id)
-            if (
-                row is None
-                or row.status != OutboxStatus.SENDING
-                or row.claimed_by != self.worker_id
-            ):
-                return
-            uncertain = row.attempts > 0 and row.last_error == "uncertain"
-            row.attempts += 1
-            row.last_error = "uncertain"  # if we die mid-send, the next claimer checks first
-            session.add(row)
-            snapshot = row  # expire_on_commit=False keeps it readable after commit
-            target = self._resolve_target(session, snapshot)
+    def _deliver(self, claimed: OutboxMessage) -> None:
+        """Send one claimed row (a snapshot read at claim time)."""
+        row_id = claimed.id
         try:
-            result = self._perform(snapshot, target, check_first=uncertain)
-        except NotReady:
-            self._reschedule(
-                row_id, seconds=1.0, error="waiting for the original message", count=False
+            self._refresh_time_zone(claimed)
+        except Exception:  # work hours fall back to what is cached; never block a send
+            log.warning("outbox %s: time zone lookup failed", row_id, exc_info=True)
+        plan = self._prepare(row_id)
+        if plan is None:
+            return
+        try:
+            result = self._perform(plan)
+        except SlackApiError as exc:
+            self._on_slack_error(plan, exc)
+            return
+        except Exception as exc:  # timeouts, dropped connections: Slack may have it
+            log.warning("outbox %s: %s during %s", row_id, type(exc).__name__, plan.method)
+            self._retry(
+                plan,
+                error=type(exc).__name__,
+                uncertain=plan.check_first or plan.method == "chat.postMessage",
             )
             return
-        except SlackApiError as exc:
-            self._handle_slack_error(row_id, exc)
-            return
-        except Exception as exc:  # network errors, timeouts: Slack may or may not have it
-            log.warning("outbox %s: %s", row_id, type(exc).__name__)
-            self._reschedule(row_id, error=f"uncertain: {type(exc).__name__}", uncertain=True)
-            return
-        self._mark_sent(row_id, result)
+        self._sends += 1
+        if self.kill_after_send and self._sends >= self.kill_after_send:
+            os.kill(os.getpid(), signal.SIGKILL)  # TEST-ONLY: die between send and commit
+        self._mark_sent(plan, result)
 
-    def _resolve_target(self, session, row: OutboxMessage) -> dict | None:  # type: ignore[no-untyped-def]
-        target = row.payload.get("target") or row.payload.get("thread_of")
-        if not target:
-            return None
-        if "assignment_id" in target:
-            assignment = session.get(Assignment, target["assignment_id"])
-            if assignment is None or assignment.message_ts is None:
+    def _prepare(self, row_id: int) -> Plan | None:
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            row = outbox_store.lock_claimed(session, row_id, worker_id=self.claimer)
+            if row is None:
                 return None
-            return {"channel": assignment.channel, "ts": assignment.message_ts}
-        if "escalation_id" in target:
-            escalation = session.get(Escalation, target["escalation_id"])
-            if escalation is None or escalation.message_ts is None:
+            if row.operation not in KNOWN_OPERATIONS:
+                self._finish(row, OutboxStatus.FAILED, f"unknown operation {row.operation!r}")
                 return None
-            return {"channel": escalation.channel, "ts": escalation.message_ts}
-        return {"channel": target["channel"], "ts": target["ts"]}
+            reason = self._obsolete(session, row)
+            if reason:
+                self._finish(row, OutboxStatus.CANCELLED, reason)
+                return None
+            needs_target, target = self._resolve_target(session, row)
+            if needs_target and target is None:
+                self._wait_for_original(session, row, now)
+                return None
+            recipient = self._recipient(session, row)
+            if recipient is not None:
+                morning = self._work_day_start(session, row, recipient, now)
+                if morning is not None:
+                    self._hold(row, morning)
+                    return None
+            decision = self._pace(session, row, target, now)
+            if decision.at is not None:
+                self._hold(row, decision.at, slot=decision.at if decision.reserved else None)
+                return None
+            check_first = row.operation in POSTS and (row.last_error or "").startswith(UNCERTAIN)
+            row.attempts += 1
+            row.pace_slot_at = None
+            row.claimed_until = now + self.lease
+            if row.operation in POSTS:  # if we die mid-send, the next claimer checks first
+                row.last_error = f"{UNCERTAIN}: attempt {row.attempts} in flight"
+            session.add(row)
+            return Plan(
+                row_id=row.id,
+                operation=row.operation,
+                payload=dict(row.payload),
+                key=row.idempotency_key,
+                item_id=row.item_id,
+                assignment_id=row.assignment_id,
+                escalation_id=row.escalation_id,
+                target=target,
+                check_first=check_first,
+                attempts=row.attempts,
+            )
 
-    def _perform(self, row: OutboxMessage, target: dict | None, *, check_first: bool) -> dict:
-        payload = row.payload
-        metadata = {
-            "event_type": "quorum_outbox",
-            "event_payload": {"idempotency_key": row.idempotency_key},
-        }
-        if row.operation in (outbox.POST_DM, outbox.POST_MESSAGE):
-            if row.operation == outbox.POST_DM:
-                channel = self.outbound.open_dm(payload["user"])
+    def _perform(self, plan: Plan) -> dict:
+        payload = plan.payload
+        if plan.operation in POSTS:
+            if plan.operation == outbox.POST_DM:
+                channel = self._open_dm(plan, payload["user"])
             else:
-                channel = payload["channel"]
+                channel = payload.get("channel") or (plan.target or {})["channel"]
             thread_ts = payload.get("thread_ts")
             if "thread_of" in payload:
-                if target is None:
-                    raise NotReady
-                thread_ts = target["ts"]
-            if check_first:
-                found = self.outbound.find_message_by_key(channel, row.idempotency_key)
+                thread_ts = plan.target["ts"]
+            if plan.check_first:
+                plan.method = "conversations.replies" if thread_ts else "conversations.history"
+                found = self.outbound.find_posted(channel, plan.key, thread_ts=thread_ts)
                 if found is not None:
+                    log.info("outbox %s was already posted; not posting again", plan.row_id)
                     return {"channel": channel, "ts": found["ts"], "recovered": True}
+            plan.method = "chat.postMessage"
             return self.outbound.post_message(
                 channel,
                 text=payload["text"],
                 blocks=payload.get("blocks"),
                 thread_ts=thread_ts,
-                metadata=metadata,
+                metadata={
+                    "event_type": "quorum_outbox",
+                    "event_payload": {"idempotency_key": plan.key},
+                },
             )
-        if row.operation == outbox.UPDATE_MESSAGE:
-            if target is None:
-                raise NotReady
+        if plan.operation == outbox.UPDATE_MESSAGE:
+            plan.method = "chat.update"
             return self.outbound.update_message(
-                target["channel"], target["ts"], text=payload["text"], blocks=payload["blocks"]
+                plan.target["channel"],
+                plan.target["ts"],
+                text=payload["text"],
+                blocks=payload.get("blocks"),
             )
-        if row.operation == outbox.PUBLISH_HOME:
-            self.outbound.publish_home(payload["user"], payload["view"])
-            return {}
-        raise ValueError(f"unknown outbox operation {row.operation!r}")
+        plan.method = "views.publish"
+        self.outbound.publish_home(payload["user"], payload["view"], payload.get("hash"))
+        return {}
 
-    # -- bookkeeping ---------------------------------------------------------------
-    def _mark_sent(self, row_id: int, result: dict) -> None:
+    def _open_dm(self, plan: Plan, user: str) -> str:
+        if user not in self._dm_channels:
+            plan.method = "conversations.open"
+            self._dm_channels[user] = self.outbound.open_dm(user)
+        return self._dm_channels[user]
+
+    # -- deciding whether a row may go now ------------------------------------------
+    def _obsolete(self, session: Session, row: OutboxMessage) -> str | None:
+        """Why a review request or reminder is no longer wanted, if it is not."""
+        key = row.idempotency_key
+        is_review = key == review_request_key(row.assignment_id or 0)
+        if row.assignment_id is None or not (is_review or is_reminder_key(key)):
+            return None
+        assignment = session.get(Assignment, row.assignment_id)
+        if assignment is None or assignment.status != AssignmentStatus.PENDING:
+            return f"assignment is {assignment.status if assignment else 'gone'}"
+        if is_reminder_key(key):
+            item = session.get(Item, assignment.item_id)
+            if item is None or item.status not in ItemStatus.OPEN:
+                return "item already decided"
+            reviewer = session.get(Reviewer, assignment.reviewer_id)
+            if reviewer is not None and reviewer.paused:
+                return "reviewer paused"
+        return None
+
+    def _resolve_target(self, session: Session, row: OutboxMessage) -> tuple[bool, dict | None]:
+        """(needs a target, the target's channel and ts if it is known yet)."""
+        spec = row.payload.get("target") or row.payload.get("thread_of")
+        if not spec:
+            return False, None
+        if "assignment_id" in spec:
+            assignment = session.get(Assignment, spec["assignment_id"])
+            if assignment is None or assignment.message_ts is None:
+                return True, None
+            return True, {"channel": assignment.channel, "ts": assignment.message_ts}
+        if "escalation_id" in spec:
+            escalation = session.get(Escalation, spec["escalation_id"])
+            if escalation is None or escalation.message_ts is None:
+                return True, None
+            return True, {"channel": escalation.channel, "ts": escalation.message_ts}
+        return True, {"channel": spec["channel"], "ts": spec["ts"]}
+
+    def _original(self, session: Session, row: OutboxMessage) -> OutboxMessage | None:
+        """The outbox row that posts the message this row updates or replies to."""
+        spec = row.payload.get("target") or row.payload.get("thread_of") or {}
+        if "assignment_id" in spec:
+            found = outbox_store.row_by_key(session, review_request_key(spec["assignment_id"]))
+            if found is not None:
+                return found
+            rows = outbox_store.rows_for_target(session, assignment_id=spec["assignment_id"])
+        elif "escalation_id" in spec:
+            rows = outbox_store.rows_for_target(session, escalation_id=spec["escalation_id"])
+        else:
+            return None
+        return next(
+            (
+                r
+                for r in rows
+                if r.operation in POSTS
+                and "thread_of" not in r.payload
+                and not r.payload.get("thread_ts")
+            ),
+            None,
+        )
+
+    def _wait_for_original(self, session: Session, row: OutboxMessage, now: datetime) -> None:
+        original = self._original(session, row)
+        if original is not None and original.status in (
+            OutboxStatus.FAILED,
+            OutboxStatus.CANCELLED,
+        ):
+            self._finish(row, OutboxStatus.CANCELLED, "the original message was never sent")
+            return
+        later = now + timedelta(seconds=1)
+        if original is not None and original.status == OutboxStatus.PENDING:
+            later = max(later, original.next_attempt_at)
+        self._hold(row, later)
+
+    def _recipient(self, session: Session, row: OutboxMessage) -> str | None:
+        """The person a post notifies, whose work hours it must respect."""
+        if row.operation == outbox.POST_DM:
+            return row.payload.get("user")
+        if row.operation == outbox.POST_MESSAGE and row.assignment_id is not None:
+            assignment = session.get(Assignment, row.assignment_id)
+            return assignment.reviewer_id if assignment else None
+        return None
+
+    def _work_hours(self, session: Session, row: OutboxMessage) -> tuple[int, int]:
+        item_id = row.item_id
+        if item_id is None and row.assignment_id is not None:
+            assignment = session.get(Assignment, row.assignment_id)
+            item_id = assignment.item_id if assignment else None
+        if item_id is None:
+            return Timing().work_hours
+        if item_id not in self._item_projects:
+            item = session.get(Item, item_id)
+            if item is None:
+                return Timing().work_hours
+            self._item_projects[item_id] = item.project_id
+        project_id = self._item_projects[item_id]
+        read_at, hours = self._hours.get(project_id, (None, None))
+        if hours is None or time.monotonic() - read_at > CACHE_S:  # a new config version
+            project = session.get(Project, project_id)
+            hours = project_config(session, project).timing.work_hours
+            self._hours[project_id] = (time.monotonic(), hours)
+        return hours
+
+    def _zone(self, session: Session, user: str) -> tzinfo | None:
+        read_at, zone = self._zones.get(user, (None, None))
+        if read_at is None or time.monotonic() - read_at > CACHE_S:
+            reviewer = session.get(Reviewer, user)
+            zone = reviewer_zone(reviewer.tz, reviewer.tz_offset_s) if reviewer else None
+            self._zones[user] = (time.monotonic(), zone)
+        return zone
+
+    def _work_day_start(
+        self, session: Session, row: OutboxMessage, user: str, now: datetime
+    ) -> datetime | None:
+        zone = self._zone(session, user)
+        if zone is None:
+            return None
+        return next_work_start(now, zone, self._work_hours(session, row))
+
+    def _buckets(self, row: OutboxMessage, target: dict | None) -> list[str]:
+        payload = row.payload
+        if row.operation == outbox.POST_DM:
+            user = payload.get("user", "")
+            opening = [] if user in self._dm_channels else ["conversations.open"]
+            return opening + buckets_for("chat.postMessage", f"dm-{user}")
+        if row.operation == outbox.POST_MESSAGE:
+            channel = payload.get("channel") or (target or {}).get("channel")
+            return buckets_for("chat.postMessage", channel)
+        if row.operation == outbox.UPDATE_MESSAGE:
+            return ["chat.update"]
+        return ["views.publish"]
+
+    def _pace(
+        self, session: Session, row: OutboxMessage, target: dict | None, now: datetime
+    ) -> Decision:
+        buckets = self._buckets(row, target)
+        if row.pace_slot_at is not None and row.pace_slot_at <= now:
+            paused = self.pacer.paused_until(session, buckets, now)  # slot already paid
+            return Decision(paused) if paused else GO
+        return self.pacer.reserve(session, buckets, now)
+
+    def _refresh_time_zone(self, claimed: OutboxMessage) -> None:
+        """Cache the recipient's time zone from users.info (weekly), outside any lock."""
+        if claimed.operation not in POSTS:
+            return
+        user = claimed.payload.get("user") if claimed.operation == outbox.POST_DM else None
+        seen = self._zones.get(user or "")
+        if seen is not None and time.monotonic() - seen[0] < CACHE_S:
+            return  # this process looked at it (and refreshed it if stale) lately
         now = self.clock.now()
         with session_scope(self.engine) as session:
-            row = session.get(OutboxMessage, row_id)
-            row.status = OutboxStatus.SENT
-            row.sent_at = now
-            row.result = result
-            row.last_error = None
-            row.claimed_until = None
-            session.add(row)
-            if row.operation in (outbox.POST_DM, outbox.POST_MESSAGE) and "ts" in result:
-                self._remember_message(session, row, result)
+            user = user or self._recipient(session, claimed)
+            if user is None:
+                return
+            reviewer = session.get(Reviewer, user)
+            checked = reviewer.tz_checked_at if reviewer is not None else None
+            if checked is not None and now - checked < TZ_REFRESH:
+                return
+            if self.pacer.paused_until(session, ["users.info"], now):
+                return
+        try:
+            tz, offset = self.outbound.user_time_zone(user)
+        except SlackApiError as exc:
+            if exc.response is not None and exc.response.status_code == 429:
+                with session_scope(self.engine) as session:
+                    until = now + timedelta(seconds=_retry_after(exc))
+                    self.pacer.pause(session, "users.info", until, now)
+            raise
+        try:
+            with session_scope(self.engine) as session:
+                reviewer = session.get(Reviewer, user) or Reviewer(user_id=user, updated_at=now)
+                reviewer.tz, reviewer.tz_offset_s, reviewer.tz_checked_at = tz, offset, now
+                session.add(reviewer)
+        except IntegrityError:  # another process cached it at the same moment
+            pass
+        self._zones[user] = (time.monotonic(), reviewer_zone(tz, offset))
 
-    def _remember_message(self, session, row: OutboxMessage, result: dict) -> None:  # type: ignore[no-untyped-def]
-        if "thread_of" in row.payload or row.payload.get("thread_ts"):
-            return
-        if row.assignment_id is not None:
-            assignment = session.get(Assignment, row.assignment_id)
-            assignment.channel, assignment.message_ts = result["channel"], result["ts"]
-            session.add(assignment)
-        elif row.escalation_id is not None:
-            escalation = session.get(Escalation, row.escalation_id)
-            escalation.channel, escalation.message_ts = result["channel"], result["ts"]
-            session.add(escalation)
+    # -- recording the outcome -------------------------------------------------------
+    def _mark_sent(self, plan: Plan, result: dict) -> None:
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                with session_scope(self.engine) as session:
+                    self._record_sent(session, plan, result)
+                return
+            except (IntegrityError, OperationalError):
+                # Another writer on the item's audit chain, or a deadlock: try again.
+                # If this never commits the row stays "uncertain" and is found, not resent.
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    log.exception("outbox %s: sent, but recording it failed", plan.row_id)
+                    return
+                time.sleep(0.05 * (attempt + 1))
 
-    def _handle_slack_error(self, row_id: int, exc: SlackApiError) -> None:
-        error = exc.response.get("error", "unknown_error") if exc.response else "unknown_error"
-        if exc.response is not None and exc.response.status_code == 429:
-            retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
-            self._reschedule(row_id, seconds=retry_after, error="ratelimited", count=False)
+    def _record_sent(self, session: Session, plan: Plan, result: dict) -> None:
+        now = self.clock.now()
+        # Lock order assignment -> item -> outbox row, as the workflow's writers do.
+        assignment = (
+            queries.lock_assignment(session, plan.assignment_id) if plan.assignment_id else None
+        )
+        item = queries.lock_item(session, plan.item_id) if plan.item_id else None
+        outbox_store.mark_sent(
+            session, plan.row_id, now=now, result={**result, "sender": self.claimer}
+        )
+        is_thread = "thread_of" in plan.payload or plan.payload.get("thread_ts")
+        if plan.operation in POSTS and "ts" in result and not is_thread:
+            if assignment is not None:
+                assignment.channel, assignment.message_ts = result["channel"], result["ts"]
+                session.add(assignment)
+            elif plan.escalation_id is not None:
+                escalation = session.get(Escalation, plan.escalation_id)
+                escalation.channel, escalation.message_ts = result["channel"], result["ts"]
+                session.add(escalation)
+        if item is not None:
+            record_event(
+                session,
+                "message_sent",
+                actor="quorum",
+                project_id=item.project_id,
+                item_id=item.id,
+                at=now,
+                data={
+                    "operation": plan.operation,
+                    "key": plan.key,
+                    "channel": result.get("channel"),
+                    "ts": result.get("ts"),
+                    "recovered": bool(result.get("recovered")),
+                },
+            )
+
+    def _on_slack_error(self, plan: Plan, exc: SlackApiError) -> None:
+        response = exc.response
+        status = getattr(response, "status_code", 200) if response is not None else 200
+        error = (response.get("error") if response is not None else None) or "unknown_error"
+        ambiguous = plan.method == "chat.postMessage" and status >= 500
+        if status == 429 or error == "ratelimited":
+            now = self.clock.now()
+            until = now + timedelta(seconds=_retry_after(exc))
+            log.info("outbox %s: %s rate limited until %s", plan.row_id, plan.method, until)
+            with session_scope(self.engine) as session:
+                self.pacer.pause(session, plan.method, until, now)
+            self._retry(
+                plan, error="ratelimited", at=until, count=False, uncertain=plan.check_first
+            )
+        elif error in OBSOLETE_ERRORS:
+            self._finish_plan(plan, OutboxStatus.CANCELLED, error)
         elif error in PERMANENT_ERRORS:
-            self._fail(row_id, error)
+            self._fail(plan, error)
+        elif status >= 500 or error in TRANSIENT_ERRORS:
+            self._retry(plan, error=error, uncertain=plan.check_first or ambiguous)
+        elif plan.attempts >= MAX_CLIENT_ERROR_ATTEMPTS:
+            self._fail(plan, error)
         else:
-            self._reschedule(row_id, error=error)
+            self._retry(plan, error=error, uncertain=plan.check_first)
 
-    def _reschedule(
+    def _retry(
         self,
-        row_id: int,
+        plan: Plan,
         *,
         error: str,
-        seconds: float | None = None,
+        uncertain: bool,
+        at: datetime | None = None,
         count: bool = True,
-        uncertain: bool = False,
     ) -> None:
+        now = self.clock.now()
         with session_scope(self.engine) as session:
-            row = session.get(OutboxMessage, row_id)
+            row = outbox_store.lock_claimed(session, plan.row_id, worker_id=self.claimer)
+            if row is None:
+                return  # our lease ran out and another process has it now
             if not count:
                 row.attempts = max(0, row.attempts - 1)
-            delay = seconds if seconds is not None else backoff_seconds(row.attempts)
+            if at is None:
+                at = now + timedelta(seconds=backoff_seconds(row.attempts, self.rng))
             row.status = OutboxStatus.PENDING
-            row.next_attempt_at = self.clock.now() + timedelta(seconds=delay)
-            row.last_error = "uncertain" if uncertain else error
+            row.next_attempt_at = at
+            row.last_error = f"{UNCERTAIN}: {error}" if uncertain else error
             row.claimed_by = None
             row.claimed_until = None
             session.add(row)
 
-    def _fail(self, row_id: int, error: str) -> None:
+    def _fail(self, plan: Plan, error: str) -> None:
+        now = self.clock.now()
         with session_scope(self.engine) as session:
-            row = session.get(OutboxMessage, row_id)
-            row.status = OutboxStatus.FAILED
-            row.last_error = error
-            row.claimed_until = None
-            session.add(row)
-        log.warning("outbox %s failed permanently: %s", row_id, error)
+            if (
+                plan.assignment_id is not None
+                and plan.operation in POSTS
+                and error in UNREACHABLE_ERRORS
+            ):
+                reassign_unreachable(
+                    session, plan.assignment_id, reason=error, now=now, rng=self.rng
+                )
+            row = session.exec(
+                select(OutboxMessage).where(OutboxMessage.id == plan.row_id).with_for_update()
+            ).one()
+            self._finish(row, OutboxStatus.FAILED, error)
+        log.warning("outbox %s failed permanently: %s", plan.row_id, error)
         if self.on_permanent_failure:
             self.on_permanent_failure(row)
+
+    def _finish_plan(self, plan: Plan, status: str, reason: str) -> None:
+        with session_scope(self.engine) as session:
+            row = session.get(OutboxMessage, plan.row_id)
+            self._finish(row, status, reason)
+
+    @staticmethod
+    def _finish(row: OutboxMessage, status: str, reason: str) -> None:
+        row.status = status
+        row.last_error = reason
+        row.claimed_by = None
+        row.claimed_until = None
+        row.pace_slot_at = None
+
+    @staticmethod
+    def _hold(row: OutboxMessage, until: datetime, *, slot: datetime | None = None) -> None:
+        """Back to the queue, due at `until`, without counting an attempt."""
+        row.status = OutboxStatus.PENDING
+        row.next_attempt_at = until
+        row.pace_slot_at = slot
+        row.claimed_by = None
+        row.claimed_until = None
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    headers = getattr(exc.response, "headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            value = value[0] if isinstance(value, list) else value
+            try:
+                return max(1.0, float(value))
+            except (TypeError, ValueError):
+                break
+    return 1.0

@@ -1,50 +1,34 @@
-"""The `labels` export: one JSON line per signed-off item with its answers."""
+"""The `labels` export to an open text handle: one JSON line per signed-off item, with
+its final value and provenance. A shortcut over bot.exports.run for code and tests."""
 
 from __future__ import annotations
 
-import json
-from itertools import islice
+from datetime import datetime
 from typing import TextIO
 
+from pydantic import SecretStr
 from sqlalchemy import Engine
-from sqlmodel import Session
 
-from bot.workflow.projects import require_project
-from storage.label_queries import iter_labels, responses_by_item
-
-
-def _pages(rows, size):  # type: ignore[no-untyped-def]
-    iterator = iter(rows)
-    while page := list(islice(iterator, size)):
-        yield page
+from bot.clock import SYSTEM_CLOCK
+from bot.exports.run import ExportRequest, run_export
+from bot.exports.writers import JsonlSink
 
 
-def export_labels(engine: Engine, *, project: str, out: TextIO) -> int:
-    count = 0
-    with Session(engine) as session:
-        target = require_project(session, project)
-        for page in _pages(iter_labels(session, target.id), 500):
-            answers = responses_by_item(session, [item.id for _, item in page])
-            for label, item in page:
-                record = {
-                    "id": item.external_id,
-                    "project": target.name,
-                    "value": label.value,
-                    "method": label.method,
-                    "agreement": label.agreement,
-                    "config_version": label.config_version,
-                    "signed_off_by": label.signed_off_by,
-                    "signed_off_at": label.signed_off_at.isoformat(),
-                    "responses": [
-                        {
-                            "reviewer": r.reviewer_id,
-                            "value": r.value,
-                            "answered_at": r.created_at.isoformat(),
-                            "latency_ms": r.latency_ms,
-                        }
-                        for r in answers[item.id]
-                    ],
-                }
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-    return count
+def export_labels(
+    engine: Engine,
+    *,
+    project: str,
+    out: TextIO,
+    now: datetime | None = None,
+    salt: SecretStr | str = "",
+    pseudonymise: bool = False,
+) -> int:
+    """Write the project's labels as JSONL to `out`; return how many were written."""
+    result = run_export(
+        engine,
+        ExportRequest(project=project, format="labels", pseudonymise=pseudonymise),
+        sink=JsonlSink(out),
+        now=now or SYSTEM_CLOCK.now(),
+        salt=salt,
+    )
+    return result.rows

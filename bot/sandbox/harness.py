@@ -75,6 +75,9 @@ class SlackSandbox:
             "slack_api_url": self.emulator.api_url,
             "quorum_delivery_interval_s": 0.05,
             "quorum_process_before_response": not self.background,
+            # Rate pacing runs on the (often frozen) clock; tests of pacing turn it back on
+            # with settings_overrides={"quorum_pacing_scale": 1}. 429 pauses still apply.
+            "quorum_pacing_scale": 0.0,
         }
         values.update(self.settings_overrides)
         settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -103,14 +106,15 @@ class SlackSandbox:
         return self.runtime.ctx
 
     def settle(self) -> None:
-        """Dispatch queued items and send everything due, until nothing is left."""
+        """Pre-label, dispatch queued items and send everything due, until nothing is left."""
         assert self.runtime is not None
         for _ in range(50):
+            assisted = self.runtime.llm_assist.run_once()  # pre-labels, escalation summaries
             dispatched = dispatch_queued(self.ctx.engine, clock=self.clock, rng=self.rng).total
             sent = 0
             while batch := self.runtime.delivery.run_once():
                 sent += batch
-            if not dispatched and not sent:
+            if not assisted and not dispatched and not sent:
                 return
         wake_delivery()
 

@@ -1,28 +1,33 @@
-"""Block Kit for review requests and their answered state, built with slack_sdk.models
-so Slack's length limits are checked when the blocks are serialised."""
+"""Block Kit building blocks shared by review requests, answered receipts, modals and
+App Home, built with slack_sdk.models so Slack's length limits are checked when the
+blocks are serialised (the 50-block rule is the callers' job; they budget for it)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
-    DividerBlock,
     MarkdownTextObject,
     SectionBlock,
 )
 
 from bot.projects import ProjectConfig
-from bot.slack import ids
+from bot.slack import conversation
+from bot.slack.payloads import encode
 from bot.slack.text import SECTION_LIMIT, format_turn, truncate
 from bot.slack.wording import say
 
 MAX_BUTTON_TEXT = 75
+MAX_MESSAGE_BLOCKS = 50
+CONTEXT_CHARS = 2900
 
 
 @dataclass(frozen=True)
@@ -31,8 +36,15 @@ class SlackMessage:
     blocks: list[dict]
 
 
-def answer_value(assignment_id: int, value: object) -> str:
-    return json.dumps({"a": assignment_id, "v": value}, separators=(",", ":"))
+# --- values carried by buttons ------------------------------------------------------------
+
+
+def answer_value(assignment_id: int, value: object, *, change: bool = False) -> str:
+    """A one-tap answer: the assignment, the raw choice, and whether it changes an answer."""
+    data: dict[str, Any] = {"a": assignment_id, "v": value}
+    if change:
+        data["c"] = 1
+    return encode(data)
 
 
 def parse_answer_value(raw: str) -> tuple[int, object]:
@@ -40,8 +52,66 @@ def parse_answer_value(raw: str) -> tuple[int, object]:
     return int(data["a"]), data["v"]
 
 
-def _button_text(text: str) -> str:
+def assignment_value(assignment_id: int, **extra: Any) -> str:
+    return encode({"a": assignment_id, **extra})
+
+
+# --- small builders -----------------------------------------------------------------------
+
+
+def slack_time(at: datetime) -> str:
+    """A time every reader sees in their own time zone (Slack's date token), with a UTC
+    fallback for clients that cannot format it."""
+    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def control(name: str) -> str:
+    return say("controls", name=name)
+
+
+def button_text(text: str) -> str:
     return text if len(text) <= MAX_BUTTON_TEXT else text[: MAX_BUTTON_TEXT - 1] + "…"
+
+
+def button(
+    text: str,
+    action_id: str,
+    value: str | None = None,
+    *,
+    style: str | None = None,
+    confirm: ConfirmObject | None = None,
+) -> ButtonElement:
+    return ButtonElement(
+        text=button_text(text), action_id=action_id, value=value, style=style, confirm=confirm
+    )
+
+
+def section(text: str, *, block_id: str | None = None) -> SectionBlock:
+    text, _ = conversation.cut(text, conversation.SECTION_CHARS)
+    return SectionBlock(text=MarkdownTextObject(text=text), block_id=block_id)
+
+
+def context(text: str, *, block_id: str | None = None) -> ContextBlock:
+    text, _ = conversation.cut(text, CONTEXT_CHARS)
+    return ContextBlock(elements=[MarkdownTextObject(text=text)], block_id=block_id)
+
+
+def actions(elements: list, *, block_id: str | None = None) -> ActionsBlock:
+    return ActionsBlock(elements=elements, block_id=block_id)
+
+
+def intro(config: ProjectConfig) -> SectionBlock:
+    return section(say("review_intro", project_name=config.name, question=config.question))
+
+
+def serialise(blocks: list[Block]) -> list[dict]:
+    if len(blocks) > MAX_MESSAGE_BLOCKS:
+        raise ValueError(f"a message holds at most {MAX_MESSAGE_BLOCKS} blocks, not {len(blocks)}")
+    return [block.to_dict() for block in blocks]
+
+
+# --- kept for callers of the first version ------------------------------------------------
 
 
 def conversation_blocks(turns: list[dict], *, budget: int = 12) -> list[Block]:
@@ -53,74 +123,22 @@ def conversation_blocks(turns: list[dict], *, budget: int = 12) -> list[Block]:
     return blocks
 
 
-def _serialise(blocks: list[Block]) -> list[dict]:
-    return [block.to_dict() for block in blocks]
-
-
 def label_review_request(
     config: ProjectConfig, *, assignment_id: int, content: dict
 ) -> SlackMessage:
-    prediction = content.get("prediction") or {}
-    predicted = prediction.get("label")
-    blocks: list[Block] = [
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=say("review_intro", project_name=config.name, question=config.question)
-            )
-        ),
-        DividerBlock(),
-        *conversation_blocks(content.get("conversation", [])),
-    ]
-    if predicted is not None:
-        blocks.append(
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text=say(
-                            "prediction",
-                            label=predicted,
-                            confidence=prediction.get("confidence"),
-                            model=prediction.get("model"),
-                        )
-                    )
-                ]
-            )
-        )
-    buttons = []
-    for index, label in enumerate(config.labels):
-        is_predicted = label == predicted
-        buttons.append(
-            ButtonElement(
-                text=_button_text(f"Confirm: {label}" if is_predicted else label),
-                action_id=ids.indexed(ids.ANSWER, index),
-                value=answer_value(assignment_id, label),
-                style="primary" if is_predicted else None,
-            )
-        )
-    blocks.append(ActionsBlock(block_id=f"answer:{assignment_id}", elements=buttons))
-    return SlackMessage(
-        text=say("notification", project_name=config.name), blocks=_serialise(blocks)
-    )
+    """A label project's review request (see bot.slack.review.build_review_request)."""
+    from bot.slack.review import build_request_for
+
+    return build_request_for(config, assignment_id=assignment_id, content=content)
 
 
 def answered_message(
     config: ProjectConfig, *, content: dict, answer: str, at: datetime
 ) -> SlackMessage:
-    """The review request after an answer: same sample, the buttons replaced by a receipt."""
+    """A bare receipt: the sample and what was recorded, without buttons."""
     blocks: list[Block] = [
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=say("review_intro", project_name=config.name, question=config.question)
-            )
-        ),
-        DividerBlock(),
+        intro(config),
         *conversation_blocks(content.get("conversation", [])),
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=say("answer_recorded", answer=answer, at=at.strftime("%Y-%m-%d %H:%M UTC"))
-                )
-            ]
-        ),
+        context(say("answer_recorded", answer=answer, at=slack_time(at))),
     ]
-    return SlackMessage(text=f"Recorded: {answer}", blocks=_serialise(blocks))
+    return SlackMessage(text=f"Recorded: {answer}", blocks=serialise(blocks))

@@ -70,3 +70,37 @@ class SlackOutbound:
             if payload.get("idempotency_key") == key:
                 return message
         return None
+
+    def find_posted(
+        self, channel: str, key: str, *, thread_ts: str | None = None, max_pages: int = 10
+    ) -> dict | None:
+        """Find a message we posted with this idempotency key in its metadata, newest first
+        through up to `max_pages` pages of history (or of the thread, for a reply): a busy
+        DM may have had many messages since the uncertain attempt."""
+        cursor = None
+        for _ in range(max_pages):
+            if thread_ts:
+                page = self.client.conversations_replies(
+                    channel=channel,
+                    ts=thread_ts,
+                    limit=200,
+                    cursor=cursor,
+                    include_all_metadata=True,
+                )
+            else:
+                page = self.client.conversations_history(
+                    channel=channel, limit=200, cursor=cursor, include_all_metadata=True
+                )
+            for message in page.get("messages", []):
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("idempotency_key") == key:
+                    return message
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    def user_time_zone(self, user_id: str) -> tuple[str | None, int | None]:
+        """(tz name, offset in seconds) from users.info, for work hours."""
+        user = self.client.users_info(user=user_id)["user"]
+        return user.get("tz"), user.get("tz_offset")

@@ -1,44 +1,338 @@
-"""Review requests by task kind: what a reviewer sees, and how an answer reads back."""
+"""Review requests by task kind: what a reviewer sees before answering, while changing an
+answer, after answering, and when the item left them; and how an answer reads back.
+
+AI suggestions ("AI suggests: billing (0.62)") are shown for label and correction items
+unless the project sets `llm.show_suggestion: false`. They are never shown on rating and
+preference items: those ask for the reviewer's own judgement of quality, where a shown
+score or pick anchors people measurably, and the LLM's pick is stored for comparison
+with the humans anyway.
+"""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from slack_sdk.models.blocks import Block, DividerBlock
+
 from bot.projects import ProjectConfig
-from bot.slack import messages
-from bot.slack.messages import SlackMessage
-from storage.models import Assignment
+from bot.slack import controls, ids
+from bot.slack.conversation import Part, cut, preview_blocks
+from bot.slack.messages import (
+    MAX_MESSAGE_BLOCKS,
+    SlackMessage,
+    actions,
+    context,
+    control,
+    intro,
+    section,
+    serialise,
+    slack_time,
+)
+from bot.slack.text import escape_mrkdwn
+from bot.slack.wording import say
+from bot.workflow.values import BOTH_BAD, TIE, diff_size, reviewed_turn
+
+SUGGESTION_KINDS = ("label", "correction")
+CLOSED_WORDS = {
+    "signed_off": "signed off",
+    "auto_accepted": "signed off",
+    "escalated": "with the leads for a decision",
+}
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """What the reviewer has done so far on an open request."""
+
+    draft: dict | None = None  # partial answer: {"scores": {...}} or {"labels": [...]}
+    rationale: str | None = None
+    flags: tuple[str, ...] = ()  # flag reasons, e.g. ("unsafe",)
+    changing: Any = None  # the recorded value, when "Change my answer" re-opened the choices
+    notice: str | None = None
 
 
 def presentation_for(config: ProjectConfig, content: dict, rng: random.Random) -> dict | None:
     """Per-reviewer presentation choices recorded with the assignment (e.g. A/B order)."""
     if config.kind == "preference":
-        ids = [r["id"] for r in content["responses"]]
+        order = [r["id"] for r in content["responses"]]
         if rng.random() < 0.5:
-            ids.reverse()
-        return {"order": ids}
+            order.reverse()
+        return {"order": order}
     return None
 
 
-def build_review_request(
-    config: ProjectConfig, assignment: Assignment, content: dict
-) -> SlackMessage:
-    if config.kind == "label":
-        return messages.label_review_request(config, assignment_id=assignment.id, content=content)
-    raise NotImplementedError(f"review requests for {config.kind} items are not built yet")
+def preference_order(content: dict, presentation: dict | None) -> list[str]:
+    order = (presentation or {}).get("order")
+    return list(order) if order else [r["id"] for r in content.get("responses", [])]
 
 
-def describe_answer(config: ProjectConfig, value: Any) -> str:
+def content_parts(config: ProjectConfig, content: dict, presentation: dict | None) -> list[Part]:
+    """The sample as titled parts: a conversation, or a prompt and responses A and B."""
+    if config.kind == "preference":
+        by_id = {r["id"]: r for r in content.get("responses", [])}
+        order = preference_order(content, presentation)
+        parts = [Part(control("prompt"), list(content.get("prompt", [])))]
+        for name, response_id in zip(("response_a", "response_b"), order, strict=False):
+            turn = {"role": "assistant", "content": by_id[response_id].get("content", "")}
+            parts.append(Part(control(name), [turn], roles=False))
+        return parts
+    turns = list(content.get("conversation", []))
+    focus = reviewed_turn(content) if config.kind in ("rating", "correction") else None
+    return [Part(None, turns, focus=focus)]
+
+
+# --- describing values --------------------------------------------------------------------
+
+
+def describe_answer(config: ProjectConfig, value: Any, presentation: dict | None = None) -> str:
+    """An answer as mrkdwn a reviewer recognises: the button they pressed, in words."""
+    if config.kind == "rating" and isinstance(value, dict):
+        scores = [
+            (escape_mrkdwn(controls.criterion_name(c)), config.scale.label_for(value[c]))
+            for c in config.criteria
+            if c in value
+        ]
+        return say("rating_answer", scores=scores)
+    if config.kind == "preference" and isinstance(value, dict):
+        choice = value.get("choice")
+        if choice == TIE:
+            return control("tie")
+        if choice == BOTH_BAD:
+            return control("both_bad")
+        side = "A" if choice == value.get("shown_first") else "B"
+        return say("prefer_button", side=side, strength=value.get("strength"))
+    if config.kind == "correction" and isinstance(value, dict):
+        added, removed = diff_size(value.get("diff") or "")
+        return say(
+            "correction_answer", changed=bool(value.get("changed")), added=added, removed=removed
+        )
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+        return ", ".join(escape_mrkdwn(str(v)) for v in value)
+    return escape_mrkdwn(str(value))
+
+
+def _suggestion_value(config: ProjectConfig, value: Any) -> str:
+    if config.kind == "correction":
+        text = value.get("text") if isinstance(value, dict) else value
+        return cut(escape_mrkdwn(str(text)), 200)[0]
+    return describe_answer(config, value)
+
+
+def _field(suggestion: Any, name: str) -> Any:
+    if isinstance(suggestion, dict):
+        return suggestion.get(name)
+    return getattr(suggestion, name, None)
+
+
+def suggestion_block(config: ProjectConfig, suggestion: Any) -> Block | None:
+    if suggestion is None or not config.llm.show_suggestion:
+        return None
+    if config.kind not in SUGGESTION_KINDS or _field(suggestion, "value") is None:
+        return None
+    return context(
+        say(
+            "suggestion",
+            value=_suggestion_value(config, _field(suggestion, "value")),
+            confidence=_field(suggestion, "confidence"),
+            model=escape_mrkdwn(str(_field(suggestion, "model") or "")) or None,
+        )
+    )
+
+
+def _prediction_block(config: ProjectConfig, content: dict) -> Block | None:
+    prediction = content.get("prediction") or {}
+    if config.kind != "label" or prediction.get("label") is None:
+        return None
+    label = prediction["label"]
+    shown = ", ".join(label) if isinstance(label, list) else label
+    return context(
+        say(
+            "prediction",
+            label=escape_mrkdwn(str(shown)),
+            confidence=prediction.get("confidence"),
+            model=escape_mrkdwn(str(prediction.get("model") or "")) or None,
+        )
+    )
+
+
+# --- the request --------------------------------------------------------------------------
+
+
+def _answer_controls(
+    config: ProjectConfig, assignment_id: int, content: dict, state: ReviewState
+) -> list[Block]:
+    change = state.changing is not None
+    draft = state.draft or {}
+    if config.kind == "label":
+        ticked = draft.get("labels")
+        if ticked is None and change and isinstance(state.changing, list):
+            ticked = state.changing
+        return controls.label_controls(config, assignment_id, content, ticked=ticked, change=change)
+    if config.kind == "rating":
+        scores = draft.get("scores")
+        if scores is None and change and isinstance(state.changing, dict):
+            scores = state.changing
+        return controls.rating_controls(config, assignment_id, scores or {}, change=change)
+    if config.kind == "preference":
+        return controls.preference_controls(config, assignment_id, change=change)
+    return controls.correction_controls(assignment_id, change=change)
+
+
+def _notes(config: ProjectConfig, state: ReviewState, *, presentation: dict | None) -> list[Block]:
+    notes: list[Block] = []
+    if config.kind == "rating" and state.changing is None:
+        scores = (state.draft or {}).get("scores") or {}
+        if scores:
+            missing = [controls.criterion_name(c) for c in config.criteria if c not in scores]
+            notes.append(context(say("rating_status", missing=missing)))
+    if state.rationale:
+        notes.append(context(say("rationale_note", text=_short(state.rationale))))
+    if state.flags:
+        notes.append(context(say("flagged_note", reasons=[_flag_word(f) for f in state.flags])))
+    if state.notice:
+        notes.append(context(state.notice))
+    return notes
+
+
+def _short(text: str, limit: int = 600) -> str:
+    return cut(escape_mrkdwn(text), limit)[0]
+
+
+def _flag_word(reason: str) -> str:
+    try:
+        return control(f"flag_{reason}")
+    except Exception:  # a reason from a newer version: show it as stored
+        return escape_mrkdwn(reason)
+
+
+def build_request_for(
+    config: ProjectConfig,
+    *,
+    assignment_id: int,
+    content: dict,
+    presentation: dict | None = None,
+    suggestion: Any = None,
+    state: ReviewState | None = None,
+) -> SlackMessage:
+    state = state or ReviewState()
+    changing = state.changing is not None
+    head: list[Block] = [intro(config), DividerBlock()]
+    middle: list[Block] = [
+        b for b in (_prediction_block(config, content), suggestion_block(config, suggestion)) if b
+    ]
+    if changing:
+        answer = describe_answer(config, state.changing, presentation)
+        middle.append(context(say("change_mode", answer=answer)))
+    answer_blocks = _answer_controls(config, assignment_id, content, state)
+    tail = _notes(config, state, presentation=presentation) + controls.tools_row(
+        assignment_id,
+        mode="changing" if changing else "pending",
+        has_rationale=bool(state.rationale),
+    )
+    fixed = len(head) + len(middle) + len(answer_blocks) + len(tail) + 1  # + full-view button
+    preview = preview_blocks(
+        content_parts(config, content, presentation), max_blocks=MAX_MESSAGE_BLOCKS - fixed
+    )
+    full = _full_button(assignment_id) if preview.truncated else []
+    blocks = head + preview.blocks + full + middle + answer_blocks + tail
+    text = say("notification", project_name=config.name)
+    return SlackMessage(text=text, blocks=serialise(blocks))
+
+
+def _full_button(assignment_id: int) -> list[Block]:
+    return [
+        actions(
+            [controls.full_conversation_button(assignment_id=assignment_id)],
+            block_id=ids.block("full", assignment_id),
+        )
+    ]
+
+
+def build_review_request(
+    config: ProjectConfig,
+    assignment: Any,
+    content: dict,
+    *,
+    suggestion: Any = None,
+    state: ReviewState | None = None,
+) -> SlackMessage:
+    """The DM asking a reviewer for their answer (`suggestion`: value, confidence, model)."""
+    return build_request_for(
+        config,
+        assignment_id=assignment.id,
+        content=content,
+        presentation=assignment.presentation,
+        suggestion=suggestion,
+        state=state,
+    )
+
+
+# --- after the answer ---------------------------------------------------------------------
 
 
 def build_answered(
-    config: ProjectConfig, assignment: Assignment, content: dict, value: Any, at: datetime
+    config: ProjectConfig,
+    assignment: Any,
+    content: dict,
+    value: Any,
+    at: datetime,
+    *,
+    rationale: str | None = None,
+    flags: tuple[str, ...] | list[str] = (),
+    revision: int = 1,
+    item_status: str | None = None,
+    notice: str | None = None,
 ) -> SlackMessage:
-    return messages.answered_message(
-        config, content=content, answer=describe_answer(config, value), at=at
+    """The request after an answer: the sample, what was recorded and when, and a way to
+    change it while the item is still open."""
+    closed = item_status in CLOSED_WORDS
+    answer = describe_answer(config, value, assignment.presentation)
+    tail: list[Block] = []
+    if config.kind == "correction" and isinstance(value, dict) and value.get("changed"):
+        tail.append(section(f"*{control('your_version')}:*\n{_short(value['text'], 2400)}"))
+    tail.append(context(say("answer_recorded", answer=answer, at=slack_time(at))))
+    if revision > 1:
+        tail.append(context(say("answer_revision", changes=revision - 1)))
+    if rationale:
+        tail.append(context(say("rationale_note", text=_short(rationale))))
+    if flags:
+        tail.append(context(say("flagged_note", reasons=[_flag_word(f) for f in flags])))
+    if closed:
+        tail.append(context(say("answer_closed", state=CLOSED_WORDS[item_status])))
+    if notice:
+        tail.append(context(notice))
+    tail += controls.tools_row(
+        assignment.id, mode="closed" if closed else "answered", has_rationale=bool(rationale)
     )
+    head: list[Block] = [intro(config), DividerBlock()]
+    fixed = len(head) + len(tail) + 1
+    preview = preview_blocks(
+        content_parts(config, content, assignment.presentation),
+        max_blocks=MAX_MESSAGE_BLOCKS - fixed,
+    )
+    full = _full_button(assignment.id) if preview.truncated else []
+    blocks = head + preview.blocks + full + tail
+    return SlackMessage(text=f"Recorded: {answer}", blocks=serialise(blocks))
+
+
+def build_closed(
+    config: ProjectConfig,
+    assignment: Any,
+    *,
+    status: str,
+    at: datetime | None = None,
+    reason: str | None = None,
+) -> SlackMessage:
+    """The request once it left the reviewer: skipped, moved on, or expired. The sample
+    is no longer shown: it is someone else's to review now."""
+    note = say(
+        "assignment_closed",
+        status=status,
+        at=slack_time(at) if at else None,
+        reason=reason,
+    )
+    blocks: list[Block] = [intro(config), context(note)]
+    return SlackMessage(text=note, blocks=serialise(blocks))

@@ -11,6 +11,7 @@ from bot.audit import record_event
 from bot.delivery import outbox
 from bot.projects import ProjectConfig
 from bot.slack.review import build_review_request, presentation_for
+from bot.workflow.prelabelling import suggestion_for
 from storage import queries
 from storage.models import Assignment, AssignmentStatus, Item, ItemStatus
 
@@ -48,6 +49,7 @@ def assign_reviewers(
     if needed <= 0:
         return []
     chosen = choose_reviewers(session, item, config, needed=needed, rng=rng)
+    suggestion = suggestion_for(session, config, item.id) if chosen else None
     created = []
     for reviewer in chosen:
         assignment = Assignment(
@@ -59,7 +61,7 @@ def assign_reviewers(
         )
         session.add(assignment)
         session.flush()
-        message = build_review_request(config, assignment, item.content)
+        message = build_review_request(config, assignment, item.content, suggestion=suggestion)
         outbox.enqueue(
             session,
             outbox.POST_DM,

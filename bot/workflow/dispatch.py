@@ -14,10 +14,11 @@ from sqlalchemy import Engine
 from bot.audit import record_event
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.workflow.assignment import assign_reviewers
+from bot.workflow.prelabelling import llm_projects
 from bot.workflow.projects import project_config
-from bot.workflow.routing import route
+from bot.workflow.routing import route_item, routed_event_data
 from bot.workflow.signoff import sign_off
-from storage import queries
+from storage import prelabel_queries, queries
 from storage.db import session_scope
 from storage.models import Item, ItemStatus, Project
 
@@ -38,7 +39,9 @@ def dispatch_item(
     config = project_config(session, project)
     now = clock.now()
     if item.route_reason is None:
-        decision = route(config, external_id=item.external_id, confidence=item.confidence)
+        llm_on = config.llm.enabled
+        prelabel = prelabel_queries.latest_prelabel(session, item.id) if llm_on else None
+        decision = route_item(config, item, prelabel)
         item.route_reason = decision.reason
         session.add(item)
         record_event(
@@ -48,23 +51,18 @@ def dispatch_item(
             project_id=item.project_id,
             item_id=item.id,
             at=now,
-            data={
-                "to_humans": decision.to_humans,
-                "reason": decision.reason,
-                "audit": decision.audit,
-            },
+            data=routed_event_data(config, decision),
         )
         if not decision.to_humans:
-            prediction = item.content.get("prediction") or {}
             sign_off(
                 session,
                 item,
                 project,
-                value=prediction.get("label"),
+                value=decision.value,
                 method="auto",
                 now=now,
                 actor="quorum",
-                confidence=item.confidence,
+                confidence=decision.confidence,
                 reason=decision.reason,
             )
             return "auto"
@@ -85,13 +83,20 @@ def dispatch_queued(
     report = DispatchReport()
     while limit is None or report.total < limit:
         with session_scope(engine) as session:
-            items = queries.queued_items(session, limit=batch)
+            # Items of LLM-assisted projects wait for their pre-label (bot/workflow/prelabelling).
+            waiting = llm_projects(session)
+            items = prelabel_queries.routable_queued_items(
+                session, waiting_project_ids=waiting, limit=batch
+            )
             if not items:
                 break
+            progressed = False
             for item in items:
-                locked = queries.lock_item(session, item.id)
+                # SKIP LOCKED: another `quorum serve` process is dispatching this one.
+                locked = queries.try_lock_item(session, item.id)
                 if locked is None or locked.status != ItemStatus.QUEUED:
                     continue
+                progressed = True
                 project = session.get(Project, locked.project_id)
                 outcome = dispatch_item(session, locked, project, clock=clock, rng=rng)
                 if outcome == "auto":
@@ -101,4 +106,6 @@ def dispatch_queued(
                     if locked.status == ItemStatus.QUEUED:
                         # Nobody could take it (all paused): leave it queued but stop looping.
                         return report
+            if not progressed:  # every candidate is being handled elsewhere
+                break
     return report

@@ -9,11 +9,11 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.audit import record_event
-from bot.delivery import outbox
 from bot.projects import ProjectConfig
-from bot.slack.review import build_answered
-from bot.workflow import signoff
+from bot.workflow import review_messages, reviewer_queue, signoff
+from bot.workflow.drafts import take_draft_notes
 from bot.workflow.projects import project_config
+from bot.workflow.values import validation_problem
 from storage import queries
 from storage.models import AssignmentStatus, Item, ItemStatus, Project, Response
 
@@ -44,7 +44,8 @@ def validate_value(config: ProjectConfig, value: Any) -> str | None:
             return f"{value!r} is not a label of this project"
         if isinstance(value, list) and not config.multi_label:
             return "this project takes a single label"
-    return None
+        return None
+    return validation_problem(config, value)  # rating, preference, correction
 
 
 def record_answer(
@@ -76,13 +77,15 @@ def record_answer(
     if problem:
         return AnswerResult(AnswerOutcome.INVALID, item.id, detail=problem)
     latency_ms = int((now - assignment.created_at).total_seconds() * 1000)
+    notes = take_draft_notes(session, assignment.id)  # rationale and flags given before answering
     session.add(
         Response(
             assignment_id=assignment.id,
             item_id=item.id,
             reviewer_id=user_id,
             value=value,
-            rationale=rationale,
+            rationale=rationale or notes.rationale,
+            flags=notes.flags,
             latency_ms=latency_ms,
             interaction_id=interaction_id,
             created_at=now,
@@ -109,17 +112,13 @@ def record_answer(
             "latency_ms": latency_ms,
         },
     )
-    answered = build_answered(config, assignment, item.content, value, now)
-    outbox.enqueue_update(
-        session,
-        key=f"answered:assignment:{assignment.id}:1",
-        now=now,
-        target={"assignment_id": assignment.id},
-        text=answered.text,
-        blocks=answered.blocks,
-        item_id=item.id,
-    )
     signoff.decide(session, item, project, config, now=now)
+    # Rendered after the decision: when this answer closed the item, the DM says so and
+    # offers no "Change my answer".
+    review_messages.refresh(
+        session, assignment, now=now, key=f"answered:assignment:{assignment.id}:1"
+    )
+    reviewer_queue.enqueue_home_refresh(session, user_id, now=now)
     return AnswerResult(AnswerOutcome.RECORDED, item.id)
 
 

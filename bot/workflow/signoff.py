@@ -9,9 +9,13 @@ from sqlmodel import Session
 
 from bot.audit import record_event
 from bot.projects import ProjectConfig
-from bot.workflow.consensus import Consensus, majority
-from storage import queries
+from bot.workflow.consensus import Consensus
+from bot.workflow.item_agreement import ItemAgreement, canonical, item_agreement, matches_gold
+from bot.workflow.posterior import consensus_confidence
+from storage import quality_queries, queries
 from storage.models import Escalation, Item, ItemStatus, Label, Project
+
+LEAD_SIGNS_OFF_ALL = "project asks a lead to sign off every item"  # an escalation reason
 
 
 def sign_off(
@@ -27,6 +31,7 @@ def sign_off(
     confidence: float | None = None,
     signed_off_by: str | None = None,
     reason: str | None = None,
+    details: dict | None = None,
 ) -> Label:
     """Store the item's final label; the unique constraint on item_id refuses a second."""
     label = Label(
@@ -60,16 +65,25 @@ def sign_off(
             "signed_off_by": signed_off_by,
             "config_version": project.current_version,
             "reason": reason,
+            **(details or {}),
         },
     )
     return label
 
 
 def escalate(
-    session: Session, item: Item, *, consensus: Consensus, reason: str, now: datetime
+    session: Session,
+    item: Item,
+    *,
+    consensus: Consensus | ItemAgreement,
+    reason: str,
+    now: datetime,
+    confidence: float | None = None,
 ) -> Escalation:
-    """Mark the item for a lead's decision. Posting it to the leads' channel is the
-    escalation flow's job (bot/workflow/escalation.py)."""
+    """Mark the item for a lead's decision and queue its message to the leads' channel
+    (bot/workflow/escalation.py builds and posts it)."""
+    from bot.workflow.escalation import announce_escalation  # it signs off through us
+
     escalation = Escalation(
         item_id=item.id, project_id=item.project_id, reason=reason, created_at=now
     )
@@ -85,8 +99,15 @@ def escalate(
         project_id=item.project_id,
         item_id=item.id,
         at=now,
-        data={"reason": reason, "agreement": consensus.share, "tied": consensus.tied},
+        data={
+            "reason": reason,
+            "agreement": consensus.share,
+            "tied": consensus.tied,
+            "confidence": confidence,
+            "escalation_id": escalation.id,
+        },
     )
+    announce_escalation(session, escalation, now=now)
     return escalation
 
 
@@ -99,7 +120,15 @@ def meets_agreement(share: float, threshold: float) -> bool:
 def decide(
     session: Session, item: Item, project: Project, config: ProjectConfig, *, now: datetime
 ) -> Label | Escalation | None:
-    """Sign off or escalate an item whose active assignments are all answered."""
+    """Sign off or escalate an item whose active assignments are all answered.
+
+    In order: a gold item signs off to its gold value (and scores the reviewers); a tie,
+    agreement under the threshold, or a kind rule (an edited correction) escalates; with
+    `sign_off.min_confidence` set, a posterior under it escalates (see bot/workflow/
+    posterior.py for how it is computed; kinds without a posterior skip this rule); with
+    `sign_off.lead_signs_off_all` everything else escalates with the consensus offered to
+    the lead as the default. Otherwise the consensus is signed off.
+    """
     assignments = [
         a
         for a in queries.assignments_for_item(session, item.id)
@@ -107,38 +136,83 @@ def decide(
     ]
     if not assignments or any(a.status == "pending" for a in assignments):
         return None
-    values = [
-        r.value
-        for r in queries.responses_for_item(session, item.id)
-        if r.assignment_id in {a.id for a in assignments}
+    answers = [
+        (row.reviewer_id, canonical(config.kind, row.value, item.content, row.presentation))
+        for row in quality_queries.item_answers(session, item.id)
     ]
-    consensus = majority(values)
-    if consensus.tied:
-        return escalate(session, item, consensus=consensus, reason="tie between answers", now=now)
-    if not meets_agreement(consensus.share, config.agreement):
+    agreement = item_agreement(config, [value for _, value in answers])
+    if item.gold is not None:
+        return _sign_off_gold(session, item, project, config, answers, agreement, now=now)
+
+    def to_lead(reason: str, confidence: float | None = None) -> Escalation:
         return escalate(
-            session,
-            item,
-            consensus=consensus,
-            reason=f"agreement {consensus.share:.2f} < {config.agreement:.2f}",
-            now=now,
+            session, item, consensus=agreement, reason=reason, now=now, confidence=confidence
         )
+
+    if agreement.tied:
+        return to_lead("tie between answers")
+    if not meets_agreement(agreement.share, config.agreement):
+        return to_lead(f"agreement {agreement.share:.2f} < {config.agreement:.2f}")
+    if agreement.needs_lead:
+        return to_lead(agreement.needs_lead)
+    confidence = None
+    bound = config.sign_off.min_confidence
+    if bound is not None:
+        confidence = consensus_confidence(
+            session,
+            project,
+            config,
+            content=item.content,
+            answers=answers,
+            consensus=agreement.value,
+        )
+        if confidence is not None and confidence < bound:
+            # The bound as configured, the posterior with as many digits as it takes.
+            digits = max(2, len(f"{bound:g}".partition(".")[2]))
+            while round(confidence, digits) >= bound and digits < 6:
+                digits += 1
+            return to_lead(f"posterior {confidence:.{digits}f} < {bound:g}", confidence)
     if config.sign_off.lead_signs_off_all:
-        return escalate(
-            session,
-            item,
-            consensus=consensus,
-            reason="project asks a lead to sign off every item",
-            now=now,
-        )
+        return to_lead(LEAD_SIGNS_OFF_ALL, confidence)
     return sign_off(
         session,
         item,
         project,
-        value=consensus.value,
+        value=agreement.value,
         method="consensus",
         now=now,
         actor="quorum",
-        agreement=consensus.share,
-        reason=f"{round(consensus.share * consensus.answers)} of {consensus.answers} agree",
+        agreement=agreement.share,
+        confidence=confidence,
+        reason=agreement.describe(),
+    )
+
+
+def _sign_off_gold(
+    session: Session,
+    item: Item,
+    project: Project,
+    config: ProjectConfig,
+    answers: list[tuple[str, object]],
+    agreement: ItemAgreement,
+    *,
+    now: datetime,
+) -> Label:
+    """A gold item takes its known value, whatever the reviewers said; each reviewer's
+    correctness goes into the sign-off event (reviewer stats recompute it from the answers)."""
+    correct = {
+        reviewer: matches_gold(config.kind, value, item.gold, item.content)
+        for reviewer, value in answers
+    }
+    return sign_off(
+        session,
+        item,
+        project,
+        value=canonical(config.kind, item.gold, item.content),
+        method="gold",
+        now=now,
+        actor="quorum",
+        agreement=agreement.share,
+        reason=f"gold item: {sum(correct.values())} of {len(correct)} reviewers right",
+        details={"gold_correct": correct},
     )

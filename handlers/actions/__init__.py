@@ -2,8 +2,11 @@
 
 from bot.context import QuorumContext
 from bot.slack import ids
+from handlers.actions import escalation, reviewing
 from handlers.actions.answer import make_answer_listener
 
 
 def register(app, ctx: QuorumContext) -> None:  # type: ignore[no-untyped-def]
     app.action(ids.ANSWER_PATTERN)(make_answer_listener(ctx))
+    reviewing.register(app, ctx)
+    escalation.register(app, ctx)

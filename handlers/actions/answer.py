@@ -1,41 +1,43 @@
-"""A reviewer clicked an answer button in a review request."""
+"""A reviewer answered in one tap: a label button or menu choice, "A is better",
+"Looks right", "Confirm: <label>" (or the same while changing an answer)."""
 
 from __future__ import annotations
 
 import logging
 
 from bot.context import QuorumContext
-from bot.slack.messages import parse_answer_value
-from bot.slack.wording import say
-from bot.workflow.responses import AnswerOutcome
-from bot.workflow.reviews import answer
+from bot.slack import ids
+from bot.slack.controls import is_change_block
+from bot.slack.payloads import decode
+from bot.workflow import interactions
+from handlers.actions._reply import explain, user_of
 
 
 def make_answer_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
     def on_answer(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
         ack()
-        user_id = body["user"]["id"]
+        if action.get("type") == "static_select":  # a label chosen from the menu
+            assignment_id = ids.assignment_of_block(action.get("block_id"))
+            raw = (action.get("selected_option") or {}).get("value")
+            change = is_change_block(action.get("block_id"))
+        else:
+            data = decode(action.get("value"))
+            assignment_id, raw, change = data.get("a"), data.get("v"), bool(data.get("c"))
+        if assignment_id is None or raw is None:
+            logger.warning("an answer click without an assignment or value was ignored")
+            return
         try:
-            assignment_id, value = parse_answer_value(action["value"])
-            result = answer(
+            result = interactions.answer_clicked(
                 ctx,
-                assignment_id=assignment_id,
-                user_id=user_id,
-                value=value,
+                assignment_id=int(assignment_id),
+                user_id=user_of(body),
+                raw=raw,
+                change=change,
                 interaction_id=action.get("action_ts"),
             )
         except Exception:
             logger.exception("recording an answer failed")
             raise
-        notice = {
-            AnswerOutcome.NOT_ASSIGNED: lambda: say("not_assigned"),
-            AnswerOutcome.CLOSED: lambda: say(
-                "already_closed", state=result.detail.replace("_", " ")
-            ),
-            AnswerOutcome.INVALID: lambda: f"That answer was not recorded: {result.detail}.",
-        }.get(result.outcome)
-        if notice is not None:
-            channel = (body.get("channel") or {}).get("id") or body["container"].get("channel_id")
-            client.chat_postEphemeral(channel=channel, user=user_id, text=notice())
+        explain(client, body, result)
 
     return on_answer

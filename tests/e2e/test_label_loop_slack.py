@@ -43,16 +43,16 @@ def test_full_loop_dm_click_sign_off_and_export(sandbox, tmp_path):
         buttons = [
             e["text"]["text"]
             for b in message["blocks"]
-            if b["type"] == "actions"
+            if b["type"] == "actions" and b["block_id"].startswith("answer:")
             for e in b["elements"]
         ]
         assert buttons == ["Confirm: billing", "bug", "account", "other"]
         assert sandbox.sender.click(user, message, text="Confirm: billing").status == 200
     sandbox.settle()
-    for user in reviewers:  # each DM now shows what was recorded, without buttons
+    for user in reviewers:  # each DM now shows what was recorded, without answer buttons
         message = sandbox.latest_dm(user)
         assert "Recorded *billing*" in json.dumps(message["blocks"])
-        assert not [b for b in message["blocks"] if b["type"] == "actions"]
+        assert not [b for b in message["blocks"] if b.get("block_id", "").startswith("answer:")]
     with Session(sandbox.ctx.engine) as session:
         label = session.exec(select(Label)).one()
         assert (label.value, label.method, label.agreement) == ("billing", "consensus", 1.0)
@@ -60,7 +60,8 @@ def test_full_loop_dm_click_sign_off_and_export(sandbox, tmp_path):
     assert export_labels(sandbox.ctx.engine, project="support-intent", out=out) == 1
     exported = json.loads(out.getvalue())
     assert exported["id"] == "t-1" and exported["value"] == "billing"
-    assert sorted(r["reviewer"] for r in exported["responses"]) == sorted(reviewers)
+    responses = exported["provenance"]["responses"]  # provenance block (issue 5)
+    assert sorted(r["reviewer"] for r in responses) == sorted(reviewers)
 
 
 def test_sample_text_is_escaped_so_nobody_is_pinged(sandbox, tmp_path):

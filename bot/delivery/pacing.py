@@ -1,0 +1,132 @@
+"""Pacing Slack calls under Slack's rate limits, shared by every bot process.
+
+Each limit is a bucket row in the database (storage.models.PaceBucket) run as a GCRA
+(generic cell rate algorithm): `tat` is when the next call would be on schedule, and a
+call may go when `tat - tolerance <= now`, the tolerance being the burst Slack allows.
+Because the state lives in the shared database and is updated under a row lock, N
+`quorum serve` processes draw from one budget instead of each believing it has the
+whole limit.
+
+A row that may not go now reserves the next free slot (the bucket's `tat` moves on) and
+is put back in the outbox due at that slot, so a hundred DMs to one person leave one
+second apart instead of all retrying at once. A 429 pauses the whole method for its
+Retry-After (`paused_until`), not just the row that hit it.
+
+Limits (DESIGN.md): chat.postMessage about 1/s per channel with short bursts and a
+workspace cap of several hundred a minute; Tier 3 (about 50/min) for chat.update and
+conversations.open; Tier 4 (about 100/min) for views.* and users.info.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from storage import outbox_store
+from storage.models import PaceBucket
+
+
+@dataclass(frozen=True)
+class Limit:
+    per_minute: float
+    burst: int  # calls allowed back to back before the rate applies
+
+    def interval(self, scale: float) -> timedelta:
+        return timedelta(seconds=60.0 / (self.per_minute * scale))
+
+    def tolerance(self, scale: float) -> timedelta:
+        return self.interval(scale) * (self.burst - 1)
+
+
+CHANNEL_POSTS = "chat.postMessage:channel"
+LIMITS: dict[str, Limit] = {
+    "chat.postMessage": Limit(per_minute=300, burst=30),  # workspace-wide cap
+    CHANNEL_POSTS: Limit(per_minute=60, burst=3),  # ~1 message per second per channel
+    "chat.update": Limit(per_minute=50, burst=10),  # Tier 3
+    "conversations.open": Limit(per_minute=50, burst=10),  # Tier 3
+    "views.publish": Limit(per_minute=100, burst=20),  # Tier 4
+    "views.update": Limit(per_minute=100, burst=20),  # Tier 4
+    "users.info": Limit(per_minute=100, burst=20),  # Tier 4
+}
+DEFAULT_LIMIT = Limit(per_minute=20, burst=5)  # Tier 2, for anything not listed
+
+
+def method_of(bucket: str) -> str:
+    return bucket.split(":", 1)[0]
+
+
+def limit_of(bucket: str) -> Limit:
+    if ":" in bucket:
+        return LIMITS.get(f"{method_of(bucket)}:channel", DEFAULT_LIMIT)
+    return LIMITS.get(bucket, DEFAULT_LIMIT)
+
+
+def buckets_for(method: str, channel: str | None = None) -> list[str]:
+    """The buckets one call draws from: the method's workspace budget, and for posts
+    the channel's own budget too."""
+    if method == "chat.postMessage" and channel:
+        return [method, f"{method}:{channel}"]
+    return [method]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """`at` is None to go now; otherwise try again then. `reserved` says the slot at
+    `at` is already paid for (the row keeps it in OutboxMessage.pace_slot_at)."""
+
+    at: datetime | None
+    reserved: bool = False
+
+
+GO = Decision(None)
+
+
+class Pacer:
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale  # 0 turns rate pacing off; Retry-After pauses still hold
+
+    def reserve(self, session: Session, buckets: Iterable[str], now: datetime) -> Decision:
+        """Take a slot in every bucket at once (all or none), now or the earliest time
+        all of them allow."""
+        keys = sorted(set(buckets))
+        if not keys:
+            return GO
+        rows = outbox_store.lock_pace_buckets(session, keys, now=now)
+        paused = _paused_until(rows.values(), now)
+        if paused is not None:
+            return Decision(paused)
+        if self.scale <= 0:
+            return GO
+        slot = now
+        for key, row in rows.items():
+            slot = max(slot, row.tat - limit_of(key).tolerance(self.scale))
+        for key, row in rows.items():
+            row.tat = max(row.tat, slot) + limit_of(key).interval(self.scale)
+            session.add(row)
+        return GO if slot <= now else Decision(slot, reserved=True)
+
+    def paused_until(
+        self, session: Session, buckets: Iterable[str], now: datetime
+    ) -> datetime | None:
+        """For a row holding a reserved slot: is one of its methods paused by a 429?"""
+        methods = sorted({method_of(b) for b in buckets})
+        if not methods:
+            return None
+        rows = session.exec(select(PaceBucket).where(col(PaceBucket.key).in_(methods))).all()
+        return _paused_until(rows, now)
+
+    def pause(self, session: Session, method: str, until: datetime, now: datetime) -> None:
+        """Slack said 429 for `method`: nobody calls it before `until`, and slots
+        reserved from now on start after the pause."""
+        row = outbox_store.lock_pace_buckets(session, [method], now=now)[method]
+        row.paused_until = max(row.paused_until or until, until)
+        row.tat = max(row.tat, until)
+        session.add(row)
+
+
+def _paused_until(rows: Iterable[PaceBucket], now: datetime) -> datetime | None:
+    pauses = [r.paused_until for r in rows if r.paused_until is not None and r.paused_until > now]
+    return max(pauses) if pauses else None

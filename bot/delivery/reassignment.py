@@ -1,0 +1,213 @@
+"""Moving an item on when its reviewer cannot or did not answer, so it is never stuck.
+
+Two causes: the assignment ran past its due time (the scheduled sweep), or Slack said
+the reviewer cannot be reached at all (channel_not_found, user_not_found,
+account_inactive: the delivery worker). Either way the item is topped up with another
+reviewer; when nobody is left it is decided on the answers it has, or escalated.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime
+
+from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.audit import record_event
+from bot.delivery import outbox
+from bot.projects import ProjectConfig
+from bot.slack.wording import say
+from bot.workflow import signoff
+from bot.workflow.assignment import assign_reviewers
+from bot.workflow.consensus import majority
+from bot.workflow.projects import project_config
+from storage import outbox_store, queries, schedule_queries
+from storage.db import session_scope
+from storage.models import (
+    Assignment,
+    AssignmentStatus,
+    Item,
+    ItemStatus,
+    OutboxStatus,
+    Project,
+)
+
+log = logging.getLogger(__name__)
+
+
+def review_request_key(assignment_id: int) -> str:
+    """The outbox key assign_reviewers gives an assignment's review DM."""
+    return f"review:assignment:{assignment_id}"
+
+
+def hand_over(
+    session: Session,
+    assignment: Assignment,
+    item: Item,
+    project: Project,
+    config: ProjectConfig,
+    *,
+    status: str,
+    reason: str,
+    now: datetime,
+    rng: random.Random,
+) -> list[Assignment]:
+    """Close `assignment` with `status` and give the item to someone else. The caller
+    holds the assignment and item locks."""
+    assignment.status = status
+    session.add(assignment)
+    session.flush()
+    created = assign_reviewers(session, item, config, now=now, rng=rng)
+    record_event(
+        session,
+        "reassigned",
+        actor="quorum",
+        project_id=item.project_id,
+        item_id=item.id,
+        at=now,
+        data={
+            "assignment_id": assignment.id,
+            "from": assignment.reviewer_id,
+            "to": [a.reviewer_id for a in created],
+            "new_assignment_ids": [a.id for a in created],
+            "status": status,
+            "reason": reason,
+        },
+    )
+    if not created:
+        _decide_without_replacement(session, item, project, config, now=now)
+    return created
+
+
+def _decide_without_replacement(
+    session: Session, item: Item, project: Project, config: ProjectConfig, *, now: datetime
+) -> None:
+    """Nobody else can take the item: decide on the answers it has, or ask a lead."""
+    active = [
+        a
+        for a in queries.assignments_for_item(session, item.id)
+        if a.status in (AssignmentStatus.PENDING, AssignmentStatus.ANSWERED)
+    ]
+    if any(a.status == AssignmentStatus.PENDING for a in active):
+        return  # the others are still working on it
+    if active:
+        signoff.decide(session, item, project, config, now=now)
+        return
+    signoff.escalate(
+        session,
+        item,
+        consensus=majority([]),
+        reason="no reviewer is available to take this item",
+        now=now,
+    )
+
+
+def _lock_open(session: Session, assignment_id: int) -> tuple[Assignment, Item] | None:
+    """Assignment then item, the order record_answer locks them in, or None when the
+    assignment is no longer pending or the item is decided."""
+    assignment = queries.lock_assignment(session, assignment_id)
+    if assignment is None or assignment.status != AssignmentStatus.PENDING:
+        return None
+    item = queries.lock_item(session, assignment.item_id)
+    if item is None or item.status not in ItemStatus.OPEN:
+        return None
+    return assignment, item
+
+
+def reassign_unreachable(
+    session: Session, assignment_id: int, *, reason: str, now: datetime, rng: random.Random
+) -> list[Assignment]:
+    """Slack refused the reviewer for good (their account is gone): move the item on."""
+    locked = _lock_open(session, assignment_id)
+    if locked is None:
+        return []
+    assignment, item = locked
+    project = session.get(Project, item.project_id)
+    config = project_config(session, project)
+    log.info("assignment %s: reviewer unreachable (%s), reassigning", assignment_id, reason)
+    return hand_over(
+        session,
+        assignment,
+        item,
+        project,
+        config,
+        status=AssignmentStatus.REASSIGNED,
+        reason=f"slack: {reason}",
+        now=now,
+        rng=rng,
+    )
+
+
+def expire_assignment(
+    session: Session, assignment_id: int, *, now: datetime, rng: random.Random
+) -> list[Assignment] | None:
+    """Expire an overdue assignment: tell its reviewer the item moved on (or withdraw
+    the DM if it never went out) and give the item to someone else."""
+    locked = _lock_open(session, assignment_id)
+    if locked is None:
+        return None
+    assignment, item = locked
+    if assignment.due_at is None or assignment.due_at > now:
+        return None
+    project = session.get(Project, item.project_id)
+    config = project_config(session, project)
+    request = outbox_store.row_by_key(session, review_request_key(assignment.id))
+    if request is not None and request.status == OutboxStatus.PENDING and not request.attempts:
+        request.status = OutboxStatus.CANCELLED  # never sent: nothing to take back
+        request.last_error = "assignment expired before it was sent"
+        session.add(request)
+    else:
+        message = passed_on_message(config, reason="because it was not answered in time")
+        outbox.enqueue_update(
+            session,
+            key=f"expired:assignment:{assignment.id}",
+            now=now,
+            target={"assignment_id": assignment.id},
+            text=message["text"],
+            blocks=message["blocks"],
+            item_id=item.id,
+        )
+    return hand_over(
+        session,
+        assignment,
+        item,
+        project,
+        config,
+        status=AssignmentStatus.EXPIRED,
+        reason="expired",
+        now=now,
+        rng=rng,
+    )
+
+
+def passed_on_message(config: ProjectConfig, *, reason: str) -> dict:
+    """What the old review DM turns into: no buttons, a line saying where it went."""
+    text = say("reassigned_dm", project_name=config.name, reason=reason)
+    blocks = [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=say("review_intro", project_name=config.name, question=config.question)
+            )
+        ),
+        ContextBlock(elements=[MarkdownTextObject(text=text)]),
+    ]
+    return {"text": text, "blocks": [b.to_dict() for b in blocks]}
+
+
+def reassign_expired(engine: Engine, *, now: datetime, rng: random.Random, limit: int = 500) -> int:
+    """The scheduled sweep: every pending assignment past its due time, one transaction
+    each so one bad item never holds up the rest."""
+    with session_scope(engine) as session:
+        due = schedule_queries.expired_assignment_ids(session, now=now, limit=limit)
+    moved = 0
+    for assignment_id in due:
+        try:
+            with session_scope(engine) as session:
+                if expire_assignment(session, assignment_id, now=now, rng=rng) is not None:
+                    moved += 1
+        except Exception:
+            log.exception("reassigning expired assignment %s failed", assignment_id)
+    return moved

@@ -1,0 +1,342 @@
+"""Provenance: for any label, who decided what, when, from which inputs, under which rules.
+
+Two readers share this module. Exports attach a provenance block to every label, built
+from one page of labels at a time (`PageSources`: one query per related table, never
+one per label). `quorum provenance ITEM` shows one item's whole event chain as a
+timeline, with the same block and a check of the chain's hashes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.audit import item_chain
+from bot.audit_verify import check_chain
+from bot.exports.pseudonyms import People
+from storage import audit_queries, label_queries, queries
+from storage.models import Item, Project
+
+
+def iso(moment: datetime | str | None) -> str | None:
+    """ISO-8601 in UTC; export rows already carry their times as such strings."""
+    if moment is None or isinstance(moment, str):
+        return moment
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass
+class PageSources:
+    """Everything a page of labels' provenance needs, fetched in a few queries."""
+
+    responses: dict[int, list[Any]] = field(default_factory=dict)
+    prelabels: dict[int, list[Any]] = field(default_factory=dict)
+    escalations: dict[int, Any] = field(default_factory=dict)
+    heads: dict[str, audit_queries.ChainHead] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Session, item_ids: list[int]) -> PageSources:
+        chains = [item_chain(i) for i in item_ids]
+        return cls(
+            responses=label_queries.response_rows(session, item_ids),
+            prelabels=label_queries.prelabel_rows(session, item_ids),
+            escalations=label_queries.escalation_rows(session, item_ids),
+            heads=audit_queries.heads_of_chains(session, chains),
+        )
+
+
+def _presentation(presentation: dict | None) -> dict | None:
+    """How the reviewer saw the item; for pairs, which response was shown as A and B."""
+    if not presentation:
+        return None
+    shown = dict(presentation)
+    order = presentation.get("order")
+    if isinstance(order, list) and len(order) == 2:
+        shown["shown_as"] = {"A": order[0], "B": order[1]}
+    return shown
+
+
+def response_entries(rows: list[Any], people: People) -> list[dict]:
+    return [
+        {
+            "reviewer": people.person(r.reviewer_id),
+            "value": r.value,
+            "rationale": people.text(r.rationale),
+            "answered_at": iso(r.created_at),
+            "latency_ms": r.latency_ms,
+            "revision": r.revision,
+            "changed_at": r.changed_at,
+            "presentation": _presentation(r.presentation),
+        }
+        for r in rows
+    ]
+
+
+def prelabel_entries(rows: list[Any]) -> list[dict]:
+    return [
+        {
+            "model": r.model,
+            "prompt": r.prompt_name,
+            "prompt_hash": r.prompt_hash,
+            "value": r.value,
+            "confidence": r.confidence,
+            "error": r.error,
+            "at": iso(r.created_at),
+        }
+        for r in rows
+    ]
+
+
+def escalation_entry(row: Any | None, people: People) -> dict | None:
+    if row is None:
+        return None
+    return {
+        "reason": row.reason,
+        "opened_at": iso(row.created_at),
+        "summary": people.text(row.summary),
+        "status": row.status,
+        "resolved_by": people.person(row.resolved_by),
+        "resolved_value": row.resolved_value,
+        "rationale": people.text(row.resolution_rationale),
+        "resolved_at": iso(row.resolved_at),
+    }
+
+
+def provenance_block(
+    label: Any, sources: PageSources, config_hashes: dict[int, str], people: People
+) -> dict:
+    """The provenance of one signed-off label (a row with Label's column names)."""
+    chain = item_chain(label.item_id)
+    head = sources.heads.get(chain)
+    # The sign-off is normally the chain's last event: its reason comes with the head.
+    signed = head.data() if head is not None and head.kind == "signed_off" else {}
+    return {
+        "responses": response_entries(sources.responses.get(label.item_id, []), people),
+        "prelabels": prelabel_entries(sources.prelabels.get(label.item_id, [])),
+        "escalation": escalation_entry(sources.escalations.get(label.item_id), people),
+        "sign_off": {
+            "method": label.method,
+            "by": people.person(label.signed_off_by or (head.actor if signed else None)),
+            "at": iso(label.signed_off_at),
+            "agreement": label.agreement,
+            "confidence": label.confidence,
+            "reason": people.text(signed.get("reason")),
+        },
+        "config": {
+            "version": label.config_version,
+            "hash": config_hashes.get(label.config_version),
+        },
+        "chain": {
+            "name": chain,
+            "head_seq": head.seq if head else None,
+            "head_hash": head.hash if head else None,
+        },
+    }
+
+
+# --- one item's history (`quorum provenance`) ---------------------------------------------
+
+
+class UnknownItemError(LookupError):
+    pass
+
+
+class AmbiguousItemError(LookupError):
+    pass
+
+
+def find_item(session: Session, external_id: str, project: str | None) -> tuple[Item, Project]:
+    project_id = None
+    if project is not None:
+        target = queries.get_project(session, project)
+        if target is None:
+            raise UnknownItemError(f"no project named {project!r}")
+        project_id = target.id
+    found = audit_queries.items_with_external_id(session, external_id, project_id)
+    if not found:
+        where = f" in project {project!r}" if project else ""
+        raise UnknownItemError(f"no item with id {external_id!r}{where}")
+    if len(found) > 1:
+        names = ", ".join(p.name for _, p in found)
+        raise AmbiguousItemError(
+            f"item id {external_id!r} exists in several projects ({names}); "
+            "choose one with --project"
+        )
+    return found[0]
+
+
+def item_history(
+    engine: Engine, external_id: str, *, project: str | None = None, people: People | None = None
+) -> dict:
+    """An item's facts, its label and provenance block, its events, and its chain's state."""
+    people = people or People()
+    with Session(engine) as session:
+        item, owner = find_item(session, external_id, project)
+        events = audit_queries.chain_events(session, item_chain(item.id))
+        label = queries.label_for_item(session, item.id)
+        report = check_chain(events)
+        block = None
+        if label is not None:
+            sources = PageSources.load(session, [item.id])
+            hashes = label_queries.config_hashes(session, owner.id)
+            block = provenance_block(label, sources, hashes, people)
+    first = report.problems[0] if report.problems else None
+    return {
+        "item": {
+            "id": item.external_id,
+            "project": owner.name,
+            "kind": owner.kind,
+            "status": item.status,
+            "content_hash": item.content_hash,
+            "created_at": iso(item.created_at),
+        },
+        "label": None
+        if label is None
+        else {
+            "value": label.value,
+            "method": label.method,
+            "agreement": label.agreement,
+            "signed_off_at": iso(label.signed_off_at),
+            "signed_off_by": people.person(label.signed_off_by),
+        },
+        "provenance": block,
+        "chain": {
+            "name": item_chain(item.id),
+            "events": len(events),
+            "head_hash": events[-1].hash if events else None,
+            "intact": report.intact,
+            "problem": first.problem if first else None,
+            "problem_event_id": first.event_id if first else None,
+        },
+        "events": [
+            {
+                "seq": e.seq,
+                "at": iso(e.created_at),
+                "actor": people.person(e.actor),
+                "kind": e.kind,
+                "data": e.data,
+                "hash": e.hash,
+            }
+            for e in events
+        ],
+    }
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _duration(ms: int | None) -> str:
+    seconds = (ms or 0) / 1000
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def describe_event(kind: str, data: dict, actor: str | None = None) -> str:
+    """One line a person can read, for the kinds we know; key=value for the rest."""
+    d = data
+    known = {
+        "item_created": lambda: (
+            f"content {_short(d.get('content_hash', ''), 12)} from {d.get('source')}"
+        ),
+        "item_updated": lambda: f"content now {_short(d.get('content_hash', ''), 12)}",
+        "routed": lambda: (
+            ("to reviewers: " if d.get("to_humans") else "not to reviewers: ")
+            + str(d.get("reason"))
+        ),
+        "prelabelled": lambda: (
+            f"{d.get('model')} says {_short(d.get('value'))} "
+            f"(confidence {d.get('confidence')}, prompt {d.get('prompt_name', d.get('prompt'))})"
+        ),
+        "prelabel_failed": lambda: f"{d.get('model')}: {_short(d.get('error') or d.get('reason'))}",
+        "assigned": lambda: f"to {d.get('reviewer')}",
+        "message_sent": lambda: f"channel {d.get('channel')}, ts {d.get('ts')}",
+        "answered": lambda: (
+            f"{d.get('reviewer')}: {_short(d.get('value'))} after {_duration(d.get('latency_ms'))}"
+        ),
+        "answer_changed": lambda: (
+            f"{d.get('reviewer')}: {_short(d.get('old'))} -> {_short(d.get('new'))}"
+        ),
+        "rationale_added": lambda: f"{d.get('reviewer')}: {_short(d.get('rationale'))}",
+        "skipped": lambda: f"{d.get('reviewer')} skipped",
+        "flagged": lambda: (
+            f"{d.get('reviewer')}: {d.get('reason')}"
+            + (f" ({_short(d['note'])})" if d.get("note") else "")
+        ),
+        "reminder_sent": lambda: f"reminder {d.get('number')} to {d.get('reviewer')}",
+        "reassigned": lambda: (
+            f"from {d.get('from') or d.get('reviewer')}"
+            + (f" to {', '.join(d['to'])}" if d.get("to") else "")
+            + (f" ({d['reason']})" if d.get("reason") else "")
+        ),
+        "escalated": lambda: str(d.get("reason")),
+        "escalation_reminder": lambda: f"reminder {d.get('reminder')} to {d.get('mentioned')}",
+        "resolved": lambda: (
+            f"{d.get('lead') or d.get('resolved_by') or actor} decided {_short(d.get('value'))}"
+        ),
+        "signed_off": lambda: (
+            f"{_short(d.get('value'))} by {d.get('method')}"
+            + (f" ({d['reason']})" if d.get("reason") else "")
+        ),
+    }
+    if kind in known:
+        try:
+            return known[kind]()
+        except (TypeError, ValueError, KeyError):
+            pass
+    return ", ".join(f"{k}={_short(v, 40)}" for k, v in d.items())
+
+
+def render_history(history: dict) -> Group:
+    item, chain = history["item"], history["chain"]
+    head = Text.assemble(
+        (f"{item['id']}", "bold"),
+        f"  project {item['project']} ({item['kind']}), status {item['status']}",
+    )
+    table = Table(expand=True, show_lines=False)
+    table.add_column("time (UTC)", no_wrap=True)
+    table.add_column("actor", no_wrap=True)
+    table.add_column("event", no_wrap=True, style="bold")
+    table.add_column("details", overflow="fold")
+    for event in history["events"]:
+        when = event["at"][:19].replace("T", " ") if event["at"] else ""
+        table.add_row(
+            when,
+            event["actor"],
+            event["kind"],
+            Text(describe_event(event["kind"], event["data"], event["actor"])),
+        )
+    parts: list[Any] = [head, table]
+    label, block = history["label"], history["provenance"]
+    if label is not None and block is not None:
+        config = block["config"]
+        lines = [
+            f"Label: {_short(label['value'], 200)} by {label['method']}"
+            + (f", agreement {label['agreement']:.2f}" if label["agreement"] is not None else "")
+            + (f", signed off by {block['sign_off']['by']}" if block["sign_off"]["by"] else ""),
+            f"Config version {config['version']} (hash {(config['hash'] or '?')[:16]}…)",
+        ]
+        parts.append(Text("\n".join(lines)))
+    if chain["intact"]:
+        verdict = Text(
+            f"Chain {chain['name']}: {chain['events']} event(s), intact; head {chain['head_hash']}",
+            style="green",
+        )
+    else:
+        verdict = Text(
+            f"Chain {chain['name']} BROKEN at event {chain['problem_event_id']}: "
+            f"{chain['problem']}",
+            style="red",
+        )
+    parts.append(verdict)
+    return Group(Panel(Group(*parts), title="quorum provenance"))

@@ -1,0 +1,300 @@
+"""Per-reviewer quality and project agreement, from the answers and the final labels.
+
+Per reviewer:
+- **accuracy on gold**: share of their answers on gold items that match the gold value
+  (item_agreement.matches_gold: exact for labels and preferences, every named criterion for
+  ratings);
+- **agreement with final labels**: share of their answers equal to the signed-off label of
+  the item (any method except gold, which accuracy covers);
+- **overturned**: how many of their answers on items a lead decided differ from the lead's
+  decision, and the rate over their lead-decided items;
+- **Dawid-Skene reliability**: the model's expected share of their answers that are right,
+  fitted on all the project's answers (labels; each rating criterion, averaged; preferences
+  as first response / second response / tie / both bad; corrections as unchanged / edited);
+- **median seconds per item** (from assignment to answer) and the **answered** count.
+
+For the project: Krippendorff's alpha (nominal; ordinal and interval per rating criterion),
+Fleiss' kappa, mean item agreement, position bias for preferences, and daily series of
+answers, sign-offs and the mean agreement of the items signed off that day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+from sqlmodel import Session
+
+from bot.projects import ProjectConfig
+from bot.quality import (
+    dawid_skene,
+    encode_labels,
+    fleiss_kappa,
+    krippendorff_alpha,
+    majority_share,
+    position_bias,
+)
+from bot.quality.agreement import PositionBias
+from bot.workflow.item_agreement import (
+    answer_key,
+    canonical,
+    is_unchanged,
+    matches_gold,
+    same_answer,
+)
+from bot.workflow.posterior import facets
+from bot.workflow.projects import project_config
+from storage import quality_queries
+from storage.models import Project
+
+
+@dataclass
+class ReviewerStats:
+    reviewer: str
+    answered: int = 0
+    median_seconds: float | None = None
+    gold_answered: int = 0
+    gold_correct: int = 0
+    final_compared: int = 0
+    final_agreed: int = 0
+    lead_decided: int = 0
+    overturned: int = 0
+    reliability: float | None = None
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.gold_correct / self.gold_answered if self.gold_answered else None
+
+    @property
+    def agreement_with_final(self) -> float | None:
+        return self.final_agreed / self.final_compared if self.final_compared else None
+
+    @property
+    def overturn_rate(self) -> float | None:
+        return self.overturned / self.lead_decided if self.lead_decided else None
+
+
+@dataclass(frozen=True)
+class DailyPoint:
+    day: date
+    answers: int
+    signed_off: int
+    mean_agreement: float | None
+
+
+@dataclass
+class ProjectQuality:
+    project: str
+    kind: str
+    items: int
+    answers: int
+    labels_by_method: dict[str, int]
+    reviewers: list[ReviewerStats]
+    mean_item_agreement: float | None = None
+    alpha: dict[str, float] = field(default_factory=dict)  # metric name -> value
+    fleiss_kappa: dict[str, float] = field(default_factory=dict)
+    position_bias: PositionBias | None = None
+    daily: list[DailyPoint] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- coding answers
+
+
+def _codes_for(config: ProjectConfig, value: Any, content: dict | None) -> dict[str, str | None]:
+    """Each answer as one nominal code per metric facet (label / criterion / choice)."""
+    kind = config.kind
+    if kind in ("label", "rating"):
+        return {f.name: f.code(value) for f in facets(config)}
+    if kind == "preference":
+        ids = [str(r.get("id")) for r in (content or {}).get("responses") or []]
+        if value in ids:
+            return {"choice": f"response {ids.index(value) + 1}"}
+        return {"choice": str(value) if value is not None else None}
+    if kind == "correction":
+        return {"changed": "unchanged" if is_unchanged(kind, value) else "edited"}
+    return {"answer": answer_key(kind, value)}
+
+
+def _safe(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def _fit_reliability(rows: list[tuple[int, str, str]]) -> dict[str, float]:
+    """Dawid-Skene reliability per reviewer over (item, reviewer, code) triples."""
+    if not rows:
+        return {}
+    items, _ = encode_labels([r[0] for r in rows])
+    raters, rater_names = encode_labels([r[1] for r in rows])
+    codes, classes = encode_labels([r[2] for r in rows])
+    if len(classes) < 2:
+        return {}
+    result = dawid_skene(items, raters, codes, n_classes=len(classes), smoothing=0.5)
+    return {
+        str(name): float(result.reliability[i])
+        for i, name in enumerate(rater_names)
+        if not math.isnan(result.reliability[i])
+    }
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def project_quality(session: Session, project: Project) -> ProjectQuality:
+    config = project_config(session, project)
+    kind = config.kind
+    rows = quality_queries.project_answers(session, project.id)
+    needs_content = kind in ("preference", "correction")
+    gold = quality_queries.gold_values(session, project.id)
+    contents = (
+        quality_queries.item_contents(session, {r.item_id for r in rows} | set(gold))
+        if needs_content or gold
+        else {}
+    )
+    labels = quality_queries.project_labels(session, project.id)
+    final = {label.item_id: label for label in labels}
+
+    answers = [
+        (row, canonical(kind, row.value, contents.get(row.item_id), row.presentation))
+        for row in rows
+    ]
+    stats: dict[str, ReviewerStats] = {}
+    latencies: dict[str, list[float]] = defaultdict(list)
+    for row, value in answers:
+        reviewer = stats.setdefault(row.reviewer_id, ReviewerStats(row.reviewer_id))
+        reviewer.answered += 1
+        if row.latency_ms is not None:
+            latencies[row.reviewer_id].append(row.latency_ms / 1000)
+        content = contents.get(row.item_id)
+        if row.item_id in gold:
+            reviewer.gold_answered += 1
+            reviewer.gold_correct += matches_gold(kind, value, gold[row.item_id], content)
+        label = final.get(row.item_id)
+        if label is None or label.method == "gold":
+            continue
+        final_value = canonical(kind, label.value, content)
+        agreed = same_answer(kind, value, final_value)
+        reviewer.final_compared += 1
+        reviewer.final_agreed += agreed
+        if label.method == "lead":
+            reviewer.lead_decided += 1
+            reviewer.overturned += not agreed
+    for reviewer, seconds in latencies.items():
+        stats[reviewer].median_seconds = float(np.median(seconds))
+
+    # Nominal codes per facet, for alpha, kappa and Dawid-Skene.
+    coded: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    for row, value in answers:
+        for facet, code in _codes_for(config, value, contents.get(row.item_id)).items():
+            if code is not None:
+                coded[facet].append((row.item_id, row.reviewer_id, code))
+    reliabilities: dict[str, list[float]] = defaultdict(list)
+    for triples in coded.values():
+        for reviewer, value in _fit_reliability(triples).items():
+            reliabilities[reviewer].append(value)
+    for reviewer, values in reliabilities.items():
+        stats[reviewer].reliability = float(np.mean(values))
+
+    quality = ProjectQuality(
+        project=project.name,
+        kind=kind,
+        items=quality_queries.project_item_count(session, project.id),
+        answers=len(rows),
+        labels_by_method=_count_methods(labels),
+        reviewers=sorted(stats.values(), key=lambda s: (-s.answered, s.reviewer)),
+    )
+    _agreement_metrics(quality, config, coded)
+    if kind == "preference":
+        quality.position_bias = _position_bias(rows, answers)
+    quality.daily = _daily(rows, labels)
+    return quality
+
+
+def _count_methods(labels: list[quality_queries.LabelRow]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for label in labels:
+        counts[label.method] += 1
+    return dict(counts)
+
+
+def _agreement_metrics(
+    quality: ProjectQuality, config: ProjectConfig, coded: dict[str, list[tuple[int, str, str]]]
+) -> None:
+    lowest: dict[Any, float] = {}
+    for facet, triples in coded.items():
+        if not triples:
+            continue
+        items, item_ids = encode_labels([t[0] for t in triples])
+        raters, _ = encode_labels([t[1] for t in triples])
+        name = facet if len(coded) > 1 else ""
+        suffix = f" ({name})" if name else ""
+        if config.kind == "rating":
+            scores = np.array([int(t[2]) for t in triples], dtype=np.float64)
+            for level in ("ordinal", "interval"):
+                value = _safe(krippendorff_alpha(items, raters, scores, level=level))
+                if value is not None:
+                    quality.alpha[f"{level}{suffix}"] = value
+            codes = (scores - config.scale.min).astype(np.int64)
+        else:
+            codes, _ = encode_labels([t[2] for t in triples])
+            value = _safe(krippendorff_alpha(items, raters, codes, level="nominal"))
+            if value is not None:
+                quality.alpha[f"nominal{suffix}"] = value
+        kappa = _safe(fleiss_kappa(items, codes))
+        if kappa is not None:
+            quality.fleiss_kappa[facet] = kappa
+        result = majority_share(items, codes)
+        for index in np.flatnonzero(result.n_answers >= 2):
+            # Ratings: an item's agreement is its lowest criterion, as in the sign-off rule.
+            item_id, share = item_ids[index], float(result.share[index])
+            lowest[item_id] = min(share, lowest.get(item_id, share))
+    if lowest:
+        quality.mean_item_agreement = float(np.mean(list(lowest.values())))
+
+
+def _position_bias(rows: list[Any], answers: list[tuple[Any, Any]]) -> PositionBias | None:
+    """Did reviewers pick whichever response they were shown first? Uses the order each
+    reviewer saw (`shown_first` in the answer, or the assignment's recorded order)."""
+    chose_first = []
+    for row, value in answers:
+        first = row.value.get("shown_first") if isinstance(row.value, dict) else None
+        if first is None:
+            first = ((row.presentation or {}).get("order") or [None])[0]
+        if first is None or value in ("tie", "both_bad", None):
+            continue
+        chose_first.append(value == first)
+    return position_bias(chose_first) if chose_first else None
+
+
+def _daily(
+    rows: list[quality_queries.AnswerRow], labels: list[quality_queries.LabelRow]
+) -> list[DailyPoint]:
+    answers: dict[date, int] = defaultdict(int)
+    for row in rows:
+        answers[row.created_at.date()] += 1
+    signed: dict[date, list[float | None]] = defaultdict(list)
+    for label in labels:
+        if label.method == "auto":
+            continue  # no people involved: neither throughput of reviewers nor agreement
+        signed[label.signed_off_at.date()].append(label.agreement)
+    days = sorted(set(answers) | set(signed))
+    points = []
+    for day in days:
+        figures = [a for a in signed.get(day, []) if a is not None]
+        points.append(
+            DailyPoint(
+                day=day,
+                answers=answers.get(day, 0),
+                signed_off=len(signed.get(day, [])),
+                mean_agreement=float(np.mean(figures)) if figures else None,
+            )
+        )
+    return points
+
+
+def reviewer_quality(session: Session, project: Project) -> list[ReviewerStats]:
+    """Just the per-reviewer part of project_quality."""
+    return project_quality(session, project).reviewers

@@ -1,0 +1,487 @@
+"""Block Kit for escalations: the leads' channel message, the "Decide…" modal, the notes
+to overruled reviewers and the reminders. Pure builders: plain values in, blocks out.
+
+Everything that came from a sample, a reviewer or an LLM is escaped for mrkdwn and cut to
+Slack's limits; the message stays well under 50 blocks whatever the item.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticMultiSelectElement,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.projects import ProjectConfig
+from bot.slack.text import SECTION_LIMIT, escape_mrkdwn, format_turn, truncate
+from bot.workflow.item_agreement import original_response
+
+ACCEPT = "quorum_escalation_accept"
+ACCEPT_PATTERN = rf"^{ACCEPT}:\d+$"
+DECIDE = "quorum_escalation_decide"
+DECIDE_VIEW = "quorum_decide"
+DECISION_BLOCK = "decision"
+RATIONALE_BLOCK = "rationale"
+VALUE_ACTION = "value"
+
+MAX_TURNS = 6
+TURN_LIMIT = 1200
+RESPONSE_LIMIT = 1500
+EDIT_LIMIT = 800
+RATIONALE_LIMIT = 400
+MAX_CHOICES = 24  # an actions block holds 25 elements; one is "Decide…"
+MAX_BUTTON_TEXT = 75
+TEXT_INPUT_LIMIT = 3000
+
+
+@dataclass(frozen=True)
+class ShownAnswer:
+    """One reviewer's answer as the leads see it."""
+
+    reviewer: str
+    text: str  # the answer in plain words
+    seconds: float | None
+    rationale: str | None = None
+    edited_text: str | None = None  # corrections: the reviewer's edited response
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A distinct answer the lead can accept with one click (the first response giving it)."""
+
+    text: str
+    response_id: int
+    count: int
+    is_consensus: bool
+
+
+@dataclass(frozen=True)
+class EscalationCard:
+    """Everything the escalation message shows, read from the database by the workflow."""
+
+    escalation_id: int
+    config: ProjectConfig
+    external_id: str
+    content: dict
+    reason: str | None
+    answers: list[ShownAnswer]
+    choices: list[Choice]
+    share: float
+    agreeing: int
+    per_criterion: dict[str, float] | None
+    posterior: float | None
+    sign_off_only: bool = False  # the project has a lead sign off every item
+    consensus: Any = None  # canonical value offered as the default, if any
+    consensus_text: str | None = None
+    summary: str | None = None
+    resolved_by: str | None = None
+    resolved_text: str | None = None
+    resolution_rationale: str | None = None
+    resolved_at: datetime | None = None
+
+
+def _button_text(text: str) -> str:
+    return text if len(text) <= MAX_BUTTON_TEXT else text[: MAX_BUTTON_TEXT - 1] + "…"
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_LIMIT)[0]))
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=truncate(text, SECTION_LIMIT)[0])])
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "time unknown"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _quote(text: str, limit: int) -> str:
+    cut, _ = truncate(escape_mrkdwn(text.strip()), limit)
+    return "\n".join("> " + line for line in cut.splitlines() or [""])
+
+
+# --------------------------------------------------------------------------- the sample
+
+
+def _turn_blocks(turns: list[dict], *, budget: int = MAX_TURNS) -> list[Block]:
+    blocks: list[Block] = []
+    if len(turns) > budget:
+        blocks.append(_context(f"_{len(turns) - budget} earlier turn(s) not shown_"))
+    for turn in turns[-budget:]:
+        blocks.append(_section(truncate(format_turn(turn), TURN_LIMIT)[0]))
+    return blocks
+
+
+def sample_blocks(config: ProjectConfig, content: dict) -> list[Block]:
+    """The item as the reviewers saw it, compacted for a channel message."""
+    if config.kind == "preference":
+        blocks = _turn_blocks(content.get("prompt") or [], budget=3)
+        for response in content.get("responses") or []:
+            model = f" · {escape_mrkdwn(str(response['model']))}" if response.get("model") else ""
+            body = truncate(escape_mrkdwn(str(response.get("content", ""))), RESPONSE_LIMIT)[0]
+            header = f"*Response `{escape_mrkdwn(str(response.get('id')))}`*{model}"
+            blocks.append(_section(f"{header}\n{body}"))
+        return blocks
+    blocks = _turn_blocks(content.get("conversation") or [])
+    prediction = content.get("prediction") or {}
+    if prediction.get("label") is not None:
+        label = prediction["label"]
+        shown = ", ".join(label) if isinstance(label, list) else str(label)
+        extra = []
+        if prediction.get("confidence") is not None:
+            extra.append(f"confidence {float(prediction['confidence']):.2f}")
+        if prediction.get("model"):
+            extra.append(str(prediction["model"]))
+        more = f" ({escape_mrkdwn(', '.join(extra))})" if extra else ""
+        blocks.append(_context(f"Model prediction: *{escape_mrkdwn(shown)}*{more}"))
+    return blocks
+
+
+# --------------------------------------------------------------------------- the message
+
+
+def _answer_lines(card: EscalationCard) -> list[str]:
+    lines = []
+    for number, answer in enumerate(card.answers, start=1):
+        line = (
+            f"*{number}.* <@{answer.reviewer}> — *{escape_mrkdwn(answer.text)}*"
+            f" · {duration(answer.seconds)}"
+        )
+        if answer.flags:
+            line += " · flagged: " + escape_mrkdwn(", ".join(answer.flags))
+        if answer.edited_text:
+            line += "\n" + _quote(answer.edited_text, EDIT_LIMIT)
+        if answer.rationale:
+            line += (
+                "\n_Rationale:_ "
+                + truncate(escape_mrkdwn(answer.rationale.strip()), RATIONALE_LIMIT)[0]
+            )
+        lines.append(line)
+    return lines
+
+
+def _packed(lines: list[str]) -> list[Block]:
+    """Answer lines packed into as few sections as Slack's 3000-character limit allows."""
+    blocks: list[Block] = []
+    current = ""
+    for line in lines:
+        line = truncate(line, SECTION_LIMIT)[0]
+        if current and len(current) + 2 + len(line) > SECTION_LIMIT:
+            blocks.append(_section(current))
+            current = ""
+        current = f"{current}\n\n{line}" if current else line
+    if current:
+        blocks.append(_section(current))
+    return blocks
+
+
+def _figures(card: EscalationCard) -> str:
+    config = card.config
+    parts = [
+        f"Agreement *{card.share:.2f}* ({card.agreeing} of {len(card.answers)})",
+        f"threshold {config.agreement:.2f}",
+    ]
+    if card.per_criterion:
+        parts.append(
+            ", ".join(f"{escape_mrkdwn(c)} {s:.2f}" for c, s in card.per_criterion.items())
+        )
+    if card.posterior is not None:
+        name = "Dawid-Skene posterior" if config.kind != "preference" else "posterior"
+        parts.append(f"{name} {card.posterior:.2f}")
+    text = " · ".join(parts)
+    if card.reason:
+        text += f"\nWhy it is here: {escape_mrkdwn(card.reason)}"
+    return text
+
+
+def _choice_value(escalation_id: int, response_id: int) -> str:
+    return json.dumps({"e": escalation_id, "r": response_id}, separators=(",", ":"))
+
+
+def parse_choice_value(raw: str) -> tuple[int, int | None]:
+    """(escalation id, response id) from an "Accept" or "Decide…" button value."""
+    data = json.loads(raw)
+    response = data.get("r")
+    return int(data["e"]), int(response) if response is not None else None
+
+
+def _actions(card: EscalationCard) -> ActionsBlock:
+    buttons = []
+    for index, choice in enumerate(card.choices[:MAX_CHOICES]):
+        buttons.append(
+            ButtonElement(
+                text=_button_text(f"Accept: {choice.text}"),
+                action_id=f"{ACCEPT}:{index}",
+                value=_choice_value(card.escalation_id, choice.response_id),
+                style="primary" if choice.is_consensus else None,
+            )
+        )
+    buttons.append(
+        ButtonElement(
+            text="Decide…",
+            action_id=DECIDE,
+            value=json.dumps({"e": card.escalation_id}, separators=(",", ":")),
+        )
+    )
+    return ActionsBlock(block_id=f"escalation:{card.escalation_id}", elements=buttons)
+
+
+def escalation_blocks(card: EscalationCard) -> tuple[str, list[dict]]:
+    """(notification text, blocks) of the escalation message, open or resolved."""
+    config = card.config
+    lead_sign_off = card.sign_off_only
+    title = ":memo: *Sign-off needed*" if lead_sign_off else ":rotating_light: *Needs a lead*"
+    project = escape_mrkdwn(config.name)
+    item = escape_mrkdwn(card.external_id)
+    blocks: list[Block] = [
+        _section(f"{title} · *{project}* · item `{item}`"),
+        _context(escape_mrkdwn(config.question)),
+        DividerBlock(),
+        *sample_blocks(config, card.content),
+        DividerBlock(),
+        *_packed(_answer_lines(card)),
+        _context(_figures(card)),
+    ]
+    if card.summary:
+        summary = truncate(escape_mrkdwn(card.summary.strip()), 2500)[0]
+        blocks.append(
+            _section(
+                ":robot_face: *AI summary* _(written by an AI model; check it against the "
+                f"answers above)_\n{summary}"
+            )
+        )
+    if card.resolved_by:
+        decided = escape_mrkdwn(card.resolved_text or "")
+        text = f":white_check_mark: *Resolved by <@{card.resolved_by}>*: *{decided}*"
+        if card.resolution_rationale:
+            text += "\n" + _quote(card.resolution_rationale, 1500)
+        blocks.append(_section(text))
+        if card.resolved_at:
+            blocks.append(_context(card.resolved_at.strftime("Signed off %Y-%m-%d %H:%M UTC")))
+        fallback = f"Resolved by a lead: {config.name} item {card.external_id}"
+    else:
+        if lead_sign_off and card.consensus_text:
+            blocks.append(_context(f"Reviewers' consensus: *{escape_mrkdwn(card.consensus_text)}*"))
+        blocks.append(_actions(card))
+        fallback = f"Needs a lead: {config.name} item {card.external_id}"
+    return fallback, [block.to_dict() for block in blocks]
+
+
+# --------------------------------------------------------------------------- the modal
+
+
+def _option(text: str, value: str) -> Option:
+    return Option(text=PlainTextObject(text=_button_text(text)), value=value)
+
+
+def _decision_inputs(card: EscalationCard) -> list[Block]:
+    config, consensus = card.config, card.consensus
+    if config.kind == "label":
+        options = [_option(label, label) for label in config.labels]
+        by_value = {o.value: o for o in options}
+        if config.multi_label:
+            initial = [by_value[v] for v in consensus or [] if v in by_value] or None
+            element: Any = StaticMultiSelectElement(
+                action_id=VALUE_ACTION, options=options, initial_options=initial
+            )
+        else:
+            element = StaticSelectElement(
+                action_id=VALUE_ACTION, options=options, initial_option=by_value.get(consensus)
+            )
+        return [InputBlock(block_id=DECISION_BLOCK, label="Final label", element=element)]
+    if config.kind == "rating":
+        blocks: list[Block] = []
+        points = range(config.scale.min, config.scale.max + 1)
+        for criterion in config.criteria:
+            options = [_option(config.scale.label_for(p), str(p)) for p in points]
+            chosen = (consensus or {}).get(criterion)
+            initial = next((o for o in options if o.value == str(chosen)), None)
+            blocks.append(
+                InputBlock(
+                    block_id=f"{DECISION_BLOCK}:{criterion}"[:255],
+                    label=_button_text(criterion.capitalize()),
+                    element=StaticSelectElement(
+                        action_id=VALUE_ACTION, options=options, initial_option=initial
+                    ),
+                )
+            )
+        return blocks
+    if config.kind == "preference":
+        options = []
+        for response in card.content.get("responses") or []:
+            model = f" ({response['model']})" if response.get("model") else ""
+            options.append(_option(f"Response {response['id']} is better{model}", response["id"]))
+        if config.allow_tie:
+            options.append(_option("Tie", "tie"))
+        if config.allow_both_bad:
+            options.append(_option("Both bad", "both_bad"))
+        initial = next((o for o in options if o.value == consensus), None)
+        element = StaticSelectElement(
+            action_id=VALUE_ACTION, options=options, initial_option=initial
+        )
+        return [InputBlock(block_id=DECISION_BLOCK, label="Final choice", element=element)]
+    text = original_response(card.content)
+    if isinstance(consensus, dict) and isinstance(consensus.get("text"), str):
+        text = consensus["text"]
+    element = PlainTextInputElement(
+        action_id=VALUE_ACTION,
+        multiline=True,
+        initial_value=text[:TEXT_INPUT_LIMIT] or None,
+        max_length=TEXT_INPUT_LIMIT,
+    )
+    return [
+        InputBlock(
+            block_id=DECISION_BLOCK,
+            label="Final response (leave as it is to keep the model's answer)",
+            element=element,
+        )
+    ]
+
+
+def decision_modal(card: EscalationCard) -> dict:
+    """The "Decide…" modal: a final value suited to the kind, and a required rationale."""
+    config = card.config
+    intro = (
+        f"*{escape_mrkdwn(config.name)}* · item `{escape_mrkdwn(card.external_id)}`\n"
+        f"{escape_mrkdwn(config.question)}"
+    )
+    view = View(
+        type="modal",
+        callback_id=DECIDE_VIEW,
+        private_metadata=json.dumps({"e": card.escalation_id}),
+        title=PlainTextObject(text="Decide"),
+        submit=PlainTextObject(text="Sign off"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            _section(intro),
+            *_decision_inputs(card),
+            InputBlock(
+                block_id=RATIONALE_BLOCK,
+                label="Rationale",
+                hint="Required. Reviewers who answered differently receive it.",
+                element=PlainTextInputElement(
+                    action_id=VALUE_ACTION, multiline=True, max_length=TEXT_INPUT_LIMIT
+                ),
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def modal_escalation_id(view: dict) -> int:
+    return int(json.loads(view.get("private_metadata") or "{}")["e"])
+
+
+def _selected(entry: dict) -> Any:
+    if entry.get("type") == "multi_static_select":
+        return [o["value"] for o in entry.get("selected_options") or []]
+    if "selected_option" in entry:
+        option = entry.get("selected_option")
+        return option["value"] if option else None
+    return entry.get("value")
+
+
+def read_decision(config: ProjectConfig, state_values: dict) -> tuple[Any, str, dict[str, str]]:
+    """(raw final value, rationale, errors by block id) from a submitted "Decide…" modal."""
+    errors: dict[str, str] = {}
+
+    def entry(block_id: str) -> Any:
+        return _selected((state_values.get(block_id) or {}).get(VALUE_ACTION) or {})
+
+    if config.kind == "rating":
+        value: Any = {}
+        for criterion in config.criteria:
+            block_id = f"{DECISION_BLOCK}:{criterion}"[:255]
+            chosen = entry(block_id)
+            if chosen is None:
+                errors[block_id] = f"Choose a score for {criterion}."
+            else:
+                value[criterion] = int(chosen)
+    else:
+        value = entry(DECISION_BLOCK)
+        if value in (None, [], "") or (isinstance(value, str) and not value.strip()):
+            errors[DECISION_BLOCK] = "Choose the final answer."
+    rationale = (entry(RATIONALE_BLOCK) or "").strip()
+    if not rationale:
+        errors[RATIONALE_BLOCK] = "Say why: the reviewers who answered differently will read it."
+    return value, rationale, errors
+
+
+# --------------------------------------------------------------------------- notes
+
+
+def not_a_lead_notice(config: ProjectConfig) -> str:
+    leads = ", ".join(f"<@{lead}>" for lead in config.leads) or "nobody yet"
+    return (
+        f"Only the leads of *{escape_mrkdwn(config.name)}* can resolve its escalations "
+        f"({leads}). Nothing was changed."
+    )
+
+
+def already_resolved_notice(resolved_by: str | None, decided: str | None) -> str:
+    who = f"<@{resolved_by}>" if resolved_by else "a lead"
+    what = f": *{escape_mrkdwn(decided)}*" if decided else ""
+    return f"This escalation was already resolved by {who}{what}. Nothing was changed."
+
+
+UNKNOWN_NOTICE = "This escalation no longer exists. Nothing was changed."
+
+
+def overruled_message(
+    config: ProjectConfig,
+    *,
+    external_id: str,
+    yours: str,
+    decided: str,
+    lead: str,
+    rationale: str | None,
+) -> tuple[str, list[dict]]:
+    """The short DM to a reviewer whose answer differs from the lead's decision."""
+    text = (
+        f"A lead decided an item you reviewed in *{escape_mrkdwn(config.name)}* "
+        f"(item `{escape_mrkdwn(external_id)}`).\n"
+        f"You answered *{escape_mrkdwn(yours)}*; <@{lead}> decided *{escape_mrkdwn(decided)}*."
+    )
+    if rationale:
+        text += "\n" + _quote(rationale, 1500)
+    else:
+        text += "\n_The lead accepted this answer without a note._"
+    blocks = [_section(text)]
+    return f"A lead decided an item you reviewed: {decided}", [b.to_dict() for b in blocks]
+
+
+def reminder_text(*, lead: str | None, number: int, waited_hours: float) -> str:
+    waited = f"{waited_hours:.0f} h"
+    if lead is None:
+        return f"Reminder: this escalation has waited {waited} for a lead's decision."
+    if number == 1:
+        return f"<@{lead}> reminder: this escalation has waited {waited} for a lead's decision."
+    return (
+        f"<@{lead}> could you take this one? It has waited {waited} for a lead's decision "
+        "and is still open."
+    )

@@ -1,0 +1,394 @@
+"""The entry points Slack handlers call for reviewer interactions: one transaction each,
+retried when two deliveries of one click race (the loser re-reads what the winner wrote),
+and the delivery worker woken afterwards so the DM updates go out at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
+
+from bot.context import QuorumContext
+from bot.delivery.outbox import wake_delivery
+from bot.slack import views
+from bot.slack.review import content_parts, describe_answer
+from bot.workflow import answers, review_messages, reviewer_queue
+from bot.workflow.answers import Outcome, ReviewResult
+from bot.workflow.values import original_response
+from storage import queries, review_queries
+from storage.db import session_scope
+from storage.models import Assignment, AssignmentStatus, Item
+
+ATTEMPTS = 4
+T = TypeVar("T")
+
+
+def transact(ctx: QuorumContext, work: Callable[[Session, datetime], T]) -> T:
+    for attempt in range(ATTEMPTS):
+        try:
+            with session_scope(ctx.engine) as session:
+                result = work(session, ctx.clock.now())
+            wake_delivery()
+            return result
+        except (IntegrityError, OperationalError):
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+def answer_clicked(
+    ctx: QuorumContext,
+    *,
+    assignment_id: int,
+    user_id: str,
+    raw: Any,
+    change: bool = False,
+    interaction_id: str | None = None,
+) -> ReviewResult:
+    return transact(
+        ctx,
+        lambda s, now: answers.submit(
+            s,
+            assignment_id=assignment_id,
+            user_id=user_id,
+            raw=raw,
+            change=change,
+            now=now,
+            interaction_id=interaction_id,
+        ),
+    )
+
+
+def rate_clicked(
+    ctx: QuorumContext,
+    *,
+    assignment_id: int,
+    user_id: str,
+    criterion: str | None,
+    score: int,
+    change: bool = False,
+    interaction_id: str | None = None,
+    criterion_index: int | None = None,
+) -> ReviewResult:
+    return transact(
+        ctx,
+        lambda s, now: answers.rate(
+            s,
+            assignment_id=assignment_id,
+            user_id=user_id,
+            criterion=criterion,
+            score=score,
+            change=change,
+            now=now,
+            interaction_id=interaction_id,
+            criterion_index=criterion_index,
+        ),
+    )
+
+
+def rating_saved(
+    ctx: QuorumContext, *, assignment_id: int, user_id: str, interaction_id: str | None = None
+) -> ReviewResult:
+    return transact(
+        ctx,
+        lambda s, now: answers.save_rating(
+            s, assignment_id=assignment_id, user_id=user_id, now=now, interaction_id=interaction_id
+        ),
+    )
+
+
+def labels_ticked(
+    ctx: QuorumContext, *, assignment_id: int, user_id: str, labels: list[str]
+) -> ReviewResult:
+    return transact(
+        ctx,
+        lambda s, now: answers.tick_labels(
+            s, assignment_id=assignment_id, user_id=user_id, labels=labels, now=now
+        ),
+    )
+
+
+def labels_submitted(
+    ctx: QuorumContext,
+    *,
+    assignment_id: int,
+    user_id: str,
+    labels: list[str] | None,
+    change: bool = False,
+    interaction_id: str | None = None,
+) -> ReviewResult:
+    return transact(
+        ctx,
+        lambda s, now: answers.submit_labels(
+            s,
+            assignment_id=assignment_id,
+            user_id=user_id,
+            labels=labels,
+            change=change,
+            now=now,
+            interaction_id=interaction_id,
+        ),
+    )
+
+
+def change_clicked(ctx: QuorumContext, *, assignment_id: int, user_id: str) -> ReviewResult:
+    return transact(
+        ctx,
+        lambda s, now: answers.start_change(
+            s, assignment_id=assignment_id, user_id=user_id, now=now
+        ),
+    )
+
+
+def keep_clicked(ctx: QuorumContext, *, assignment_id: int, user_id: str) -> ReviewResult:
+    return transact(
+        ctx,
+        lambda s, now: answers.keep_answer(
+            s, assignment_id=assignment_id, user_id=user_id, now=now
+        ),
+    )
+
+
+def skip_clicked(ctx: QuorumContext, *, assignment_id: int, user_id: str) -> ReviewResult:
+    return transact(
+        ctx,
+        lambda s, now: answers.skip(
+            s, assignment_id=assignment_id, user_id=user_id, now=now, rng=ctx.rng
+        ),
+    )
+
+
+# --- modals -------------------------------------------------------------------------------
+
+
+def _open_for_notes(loaded: answers.Loaded) -> ReviewResult | None:
+    """None when the reviewer may still write on this item, else why not."""
+    if loaded.closed:
+        return ReviewResult(Outcome.CLOSED, loaded.item.id, detail=loaded.item.status)
+    if loaded.assignment.status not in (AssignmentStatus.PENDING, AssignmentStatus.ANSWERED):
+        return ReviewResult(Outcome.GONE, loaded.item.id, detail=loaded.assignment.status)
+    return None
+
+
+def correction_view(
+    ctx: QuorumContext, *, assignment_id: int, user_id: str, change: bool
+) -> tuple[ReviewResult, dict | None]:
+    """The "Edit response" modal, prefilled with the response (or the reviewer's own
+    correction when changing it)."""
+
+    def work(session: Session, now: datetime) -> tuple[ReviewResult, dict | None]:
+        loaded = answers.load(session, assignment_id, user_id)
+        if isinstance(loaded, ReviewResult):
+            return loaded, None
+        refused = _open_for_notes(loaded)
+        if refused:
+            return refused, None
+        response = queries.response_for_assignment(session, loaded.assignment.id)
+        if response is not None and not change:
+            return ReviewResult(Outcome.ALREADY_ANSWERED, loaded.item.id), None
+        text = original_response(loaded.item.content)
+        if response is not None and isinstance(response.value, dict):
+            text = str(response.value.get("text") or text)
+        view = views.correction_modal(
+            loaded.config,
+            assignment_id=loaded.assignment.id,
+            content=loaded.item.content,
+            current_text=text,
+            change=response is not None,
+        )
+        return ReviewResult(Outcome.SAVED, loaded.item.id), view
+
+    return transact(ctx, work)
+
+
+def correction_submitted(
+    ctx: QuorumContext,
+    *,
+    assignment_id: int,
+    user_id: str,
+    text: str,
+    rationale: str | None,
+    change: bool,
+    interaction_id: str | None = None,
+) -> ReviewResult:
+    def work(session: Session, now: datetime) -> ReviewResult:
+        result = answers.submit_correction(
+            session,
+            assignment_id=assignment_id,
+            user_id=user_id,
+            text=text,
+            change=change,
+            now=now,
+            interaction_id=interaction_id,
+        )
+        if result.ok and rationale and rationale.strip():
+            answers.add_rationale(
+                session, assignment_id=assignment_id, user_id=user_id, text=rationale, now=now
+            )
+        return result
+
+    return transact(ctx, work)
+
+
+def rationale_view(
+    ctx: QuorumContext, *, assignment_id: int, user_id: str
+) -> tuple[ReviewResult, dict | None]:
+    def work(session: Session, now: datetime) -> tuple[ReviewResult, dict | None]:
+        loaded = answers.load(session, assignment_id, user_id)
+        if isinstance(loaded, ReviewResult):
+            return loaded, None
+        refused = _open_for_notes(loaded)
+        if refused:
+            return refused, None
+        response = queries.response_for_assignment(session, loaded.assignment.id)
+        draft = review_queries.get_draft(session, loaded.assignment.id)
+        current = (
+            response.rationale if response else (draft.value if draft else {}).get("rationale")
+        )
+        answer = (
+            describe_answer(loaded.config, response.value, loaded.assignment.presentation)
+            if response
+            else None
+        )
+        view = views.rationale_modal(
+            loaded.config,
+            assignment_id=loaded.assignment.id,
+            external_id=loaded.item.external_id,
+            current=current,
+            answer=answer,
+        )
+        return ReviewResult(Outcome.SAVED, loaded.item.id), view
+
+    return transact(ctx, work)
+
+
+def rationale_submitted(
+    ctx: QuorumContext, *, assignment_id: int, user_id: str, text: str
+) -> ReviewResult:
+    return transact(
+        ctx,
+        lambda s, now: answers.add_rationale(
+            s, assignment_id=assignment_id, user_id=user_id, text=text, now=now
+        ),
+    )
+
+
+def flag_view(
+    ctx: QuorumContext, *, assignment_id: int, user_id: str
+) -> tuple[ReviewResult, dict | None]:
+    def work(session: Session, now: datetime) -> tuple[ReviewResult, dict | None]:
+        loaded = answers.load(session, assignment_id, user_id)
+        if isinstance(loaded, ReviewResult):
+            return loaded, None
+        if loaded.assignment.status not in (AssignmentStatus.PENDING, AssignmentStatus.ANSWERED):
+            return ReviewResult(Outcome.GONE, loaded.item.id, detail=loaded.assignment.status), None
+        view = views.flag_modal(
+            loaded.config, assignment_id=loaded.assignment.id, external_id=loaded.item.external_id
+        )
+        return ReviewResult(Outcome.SAVED, loaded.item.id), view
+
+    return transact(ctx, work)
+
+
+def flag_submitted(
+    ctx: QuorumContext, *, assignment_id: int, user_id: str, reason: str | None, note: str | None
+) -> ReviewResult:
+    return transact(
+        ctx,
+        lambda s, now: answers.flag(
+            s,
+            assignment_id=assignment_id,
+            user_id=user_id,
+            reason=reason or "",
+            note=note,
+            now=now,
+        ),
+    )
+
+
+def conversation_view(
+    ctx: QuorumContext, *, user_id: str, ref: dict[str, Any], page: int = 0
+) -> dict | None:
+    """A page of the full conversation, for the item's reviewers and its project's
+    leads (None for anyone else). `ref` is {"a": assignment id} from a review DM, which
+    keeps that reviewer's A/B order, or {"i": item id} from a leads' message."""
+    with session_scope(ctx.engine) as session:
+        assignment = session.get(Assignment, int(ref["a"])) if ref.get("a") else None
+        item = session.get(Item, assignment.item_id if assignment else int(ref.get("i") or 0))
+        if item is None:
+            return None
+        _, config = review_messages.config_for_item(session, item)
+        reviewers = {a.reviewer_id for a in queries.assignments_for_item(session, item.id)}
+        allowed = (
+            (assignment is not None and assignment.reviewer_id == user_id)
+            or (assignment is None and user_id in reviewers)
+            or user_id in config.leads
+        )
+        if not allowed:
+            return None
+        presentation = assignment.presentation if assignment else None
+        parts = content_parts(config, item.content, presentation)
+        key = {"a": assignment.id} if assignment else {"i": item.id}
+        return views.conversation_modal(parts, ref=key, page=page)
+
+
+# --- App Home and /quorum -----------------------------------------------------------------
+
+
+def home_view(
+    ctx: QuorumContext,
+    *,
+    user_id: str,
+    timezone_lookup: Callable[[], tuple[str | None, int | None]] | None = None,
+) -> dict:
+    """The person's Home tab. The first time we see them, their time zone is looked up
+    (users.info) so "today" and "this week" are their own."""
+
+    def work(session: Session, now: datetime) -> dict:
+        if timezone_lookup is not None and not reviewer_queue.knows_timezone(session, user_id):
+            try:
+                tz, offset = timezone_lookup()
+            except Exception:  # a profile we cannot read: count in UTC
+                tz, offset = None, None
+            if offset is not None:
+                reviewer_queue.remember_timezone(session, user_id, tz=tz, offset_s=offset, now=now)
+        return reviewer_queue.home_view(session, user_id, now=now)
+
+    return transact(ctx, work)
+
+
+def open_item(
+    ctx: QuorumContext, *, assignment_id: int, user_id: str, key: str
+) -> reviewer_queue.NextItem | None:
+    return transact(
+        ctx,
+        lambda s, now: reviewer_queue.open_item(
+            s, assignment_id=assignment_id, user_id=user_id, now=now, key=key
+        ),
+    )
+
+
+def next_item(ctx: QuorumContext, *, user_id: str, key: str) -> reviewer_queue.NextItem:
+    return transact(
+        ctx, lambda s, now: reviewer_queue.next_item(s, user_id=user_id, now=now, key=key)
+    )
+
+
+def stats(ctx: QuorumContext, *, user_id: str):  # type: ignore[no-untyped-def]
+    return transact(ctx, lambda s, now: reviewer_queue.reviewer_stats(s, user_id, now=now))
+
+
+def pause(ctx: QuorumContext, *, user_id: str) -> reviewer_queue.PauseResult:
+    return transact(
+        ctx, lambda s, now: reviewer_queue.pause(s, user_id=user_id, now=now, rng=ctx.rng)
+    )
+
+
+def resume(ctx: QuorumContext, *, user_id: str) -> reviewer_queue.PauseResult:
+    return transact(ctx, lambda s, now: reviewer_queue.resume(s, user_id=user_id, now=now))

@@ -1,0 +1,56 @@
+"""Buttons on App Home: "Open" an item of the queue, pause and resume reviews."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from bot.context import QuorumContext
+from bot.slack.payloads import decode
+from bot.slack.wording import say
+from bot.workflow import interactions
+from handlers.actions._reply import tell, user_of
+
+
+def publish_home(ctx: QuorumContext, client, user: str, current: dict | None) -> None:  # type: ignore[no-untyped-def]
+    """Re-publish the Home tab; the hash keeps a newer one (from the outbox) in place."""
+    view = interactions.home_view(ctx, user_id=user)
+    try:
+        client.views_publish(user_id=user, view=view, hash=(current or {}).get("hash"))
+    except SlackApiError as exc:
+        if exc.response.get("error") != "hash_conflict":
+            raise
+
+
+def make_open_item_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
+    def on_open(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+        ack()
+        user = user_of(body)
+        found = interactions.open_item(
+            ctx,
+            assignment_id=int(decode(action.get("value"))["a"]),
+            user_id=user,
+            key=f"open:{user}:{action.get('action_ts')}",
+        )
+        if found is None:
+            tell(client, body, say("home_open_refused"))
+            publish_home(ctx, client, user, body.get("view"))
+
+    return on_open
+
+
+def make_pause_listener(ctx: QuorumContext, *, resume: bool):  # type: ignore[no-untyped-def]
+    service = interactions.resume if resume else interactions.pause
+
+    def on_toggle(ack, body: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+        ack()
+        user = user_of(body)
+        try:
+            service(ctx, user_id=user)
+            publish_home(ctx, client, user, body.get("view"))
+        except Exception:
+            logger.exception("pausing or resuming failed")
+            raise
+
+    return on_toggle

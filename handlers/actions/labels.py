@@ -1,0 +1,65 @@
+"""Multi-label requests: ticking labels (kept as a draft) and "Submit"."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.context import QuorumContext
+from bot.slack import ids
+from bot.slack.payloads import decode
+from bot.workflow import interactions
+from handlers.actions._reply import explain, user_of
+
+
+def _chosen(entry: dict) -> list[str]:
+    return [o["value"] for o in entry.get("selected_options") or []]
+
+
+def ticked_in_state(body: dict, assignment_id: int) -> list[str] | None:
+    """The labels ticked in the message, from the state Slack sends with a click."""
+    values = (body.get("state") or {}).get("values") or {}
+    for block_id, entries in values.items():
+        if ids.assignment_of_block(block_id) == assignment_id and block_id.startswith("labels:"):
+            entry = entries.get(ids.TICK_LABELS)
+            if entry is not None:
+                return _chosen(entry)
+    return None
+
+
+def make_tick_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
+    def on_tick(ack, body: dict, action: dict, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+        ack()
+        assignment_id = ids.assignment_of_block(action.get("block_id"))
+        if assignment_id is None:
+            return
+        try:
+            interactions.labels_ticked(
+                ctx, assignment_id=assignment_id, user_id=user_of(body), labels=_chosen(action)
+            )
+        except Exception:
+            logger.exception("keeping ticked labels failed")
+            raise
+
+    return on_tick
+
+
+def make_submit_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
+    def on_submit(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+        ack()
+        data = decode(action.get("value"))
+        assignment_id = int(data["a"])
+        try:
+            result = interactions.labels_submitted(
+                ctx,
+                assignment_id=assignment_id,
+                user_id=user_of(body),
+                labels=ticked_in_state(body, assignment_id),
+                change=bool(data.get("c")),
+                interaction_id=action.get("action_ts"),
+            )
+        except Exception:
+            logger.exception("submitting labels failed")
+            raise
+        explain(client, body, result)
+
+    return on_submit

@@ -1,0 +1,43 @@
+"""Buttons that open a modal: "Edit response", "Add rationale", "Flag".
+
+The trigger id expires in three seconds and works once, so the modal is opened straight
+away from what the database says now; the work happens when it is submitted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.context import QuorumContext
+from bot.slack.payloads import decode
+from bot.workflow import interactions
+from handlers.actions._reply import explain, user_of
+
+
+def make_modal_listener(ctx: QuorumContext, kind: str):  # type: ignore[no-untyped-def]
+    def on_open(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+        ack()
+        data = decode(action.get("value"))
+        assignment_id, user = int(data["a"]), user_of(body)
+        try:
+            if kind == "correction":
+                result, view = interactions.correction_view(
+                    ctx, assignment_id=assignment_id, user_id=user, change=bool(data.get("c"))
+                )
+            elif kind == "rationale":
+                result, view = interactions.rationale_view(
+                    ctx, assignment_id=assignment_id, user_id=user
+                )
+            else:
+                result, view = interactions.flag_view(
+                    ctx, assignment_id=assignment_id, user_id=user
+                )
+            if view is not None:
+                client.views_open(trigger_id=body["trigger_id"], view=view)
+        except Exception:
+            logger.exception("opening the %s modal failed", kind)
+            raise
+        if view is None:
+            explain(client, body, result)
+
+    return on_open

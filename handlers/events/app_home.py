@@ -1,0 +1,35 @@
+"""Someone opened the app's Home tab: publish their queue (and, for leads, escalations)."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from bot.context import QuorumContext
+from bot.workflow import interactions
+
+
+def make_app_home_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
+    def on_home_opened(event: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+        if event.get("tab") not in (None, "home"):
+            return  # the Messages tab
+        user = event["user"]
+
+        def timezone() -> tuple[str | None, int | None]:
+            profile = client.users_info(user=user)["user"]
+            return profile.get("tz"), profile.get("tz_offset")
+
+        view = interactions.home_view(ctx, user_id=user, timezone_lookup=timezone)
+        try:
+            # With the hash of the view Slack showed, a newer one published meanwhile
+            # (after an answer) is not overwritten by this older request.
+            client.views_publish(
+                user_id=user, view=view, hash=(event.get("view") or {}).get("hash")
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") != "hash_conflict":
+                raise
+            logger.info("home not republished: a newer view is showing")
+
+    return on_home_opened

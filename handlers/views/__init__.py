@@ -1,0 +1,9 @@
+"""View submission listeners: modals the bot opened."""
+
+from bot.context import QuorumContext
+from handlers.views import decide, reviewing
+
+
+def register(app, ctx: QuorumContext) -> None:  # type: ignore[no-untyped-def]
+    decide.register(app, ctx)
+    reviewing.register(app, ctx)

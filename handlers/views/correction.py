@@ -1,0 +1,32 @@
+"""The "Edit response" modal was submitted: the corrected text (and an optional rationale)."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.context import QuorumContext
+from bot.slack.views import correction_submission
+from bot.workflow import interactions
+
+
+def make_correction_submission(ctx: QuorumContext):  # type: ignore[no-untyped-def]
+    def on_submit(ack, body: dict, view: dict, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+        assignment_id, change, text, rationale = correction_submission(view)
+        try:
+            result = interactions.correction_submitted(
+                ctx,
+                assignment_id=assignment_id,
+                user_id=body["user"]["id"],
+                text=text,
+                rationale=rationale,
+                change=change,
+            )
+        except Exception:
+            logger.exception("recording a correction failed")
+            raise
+        if result.errors:  # empty, unchanged, or the item closed meanwhile: say so in the modal
+            ack(response_action="errors", errors=result.errors)
+        else:
+            ack()
+
+    return on_submit

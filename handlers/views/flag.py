@@ -1,0 +1,31 @@
+"""The flag modal was submitted: a reason and an optional note for the leads."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.context import QuorumContext
+from bot.slack.views import flag_submission
+from bot.workflow import interactions
+
+
+def make_flag_submission(ctx: QuorumContext):  # type: ignore[no-untyped-def]
+    def on_submit(ack, body: dict, view: dict, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+        assignment_id, reason, note = flag_submission(view)
+        try:
+            result = interactions.flag_submitted(
+                ctx,
+                assignment_id=assignment_id,
+                user_id=body["user"]["id"],
+                reason=reason,
+                note=note,
+            )
+        except Exception:
+            logger.exception("recording a flag failed")
+            raise
+        if result.errors:
+            ack(response_action="errors", errors=result.errors)
+        else:
+            ack()
+
+    return on_submit

@@ -1,0 +1,193 @@
+"""Each export format, read back by the library that consumes it, matches the
+signed-off labels: json for JSONL, pyarrow for Parquet, `datasets` for a dataset folder."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from sqlmodel import Session, select
+
+from bot.audit import item_chain
+from bot.exports.outputs import open_outputs
+from bot.exports.run import ExportRequest, run_export
+from bot.exports.writers import ExportError, JsonlSink
+from storage.models import Event, ProjectVersion
+from tests.exports.conftest import CORRECTED, LEAD, ORIGINAL, SALT
+
+
+def export(exports, project: str, fmt: str, tmp_path: Path, *, parquet=False, hf=False, **filters):
+    """Run an export to a file; return the rows as the consumer reads them."""
+    request = ExportRequest(project=project, format=fmt, **filters)
+    target = tmp_path / f"{project}-{fmt}{'.parquet' if parquet else '.jsonl'}"
+    folder = tmp_path / f"{project}-{fmt}-dataset"
+    with open_outputs(
+        request.check(),
+        out=None if hf else target,
+        parquet=parquet,
+        hf_dataset=folder if hf else None,
+    ) as (sink, ties, _):
+        run_export(
+            exports.engine, request, sink=sink, ties=ties, now=exports.clock.now(), salt=SALT
+        )
+    if hf:
+        import datasets
+
+        return list(datasets.load_from_disk(str(folder)))
+    if parquet:
+        return pq.read_table(target).to_pylist()
+    return [json.loads(line) for line in target.read_text().splitlines()]
+
+
+def test_labels_jsonl_carries_the_value_and_full_provenance(exports, tmp_path):
+    rows = export(exports, "support-intent", "labels", tmp_path)
+    stored = exports.labels("support-intent")
+    assert [(r["id"], r["value"], r["method"]) for r in rows] == [
+        (item.external_id, label.value, label.method) for label, item in stored
+    ]
+    escalated = next(r for r in rows if r["id"] == "t-4")
+    provenance = escalated["provenance"]
+    assert [(r["reviewer"], r["value"], r["latency_ms"]) for r in provenance["responses"]] == [
+        ("U01ALICE", "billing", 300_000),
+        ("U02BOB", "bug", 360_000),
+        ("U03CARA", "account", 420_000),
+    ]
+    assert provenance["prelabels"][0]["model"] == "gpt-4o-mini"
+    assert provenance["escalation"]["reason"] == "tie between answers"
+    assert provenance["escalation"]["resolved_by"] == LEAD
+    assert provenance["sign_off"] == {
+        "method": "lead",
+        "by": LEAD,
+        "at": "2026-01-04T09:00:00.000000+00:00",
+        "agreement": pytest.approx(1 / 3),
+        "confidence": None,
+        "reason": escalated["provenance"]["escalation"]["rationale"],
+    }
+    label, item = next((lab, it) for lab, it in stored if it.external_id == "t-4")
+    with Session(exports.engine) as session:
+        version = session.exec(
+            select(ProjectVersion).where(ProjectVersion.project_id == label.project_id)
+        ).one()
+        head = session.exec(
+            select(Event).where(Event.chain == item_chain(item.id)).order_by(Event.seq.desc())
+        ).first()
+    assert provenance["config"] == {"version": 1, "hash": version.config_hash}
+    assert provenance["chain"]["head_hash"] == head.hash and head.kind == "signed_off"
+
+
+def test_labels_parquet_and_dataset_hold_the_same_rows(exports, tmp_path):
+    jsonl = export(exports, "support-intent", "labels", tmp_path)
+    parquet = export(exports, "support-intent", "labels", tmp_path, parquet=True)
+    dataset = export(exports, "support-intent", "labels", tmp_path, hf=True)
+    for rows in (parquet, dataset):
+        decoded = [
+            dict(
+                r,
+                value=json.loads(r["value"]),
+                provenance=json.loads(r["provenance"]),
+                metadata=None,
+            )
+            for r in rows
+        ]
+        assert decoded == [dict(r, metadata=None) for r in jsonl]
+
+
+def test_ratings_one_row_per_item_and_criterion_with_every_score(exports, tmp_path):
+    rows = export(exports, "triage-rating", "ratings", tmp_path)
+    assert [(r["id"], r["criterion"]) for r in rows] == [
+        (i, c) for i in ("tr-1", "tr-2") for c in ("helpfulness", "correctness", "safety")
+    ]
+    helpfulness = rows[0]
+    assert helpfulness["scores"] == [4, 3 + 1, 3] and helpfulness["reviewers"] == [
+        "U01ALICE",
+        "U02BOB",
+        "U03CARA",
+    ]
+    assert helpfulness["mean"] == pytest.approx(11 / 3)
+    assert helpfulness["score"] == 4 and helpfulness["agreement"] == pytest.approx(2 / 3)
+    safety = rows[2]
+    assert (safety["mean"], safety["agreement"]) == (5, 1.0)
+    split = rows[3]  # tr-2 helpfulness: 2, 4, 3 — nobody agrees
+    assert split["agreement"] == pytest.approx(1 / 3) and split["method"] == "lead"
+    stored = {item.external_id: label.value for label, item in exports.labels("triage-rating")}
+    assert all(r["score"] == stored[r["id"]][r["criterion"]] for r in rows)
+    assert export(exports, "triage-rating", "ratings", tmp_path, parquet=True) == rows
+    assert export(exports, "triage-rating", "ratings", tmp_path, hf=True) == rows
+
+
+def test_dpo_pairs_in_trl_conversational_format_without_ties(exports, tmp_path):
+    rows = export(exports, "code-preference", "dpo", tmp_path)
+    assert [r["id"] for r in rows] == ["cp-1", "cp-2"]
+    first = rows[0]
+    assert first["prompt"] == [{"role": "user", "content": "Dedupe a list keeping order"}]
+    assert first["chosen"] == [{"role": "assistant", "content": "list(dict.fromkeys(x))"}]
+    assert first["rejected"] == [{"role": "assistant", "content": "list(set(x))"}]
+    assert rows[1]["chosen"][0]["content"] == "Use a window function"  # {"choice": "a", …}
+    dataset = export(exports, "code-preference", "dpo", tmp_path, hf=True)
+    assert dataset == rows
+    assert export(exports, "code-preference", "dpo", tmp_path, parquet=True) == rows
+
+
+def test_dpo_ties_and_both_bad_go_to_their_own_file_when_asked(exports, quorum, tmp_path):
+    result = quorum(
+        "export",
+        "-p",
+        "code-preference",
+        "-f",
+        "dpo",
+        "--out",
+        "pairs.jsonl",
+        "--ties-out",
+        "ties.jsonl",
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 tie/both-bad pair(s) written to ties.jsonl" in result.output
+    pairs = [json.loads(line) for line in (tmp_path / "pairs.jsonl").read_text().splitlines()]
+    ties = [json.loads(line) for line in (tmp_path / "ties.jsonl").read_text().splitlines()]
+    assert [p["id"] for p in pairs] == ["cp-1", "cp-2"]
+    assert [(t["id"], t["choice"]) for t in ties] == [("cp-3", "tie"), ("cp-4", "both_bad")]
+    assert [r["id"] for r in ties[0]["responses"]] == ["a", "b"]
+
+
+def test_sft_messages_end_with_the_signed_off_assistant_turn(exports, tmp_path):
+    rows = export(exports, "legal-correction", "sft", tmp_path)
+    assert [(r["id"], r["changed"]) for r in rows] == [("lc-1", True), ("lc-2", False)]
+    assert rows[0]["messages"] == [
+        {"role": "user", "content": "Summarise clause 12"},
+        {"role": "assistant", "content": CORRECTED},
+    ]
+    assert ORIGINAL not in json.dumps(rows[0])
+    assert rows[1]["messages"][-1]["content"] == "Yes, it is common."
+    assert export(exports, "legal-correction", "sft", tmp_path, hf=True) == rows
+
+
+def test_a_format_for_another_kind_is_refused_with_a_hint(exports):
+    request = ExportRequest(project="support-intent", format="dpo")
+    with pytest.raises(ExportError, match="dpo reads preference projects.*label project"):
+        run_export(
+            exports.engine,
+            request,
+            sink=JsonlSink(io.StringIO()),
+            now=exports.clock.now(),
+            salt=SALT,
+        )
+
+
+def test_every_format_is_available_from_the_command_line(exports, quorum, tmp_path):
+    for project, fmt in [
+        ("support-intent", "labels"),
+        ("triage-rating", "ratings"),
+        ("code-preference", "dpo"),
+        ("legal-correction", "sft"),
+    ]:
+        result = quorum("export", "--project", project, "--format", fmt)
+        assert result.exit_code == 0, result.output
+        lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        assert lines and all("id" in line for line in lines)
+    bad = quorum("export", "-p", "support-intent", "-f", "ratings")
+    assert bad.exit_code == 2 and "ratings reads rating projects" in bad.output
+    parquet_without_file = quorum("export", "-p", "support-intent", "--parquet")
+    assert parquet_without_file.exit_code == 2 and "--out FILE" in parquet_without_file.output
