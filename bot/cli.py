@@ -358,7 +358,8 @@ def provenance(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a timeline."),
 ) -> None:
     """One item's whole history: who decided what, when, under which rules."""
-    from bot.provenance import AmbiguousItemError, UnknownItemError, item_history, render_history
+    from bot.provenance import AmbiguousItemError, UnknownItemError, item_history
+    from bot.provenance_view import render_history
 
     ctx = open_context()
     try:

@@ -199,36 +199,6 @@ def iter_label_pages(
         after = (datetime.fromisoformat(rows[-1].signed_off_at), rows[-1].id)
 
 
-def iter_labels(
-    session: Session, project_id: int, *, batch: int = 1000
-) -> Iterator[tuple[Label, Item]]:
-    """Labels with their items as ORM objects, in id order and paged (small exports and
-    tests; the exporters use iter_label_pages)."""
-    last_id = 0
-    while True:
-        rows = session.execute(
-            select(Label, Item)
-            .join(Item, col(Item.id) == Label.item_id)
-            .where(Label.project_id == project_id, col(Label.id) > last_id)
-            .order_by(col(Label.id))
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        last_id = rows[-1][0].id
-        session.expunge_all()
-
-
-def responses_by_item(session: Session, item_ids: list[int]) -> dict[int, list[Response]]:
-    found: dict[int, list[Response]] = {item_id: [] for item_id in item_ids}
-    for response in session.scalars(
-        select(Response).where(col(Response.item_id).in_(item_ids)).order_by(col(Response.id))
-    ):
-        found[response.item_id].append(response)
-    return found
-
-
 RESPONSE_COLUMNS = (
     Response.item_id,
     Response.reviewer_id,

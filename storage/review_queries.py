@@ -25,6 +25,21 @@ from storage.models import (
     Reviewer,
 )
 
+# --- serialising a reviewer's clicks ----------------------------------------------------------
+
+
+def hold_assignment(session: Session, assignment_id: int) -> None:
+    """Serialise work on one assignment. PostgreSQL does it with SELECT ... FOR UPDATE
+    (queries.lock_assignment); SQLite ignores that, and pysqlite starts a transaction only
+    at the first write, so two quick clicks could both read a draft before either writes
+    it. A no-op write takes SQLite's write lock now: the reads that follow see what the
+    previous click committed, and the next click waits for this one."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Assignment).where(col(Assignment.id) == assignment_id).values(id=Assignment.id)
+        )
+
+
 # --- drafts ---------------------------------------------------------------------------------
 
 

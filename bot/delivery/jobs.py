@@ -71,12 +71,19 @@ def _call_with(function: Callable[..., Any], **available: Any) -> Any:
 def escalation_reminders(ctx: QuorumContext, now: datetime) -> int:
     """Issue 4's `bot.workflow.escalation.remind_stale_escalations`, once it exists.
 
-    Called with whichever of session / engine / ctx / now / clock / rng it names; a
-    `session` is one transaction around the whole call."""
+    Called with whichever of session / engine / ctx (or `target`, which takes the
+    context) / now / clock / rng it names; a `session` is one transaction around the call."""
     remind = _optional("bot.workflow.escalation", "remind_stale_escalations")
     if remind is None:
         return 0  # not built yet: registered so it starts running the day it lands
-    available = {"engine": ctx.engine, "ctx": ctx, "now": now, "clock": ctx.clock, "rng": ctx.rng}
+    available = {
+        "engine": ctx.engine,
+        "ctx": ctx,
+        "target": ctx,
+        "now": now,
+        "clock": ctx.clock,
+        "rng": ctx.rng,
+    }
     if "session" in inspect.signature(remind).parameters:
         with session_scope(ctx.engine) as session:
             result = _call_with(remind, session=session, **available)

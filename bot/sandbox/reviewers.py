@@ -151,8 +151,12 @@ def _answer_correction(sandbox, user, message, item, truth, right, rng):  # type
     if corrected is None:
         sandbox.sender.click(user, message, text=say("controls", name="looks_right"))
         return None
+    opened = len(sandbox.emulator.views_opened())
     sandbox.sender.click(user, message, text=say("controls", name="edit_response"))
-    modal = sandbox.emulator.views_opened()[-1]
+    # With a background runtime the app acks first and opens the modal just after.
+    modal = sandbox.wait_until(
+        lambda: (views := sandbox.emulator.views_opened())[opened:] and views[-1]
+    )
     parts, _ = split_for_inputs(corrected)
     inputs = sum(1 for b in modal["blocks"] if (b.get("block_id") or "").startswith("correction"))
     parts = (parts + [""] * inputs)[:inputs] if len(parts) <= inputs else [corrected]

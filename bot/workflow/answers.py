@@ -84,6 +84,7 @@ class Loaded:
 
 def load(session: Session, assignment_id: int, user_id: str) -> Loaded | ReviewResult:
     """The assignment, its item and project, locked, if `user_id` is its reviewer."""
+    review_queries.hold_assignment(session, assignment_id)
     assignment = queries.lock_assignment(session, assignment_id)
     if assignment is None:
         return ReviewResult(Outcome.UNKNOWN, detail="no such assignment")

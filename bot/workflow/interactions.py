@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from bot.context import QuorumContext
@@ -33,7 +34,7 @@ def transact(ctx: QuorumContext, work: Callable[[Session, datetime], T]) -> T:
                 result = work(session, ctx.clock.now())
             wake_delivery()
             return result
-        except (IntegrityError, OperationalError):
+        except (IntegrityError, OperationalError, StaleDataError):  # lost a race: redo
             if attempt == ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")

@@ -263,3 +263,10 @@ def test_the_apscheduler_registers_every_job_on_the_shared_ticks(world):
     finally:
         again.shutdown()
     assert not again.running
+
+
+def test_escalation_reminders_job_runs_the_real_escalation_flow(world):
+    """Nothing is escalated yet, so nothing is reminded; the call itself must fit."""
+    assert run_due_jobs(world.ctx, world.clock.now(), only=["escalation_reminders"]) == {
+        "escalation_reminders": 0
+    }

@@ -116,3 +116,29 @@ def test_many_criteria_use_one_menu_each(sandbox, tmp_path):
 def _assignment(message: dict) -> int:
     block = next(b for b in message["blocks"] if b.get("block_id", "").startswith("rate:"))
     return int(block["block_id"].split(":")[1])
+
+
+def test_scores_clicked_at_the_same_moment_are_all_kept(sandbox, tmp_path):
+    """Three criteria pressed at once (Slack delivers them concurrently): none is lost."""
+    import threading
+
+    items = [dict(ITEM, id=f"tr-{n}") for n in range(4)]
+    config = kind_config("triage-rating", overlap=1, reviewers=["U01ALICE"])
+    start(sandbox, tmp_path, config, items)
+    requests = sandbox.dm("U01ALICE")
+    assert len(requests) == 4
+    for request in requests:
+        a = _assignment(request)
+        barrier = threading.Barrier(3)
+
+        def click(index: int, request=request, a=a, barrier=barrier) -> None:
+            barrier.wait()
+            press_in_block(sandbox, "U01ALICE", request, f"rate:{a}:{index}", "2 – Fair")
+
+        threads = [threading.Thread(target=click, args=(i,)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(r.value["safety"] for r in responses(sandbox)) == [2, 2, 2, 2]
+    assert all(len(r.value) == 3 for r in responses(sandbox))

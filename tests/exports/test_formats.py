@@ -191,3 +191,12 @@ def test_every_format_is_available_from_the_command_line(exports, quorum, tmp_pa
     assert bad.exit_code == 2 and "ratings reads rating projects" in bad.output
     parquet_without_file = quorum("export", "-p", "support-intent", "--parquet")
     assert parquet_without_file.exit_code == 2 and "--out FILE" in parquet_without_file.output
+
+
+def test_hf_dataset_without_the_datasets_package_is_a_clear_error(exports, quorum, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # as if not installed
+    result = quorum("export", "-p", "support-intent", "--hf-dataset", "out")
+    assert result.exit_code == 2
+    assert "needs the `datasets` package" in result.output and "--parquet" in result.output
