@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from bot import EXAMPLES_DIR
 from bot.exports.labels import export_labels
 from bot.intake.importer import import_records, validate_file
-from bot.projects import load_project_file
+from bot.projects import ProjectConfig, load_project_file
 from bot.sandbox.harness import SlackSandbox
 from bot.workflow.projects import apply_project
 from storage.db import make_engine, session_scope, upgrade_schema
@@ -31,13 +31,20 @@ EXAMPLE_PROJECTS = ["support-intent", "triage-rating", "code-preference", "legal
 DEMO_TIMEOUT_S = 50.0
 
 
+def demo_config(config: ProjectConfig) -> ProjectConfig:
+    """The example project with work hours switched off: the simulated reviewers work
+    around the clock, and the demo must not wait for London's morning."""
+    timing = config.timing.model_copy(update={"work_hours": (0, 0)})
+    return config.model_copy(update={"timing": timing})
+
+
 def _load_examples(database_url: str, *, llm_assist: bool = False) -> list[str]:
     engine = make_engine(database_url)
     upgrade_schema(engine)
     names = []
     with session_scope(engine) as session:
         for name in EXAMPLE_PROJECTS:
-            config = load_project_file(EXAMPLES_DIR / f"{name}.yml")
+            config = demo_config(load_project_file(EXAMPLES_DIR / f"{name}.yml"))
             if llm_assist:  # `--llm-stub`: pre-labels and escalation summaries from the stub
                 from bot.workflow.prelabelling import enable_llm_assist
 
@@ -144,7 +151,7 @@ def run_demo(
     database_url = f"sqlite:///{db_path}"
     names = _load_examples(database_url, llm_assist=llm_stub)
     rng = random.Random(seed)
-    configs = {name: load_project_file(EXAMPLES_DIR / f"{name}.yml") for name in names}
+    configs = {name: demo_config(load_project_file(EXAMPLES_DIR / f"{name}.yml")) for name in names}
     reviewers = sorted({r for c in configs.values() for r in c.reviewers})
     leads = sorted({lead for c in configs.values() for lead in c.leads})
     channels = sorted({c.escalation_channel for c in configs.values() if c.escalation_channel})
