@@ -7,7 +7,7 @@ disagree) and a simulated lead who settles escalations. Ends with a summary and 
 
 from __future__ import annotations
 
-import json
+import hashlib
 import random
 import time
 from pathlib import Path
@@ -19,13 +19,15 @@ from rich.table import Table
 from sqlmodel import Session, select
 
 from bot import EXAMPLES_DIR
-from bot.exports.labels import export_labels
+from bot.exports.run import ExportRequest, run_export
+from bot.exports.writers import JsonlSink
 from bot.intake.importer import import_records, validate_file
 from bot.projects import ProjectConfig, load_project_file
 from bot.sandbox.harness import SlackSandbox
 from bot.workflow.projects import apply_project
+from storage import queries
 from storage.db import make_engine, session_scope, upgrade_schema
-from storage.models import Assignment, Item, ItemStatus, Label, Project
+from storage.models import Item, Project
 
 EXAMPLE_PROJECTS = ["support-intent", "triage-rating", "code-preference", "legal-correction"]
 DEMO_TIMEOUT_S = 50.0
@@ -38,10 +40,10 @@ def demo_config(config: ProjectConfig) -> ProjectConfig:
     return config.model_copy(update={"timing": timing})
 
 
-def _load_examples(database_url: str, *, llm_assist: bool = False) -> list[str]:
+def _load_examples(database_url: str, *, llm_assist: bool = False) -> dict[int, ProjectConfig]:
     engine = make_engine(database_url)
     upgrade_schema(engine)
-    names = []
+    configs = {}
     with session_scope(engine) as session:
         for name in EXAMPLE_PROJECTS:
             config = demo_config(load_project_file(EXAMPLES_DIR / f"{name}.yml"))
@@ -53,82 +55,110 @@ def _load_examples(database_url: str, *, llm_assist: bool = False) -> list[str]:
             project = session.exec(select(Project).where(Project.name == name)).one()
             records = validate_file(EXAMPLES_DIR / f"{name}.jsonl", config)
             import_records(session, project, records, source=f"{name}.jsonl", actor="demo")
-            names.append(name)
+            configs[project.id] = config
     engine.dispose()
-    return names
+    return configs
 
 
-def _assignment_id(message: dict) -> int | None:
-    """The assignment a review DM belongs to, read from its buttons' values."""
-    for block in message.get("blocks") or []:
-        for element in block.get("elements") or []:
-            try:
-                value = json.loads(element.get("value") or "")
-            except (TypeError, ValueError):
-                continue
-            if isinstance(value, dict) and "a" in value:
-                return int(value["a"])
-    return None
-
-
-def _truth(item: Item, kind: str, rng: random.Random) -> Any:
-    """What a careful expert would answer; simulated reviewers hit it with their accuracy."""
+def _truth(item: Item, config: ProjectConfig) -> Any:
+    """What a careful expert would answer; simulated reviewers hit it with their accuracy.
+    Gold answers where the example has them, the model's label for label items, and a
+    stable per-item score per criterion for ratings (so reviewers can agree)."""
     if item.gold is not None:
         return item.gold
-    if kind == "label":
+    if config.kind == "label":
         return (item.content.get("prediction") or {}).get("label")
-    return None  # rating/preference/correction: the simulated reviewer picks plausibly
+    if config.kind == "rating":
+        seed = int(hashlib.sha256(item.external_id.encode()).hexdigest(), 16)
+        low, high = config.scale.min, config.scale.max
+        return {
+            c: low + (seed >> (8 * i)) % (high - low + 1) for i, c in enumerate(config.criteria)
+        }
+    return None  # preference/correction: the simulated reviewer picks plausibly
 
 
-def _open_reviews(sandbox: SlackSandbox, reviewers: list[str]) -> list[tuple[str, dict, int]]:
-    pending = []
+def _answer_open_reviews(
+    sandbox: SlackSandbox, configs: dict[int, ProjectConfig], *, rng: random.Random, accuracy: float
+) -> int:
+    from bot.sandbox.reviewers import answer_review
+
     with Session(sandbox.ctx.engine) as session:
-        for user in reviewers:
-            for message in sandbox.dm(user):
-                assignment_id = _assignment_id(message)
-                if assignment_id is None:
-                    continue
-                assignment = session.get(Assignment, assignment_id)
-                if assignment is not None and assignment.status == "pending":
-                    pending.append((user, message, assignment_id))
-    return pending
+        work = queries.delivered_pending_assignments(session)
+    for assignment, item in work:
+        message = dict(sandbox.emulator.message(assignment.channel, assignment.message_ts))
+        message["channel"] = assignment.channel
+        config = configs[item.project_id]
+        answer_review(
+            sandbox,
+            assignment.reviewer_id,
+            message,
+            rng=rng,
+            accuracy=accuracy,
+            truth=_truth(item, config),
+        )
+    return len(work)
 
 
-def _summary(engine, names: list[str]) -> Table:  # type: ignore[no-untyped-def]
+def _undecided(sandbox: SlackSandbox) -> int:
+    with Session(sandbox.ctx.engine) as session:
+        return queries.undecided_item_count(session)
+
+
+def _summary(engine, configs: dict[int, ProjectConfig]) -> Table:  # type: ignore[no-untyped-def]
     table = Table(title="Quorum demo: where every item ended up")
     for column in (
         "project",
         "kind",
         "items",
-        "answered",
+        "answers",
         "signed off",
         "auto",
-        "waiting for a lead",
+        "to a lead",
         "agreement",
     ):
-        table.add_column(column, justify="left" if column in ("project", "kind") else "right")
+        table.add_column(
+            column,
+            justify="left" if column in ("project", "kind") else "right",
+            no_wrap=column == "project",
+        )
     with Session(engine) as session:
-        for name in names:
-            project = session.exec(select(Project).where(Project.name == name)).one()
-            items = session.exec(select(Item).where(Item.project_id == project.id)).all()
-            labels = session.exec(select(Label).where(Label.project_id == project.id)).all()
-            answered = session.exec(
-                select(Assignment)
-                .join(Item)
-                .where(Item.project_id == project.id, Assignment.status == "answered")
-            ).all()
-            agreements = [label.agreement for label in labels if label.agreement is not None]
+        for project_id, config in configs.items():
+            outcome = queries.project_outcomes(session, project_id)
+            methods = outcome["methods"]
+            agreement = outcome["agreement"]
             table.add_row(
-                name,
-                project.kind,
-                str(len(items)),
-                str(len(answered)),
-                str(sum(1 for label in labels if label.method != "auto")),
-                str(sum(1 for label in labels if label.method == "auto")),
-                str(sum(1 for item in items if item.status == ItemStatus.ESCALATED)),
-                f"{sum(agreements) / len(agreements):.2f}" if agreements else "–",
+                config.name,
+                config.kind,
+                str(outcome["items"]),
+                str(outcome["answers"]),
+                str(sum(n for method, n in methods.items() if method != "auto")),
+                str(methods.get("auto", 0)),
+                str(outcome["escalated"]),
+                f"{agreement:.2f}" if agreement is not None else "–",
             )
     return table
+
+
+TRAINING_FORMAT = {"label": "labels", "rating": "ratings", "preference": "dpo", "correction": "sft"}
+
+
+def _export(sandbox: SlackSandbox, configs: dict[int, ProjectConfig], workdir: Path) -> list[Path]:
+    """Every project's labels with provenance, plus the training format of its kind."""
+    written = []
+    for config in configs.values():
+        for export_format in dict.fromkeys(["labels", TRAINING_FORMAT[config.kind]]):
+            path = workdir / f"{config.name}.{export_format}.jsonl"
+            with path.open("w", encoding="utf-8") as handle:
+                run_export(
+                    sandbox.ctx.engine,
+                    ExportRequest(project=config.name, format=export_format),
+                    sink=JsonlSink(handle),
+                    now=sandbox.clock.now(),
+                    salt=sandbox.ctx.settings.quorum_export_salt,
+                    actor="demo",
+                )
+            written.append(path)
+    return written
 
 
 def run_demo(
@@ -138,9 +168,8 @@ def run_demo(
     seed: int = 7,
     console: Console | None = None,
     llm_stub: bool = False,
-) -> dict[str, Path]:
+) -> list[Path]:
     from bot.sandbox.leads import resolve_escalations
-    from bot.sandbox.reviewers import answer_review
 
     console = console or Console()
     started = time.monotonic()
@@ -149,23 +178,26 @@ def run_demo(
     for stale in workdir.glob("quorum-demo.db*"):
         stale.unlink()
     database_url = f"sqlite:///{db_path}"
-    names = _load_examples(database_url, llm_assist=llm_stub)
+    configs = _load_examples(database_url, llm_assist=llm_stub)
     rng = random.Random(seed)
-    configs = {name: demo_config(load_project_file(EXAMPLES_DIR / f"{name}.yml")) for name in names}
     reviewers = sorted({r for c in configs.values() for r in c.reviewers})
     leads = sorted({lead for c in configs.values() for lead in c.leads})
     channels = sorted({c.escalation_channel for c in configs.values() if c.escalation_channel})
+    digests = sorted({c.digest_channel for c in configs.values() if c.digest_channel})
     overrides: dict[str, Any] = {}
     stub = None
     if llm_stub:
         from bot.workflow.prelabelling import start_llm_stub
 
         stub = start_llm_stub(overrides)
-    console.print(f"[bold]Quorum demo[/bold] · {len(names)} example projects · database {db_path}")
+    console.print(
+        f"[bold]Quorum demo[/bold] · {len(configs)} example projects · {len(reviewers)} simulated "
+        f"reviewers (accuracy {accuracy:.0%}) · database {db_path}"
+    )
     with SlackSandbox(
         database_url,
         users=reviewers + leads,
-        channels=channels + ["C0DIGEST"],
+        channels=channels + digests,
         rng=random.Random(seed),
         background=True,
         settings_overrides=overrides,
@@ -173,43 +205,24 @@ def run_demo(
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed} answers"),
+            TextColumn("{task.fields[answers]} answers · {task.fields[decisions]} lead decisions"),
             TimeElapsedColumn(),
             console=console,
         )
         with progress:
-            task = progress.add_task("Reviewers answering in Slack", total=None)
-            idle_rounds = 0
-            while time.monotonic() - started < DEMO_TIMEOUT_S and idle_rounds < 8:
-                work = _open_reviews(sandbox, reviewers)
-                with Session(sandbox.ctx.engine) as session:
-                    for user, message, assignment_id in work:
-                        assignment = session.get(Assignment, assignment_id)
-                        item = session.get(Item, assignment.item_id)
-                        kind = configs[session.get(Project, item.project_id).name].kind
-                        answer_review(
-                            sandbox,
-                            user,
-                            message,
-                            rng=rng,
-                            accuracy=accuracy,
-                            truth=_truth(item, kind, rng),
-                        )
-                        progress.advance(task)
-                resolved = sum(resolve_escalations(sandbox, lead, rng=rng) for lead in leads[:1])
-                idle_rounds = 0 if work or resolved else idle_rounds + 1
-                time.sleep(0.3)
-        exports = {}
-        for name in names:
-            path = workdir / f"{name}.labels.jsonl"
-            with path.open("w", encoding="utf-8") as handle:
-                export_labels(sandbox.ctx.engine, project=name, out=handle)
-            exports[name] = path
-        console.print(_summary(sandbox.ctx.engine, names))
+            task = progress.add_task("Reviewing in Slack", total=None, answers=0, decisions=0)
+            answers = decisions = 0
+            while time.monotonic() - started < DEMO_TIMEOUT_S and _undecided(sandbox):
+                answered = _answer_open_reviews(sandbox, configs, rng=rng, accuracy=accuracy)
+                decided = resolve_escalations(sandbox, leads[0], rng=rng)
+                answers, decisions = answers + answered, decisions + decided
+                progress.update(task, answers=answers, decisions=decisions)
+                if not answered and not decided:
+                    time.sleep(0.2)  # the bot is still sending; look again shortly
+        written = _export(sandbox, configs, workdir)
+        console.print(_summary(sandbox.ctx.engine, configs))
     if stub is not None:
         stub.stop()
-    console.print(
-        f"Exports written to {workdir}/ ({', '.join(p.name for p in exports.values())}) "
-        f"in {time.monotonic() - started:.1f} s."
-    )
-    return exports
+    console.print(f"Exports in {workdir}/: {', '.join(p.name for p in written)}")
+    console.print(f"Done in {time.monotonic() - started:.1f} s.")
+    return written

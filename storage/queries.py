@@ -129,3 +129,55 @@ def item_status_counts(session: Session, project_id: int) -> dict[str, int]:
         select(Item.status, func.count()).where(Item.project_id == project_id).group_by(Item.status)
     ).all()
     return dict(rows)
+
+
+def delivered_pending_assignments(session: Session) -> Sequence[tuple[Assignment, Item]]:
+    """Pending assignments whose review DM has been posted, with their items."""
+    return session.exec(
+        select(Assignment, Item)
+        .join(Item, col(Item.id) == Assignment.item_id)
+        .where(
+            Assignment.status == AssignmentStatus.PENDING, col(Assignment.message_ts).is_not(None)
+        )
+        .order_by(col(Assignment.id))
+    ).all()
+
+
+def project_outcomes(session: Session, project_id: int) -> dict[str, object]:
+    """Counts the demo summary shows: items, answers, labels by method, escalations."""
+    items = session.exec(
+        select(func.count()).select_from(Item).where(Item.project_id == project_id)
+    ).one()
+    answers = session.exec(
+        select(func.count())
+        .select_from(Assignment)
+        .join(Item, col(Item.id) == Assignment.item_id)
+        .where(Item.project_id == project_id, Assignment.status == AssignmentStatus.ANSWERED)
+    ).one()
+    methods = dict(
+        session.exec(
+            select(Label.method, func.count())
+            .where(Label.project_id == project_id)
+            .group_by(Label.method)
+        ).all()
+    )
+    mean_agreement = session.exec(
+        select(func.avg(Label.agreement)).where(Label.project_id == project_id)
+    ).one()
+    statuses = item_status_counts(session, project_id)
+    return {
+        "items": items,
+        "answers": answers,
+        "methods": methods,
+        "escalated": statuses.get("escalated", 0),
+        "agreement": mean_agreement,
+    }
+
+
+def undecided_item_count(session: Session) -> int:
+    """Items not yet signed off or auto-accepted, across projects (escalated included)."""
+    return session.exec(
+        select(func.count())
+        .select_from(Item)
+        .where(col(Item.status).not_in(["signed_off", "auto_accepted"]))
+    ).one()

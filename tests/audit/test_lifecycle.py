@@ -16,14 +16,13 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.audit_verify import verify_trail
-from bot.delivery.jobs import reassignments, reminders
+from bot.delivery.jobs import escalation_reminders, reassignments, reminders
 from bot.exports.run import ExportRequest, run_export
 from bot.exports.writers import JsonlSink
 from bot.sandbox.harness import SlackSandbox
 from bot.sandbox.leads import resolve_escalations
 from bot.sandbox.openai_stub import OpenAIStub, start_llm_stub
 from bot.slack import ids
-from bot.workflow.escalation import remind_stale_escalations
 from storage.models import Assignment, Event, Item
 from tests.e2e.review_support import (
     kind_config,
@@ -163,9 +162,7 @@ def label_item_life(sandbox, tmp_path) -> None:
     [spare] = pending(sandbox, "t-1")
     press(sandbox, spare, sandbox.latest_dm(spare), "bug")  # 2 of 3 < 0.9: to the leads
     sandbox.settle()
-    # The scheduler's escalation_reminders job cannot call it yet (signature mismatch,
-    # see the report), so the escalation flow's own sweep is run as the job would.
-    run_job(sandbox, lambda ctx, now: remind_stale_escalations(ctx, now), hours=2)
+    run_job(sandbox, escalation_reminders, hours=2)
     assert resolve_escalations(sandbox, LEAD, rng=random.Random(1), decide_rate=0.0) == 1
     sandbox.settle()
 

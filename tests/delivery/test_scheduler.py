@@ -5,9 +5,7 @@ each job once per tick however many processes run it. No sleeping: a FrozenClock
 from __future__ import annotations
 
 import json
-import sys
 import threading
-import types
 from datetime import timedelta
 
 from sqlmodel import Session, select
@@ -215,20 +213,19 @@ def test_ticks_are_aligned_the_same_in_every_process(clock):
     assert tick_of(job, clock.now() + timedelta(minutes=9, seconds=59)) == "2026-01-05T09:05:00"
 
 
-def test_escalation_reminders_call_the_escalation_flow_when_it_exists(world, monkeypatch):
-    calls = []
-    module = types.ModuleType("bot.workflow.escalation")
-
-    def remind_stale_escalations(session, *, now):  # type: ignore[no-untyped-def]
-        calls.append((session is not None, now))
-        return 2
-
-    module.remind_stale_escalations = remind_stale_escalations  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.workflow.escalation", module)
-    assert run_due_jobs(world.ctx, world.clock.now(), only=["escalation_reminders"]) == {
-        "escalation_reminders": 2
-    }
-    assert calls == [(True, world.clock.now())]
+def test_escalation_reminders_chase_open_escalations_in_their_thread(world, tmp_path):
+    start_items(world, tmp_path, agreement=1.0, timing={**TIMING, "escalation_reminder_hours": 4})
+    world.settle()
+    for user, label in zip(pending_reviewers(world), ["bug", "account", "bug"], strict=True):
+        world.sender.click(user, world.latest_dm(user), text=label)
+    world.settle()
+    assert [i.status for i in items(world)] == [ItemStatus.ESCALATED]
+    world.clock.advance(hours=3)
+    assert jobs(world, "escalation_reminders") == {"escalation_reminders": 0}
+    world.clock.advance(hours=1, minutes=5)
+    assert jobs(world, "escalation_reminders") == {"escalation_reminders": 1}
+    replies = [m for m in world.channel_messages("C0ESCALATE") if m.get("thread_ts") not in (None, m["ts"])]
+    assert len(replies) == 1 and "<@U09LEAD>" in replies[0]["text"]
 
 
 def test_audit_checkpoints_are_written_when_the_trail_grew(world, tmp_path):

@@ -44,9 +44,10 @@ def test_export_memory_is_flat_from_5k_to_20k_labels(tmp_path):
     rows_small, peak_small = peak_of_export(small, tmp_path / "small.jsonl")
     rows_large, peak_large = peak_of_export(large, tmp_path / "large.jsonl")
     assert (rows_small, rows_large) == (5_000, 20_000)
-    # Four times the labels, about the same peak (a whole-file exporter would need 4x).
+    # Four times the labels, about the same peak: a few pages are in flight at any time
+    # (how many depends on thread scheduling), where a whole-file exporter would need 4x.
     print(
         f"tracemalloc peak: {peak_small / 2**20:.1f} MiB at 5k, {peak_large / 2**20:.1f} MiB at 20k"
     )
-    assert peak_large < peak_small * 1.3, (peak_small, peak_large)
+    assert peak_large < peak_small * 2, (peak_small, peak_large)
     assert peak_large < 40 * 2**20
