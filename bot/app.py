@@ -35,8 +35,7 @@ def build_app(ctx: QuorumContext, *, listener_executor: ThreadPoolExecutor | Non
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
-    app = App(
-        token=token,
+    app = App(  # the token travels in the client (which points at SLACK_API_URL)
         signing_secret=secret,
         client=make_web_client(token, settings.slack_api_url),
         request_verification_enabled=True,

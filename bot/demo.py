@@ -78,13 +78,23 @@ def _truth(item: Item, config: ProjectConfig) -> Any:
 
 
 def _answer_open_reviews(
-    sandbox: SlackSandbox, configs: dict[int, ProjectConfig], *, rng: random.Random, accuracy: float
+    sandbox: SlackSandbox,
+    configs: dict[int, ProjectConfig],
+    *,
+    rng: random.Random,
+    accuracy: float,
+    done: set[int],
 ) -> int:
+    """Answer every delivered review DM once. `done` remembers what was answered: the
+    bot records answers after its ack, so the database may still show them pending."""
     from bot.sandbox.reviewers import answer_review
 
     with Session(sandbox.ctx.engine) as session:
-        work = queries.delivered_pending_assignments(session)
+        work = [
+            (a, i) for a, i in queries.delivered_pending_assignments(session) if a.id not in done
+        ]
     for assignment, item in work:
+        done.add(assignment.id)
         message = dict(sandbox.emulator.message(assignment.channel, assignment.message_ts))
         message["channel"] = assignment.channel
         config = configs[item.project_id]
@@ -104,39 +114,47 @@ def _undecided(sandbox: SlackSandbox) -> int:
         return queries.undecided_item_count(session)
 
 
+SUMMARY_COLUMNS = {
+    "project": "",
+    "kind": "",
+    "items": "",
+    "answers": "reviewer answers recorded",
+    "agreed": "signed off by reviewer consensus (or gold)",
+    "lead": "decided by a lead after an escalation",
+    "auto": "auto-accepted: confident model prediction",
+    "open": "still waiting for reviewers or a lead",
+    "agreement": "mean share agreeing with the majority",
+}
+
+
 def _summary(engine, configs: dict[int, ProjectConfig]) -> Table:  # type: ignore[no-untyped-def]
-    table = Table(title="Quorum demo: where every item ended up")
-    for column in (
-        "project",
-        "kind",
-        "items",
-        "answers",
-        "signed off",
-        "auto",
-        "to a lead",
-        "agreement",
-    ):
+    table = Table(title="Quorum demo: where every item ended up", caption=_caption())
+    for column in SUMMARY_COLUMNS:
         table.add_column(
-            column,
-            justify="left" if column in ("project", "kind") else "right",
-            no_wrap=column == "project",
+            column, justify="left" if column in ("project", "kind") else "right", no_wrap=True
         )
     with Session(engine) as session:
         for project_id, config in configs.items():
             outcome = queries.project_outcomes(session, project_id)
             methods = outcome["methods"]
             agreement = outcome["agreement"]
+            decided = sum(methods.values())
             table.add_row(
                 config.name,
                 config.kind,
                 str(outcome["items"]),
                 str(outcome["answers"]),
-                str(sum(n for method, n in methods.items() if method != "auto")),
+                str(methods.get("consensus", 0) + methods.get("gold", 0)),
+                str(methods.get("lead", 0)),
                 str(methods.get("auto", 0)),
-                str(outcome["escalated"]),
+                str(outcome["items"] - decided),
                 f"{agreement:.2f}" if agreement is not None else "–",
             )
     return table
+
+
+def _caption() -> str:
+    return " · ".join(f"{name}: {meaning}" for name, meaning in SUMMARY_COLUMNS.items() if meaning)
 
 
 TRAINING_FORMAT = {"label": "labels", "rating": "ratings", "preference": "dpo", "correction": "sft"}
@@ -172,6 +190,8 @@ def run_demo(
     from bot.sandbox.leads import resolve_escalations
 
     console = console or Console()
+    if not console.is_terminal:
+        console = Console(width=120)  # a log file or pipe: keep the summary table readable
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     db_path = workdir / "quorum-demo.db"
@@ -212,8 +232,11 @@ def run_demo(
         with progress:
             task = progress.add_task("Reviewing in Slack", total=None, answers=0, decisions=0)
             answers = decisions = 0
+            answered_ids: set[int] = set()
             while time.monotonic() - started < DEMO_TIMEOUT_S and _undecided(sandbox):
-                answered = _answer_open_reviews(sandbox, configs, rng=rng, accuracy=accuracy)
+                answered = _answer_open_reviews(
+                    sandbox, configs, rng=rng, accuracy=accuracy, done=answered_ids
+                )
                 decided = resolve_escalations(sandbox, leads[0], rng=rng)
                 answers, decisions = answers + answered, decisions + decided
                 progress.update(task, answers=answers, decisions=decisions)

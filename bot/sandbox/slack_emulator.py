@@ -247,9 +247,11 @@ class SlackEmulator:
             return [self._message_view(channel_id, m) for m in self._messages.get(channel_id, [])]
 
     def message(self, channel: str, ts: str) -> dict[str, Any]:
-        for message in self.messages(channel):
-            if message["ts"] == ts:
-                return message
+        with self._lock:
+            channel_id = self._known_channel_id(channel)
+            for message in self._messages.get(channel_id, []):
+                if message["ts"] == ts:
+                    return self._message_view(channel_id, message)  # copy only this one
         raise KeyError(f"no message {ts} in {channel}")
 
     def ephemerals(self, user: str | None = None) -> list[dict[str, Any]]:
