@@ -19,9 +19,7 @@ from storage.db import make_engine, session_scope, upgrade_schema
 app = typer.Typer(help="Quorum: expert annotation of AI data inside Slack.", no_args_is_help=True)
 project_app = typer.Typer(help="Create and update projects from YAML files.", no_args_is_help=True)
 app.add_typer(project_app, name="project")
-audit_app = typer.Typer(
-    help="Verify and pin the tamper-evident audit trail.", no_args_is_help=True
-)
+audit_app = typer.Typer(help="Verify and pin the tamper-evident audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 console = Console()
 errors = Console(stderr=True)
@@ -240,7 +238,9 @@ def export(
     status: list[str] = typer.Option([], "--status", help="signed_off or auto_accepted."),
     method: list[str] = typer.Option([], "--method", help="consensus, lead, auto or gold."),
     date_from: str | None = typer.Option(None, "--from", help="Signed off on/after (ISO date)."),
-    date_to: str | None = typer.Option(None, "--to", help="Signed off up to (ISO date, inclusive)."),
+    date_to: str | None = typer.Option(
+        None, "--to", help="Signed off up to (ISO date, inclusive)."
+    ),
     min_agreement: float | None = typer.Option(None, "--min-agreement", help="e.g. 0.67"),
     since: bool = typer.Option(
         False, "--since", help="Only labels signed off after the last export of this format."

@@ -15,6 +15,7 @@ an expert judgement from the agreement count.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,7 +37,7 @@ from bot.workflow.responses import (
     validate_value,
 )
 from storage import queries, review_queries
-from storage.models import Assignment, AssignmentStatus, Item, ItemStatus, Project
+from storage.models import Assignment, AssignmentStatus, Item, ItemStatus, Project, Response
 
 FLAG_REASONS = values.FLAG_REASONS
 
@@ -51,6 +52,19 @@ class Outcome(AnswerOutcome):
     GONE = "gone"  # the assignment was skipped, reassigned or expired
 
 
+# What counts as the click having worked (ReviewResult.ok).
+OK_OUTCOMES = frozenset(
+    {
+        Outcome.RECORDED,
+        Outcome.CHANGED,
+        Outcome.UNCHANGED,
+        Outcome.SAVED,
+        Outcome.SKIPPED,
+        Outcome.FLAGGED,
+    }
+)
+
+
 @dataclass(frozen=True)
 class ReviewResult:
     outcome: str
@@ -60,14 +74,7 @@ class ReviewResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in (
-            Outcome.RECORDED,
-            Outcome.CHANGED,
-            Outcome.UNCHANGED,
-            Outcome.SAVED,
-            Outcome.SKIPPED,
-            Outcome.FLAGGED,
-        )
+        return self.outcome in OK_OUTCOMES
 
 
 @dataclass
@@ -447,7 +454,6 @@ def submit_correction(
     text: str,
     change: bool,
     now: datetime,
-    interaction_id: str | None = None,
 ) -> ReviewResult:
     """The edited response from the modal. Empty or unchanged text is refused with an
     error on the input, so the reviewer sees why nothing was recorded."""
@@ -473,7 +479,6 @@ def submit_correction(
         raw={"text": text},
         change=change,
         now=now,
-        interaction_id=interaction_id,
     )
     return result if result.ok else _with_error(result, block)
 
@@ -503,6 +508,35 @@ def refusal(result: ReviewResult) -> str:
 # --- rationale, flags, skips --------------------------------------------------------------
 
 
+def _attach_note(
+    session: Session,
+    assignment: Assignment,
+    response: Response | None,
+    note: str,
+    update: Callable[[Any], Any],
+    *,
+    now: datetime,
+) -> tuple[bool, Any]:
+    """Set a note (`note` is "rationale" or "flags") to `update(previous)`: on the response
+    once answered, in the draft before that (it is attached when the answer is recorded).
+    Returns whether it was attached (not when the assignment left the reviewer) and the
+    previous value."""
+    if assignment.status == AssignmentStatus.ANSWERED and response is not None:
+        previous = getattr(response, note)
+        setattr(response, note, update(previous))
+        session.add(response)
+        return True, previous
+    if assignment.status == AssignmentStatus.PENDING:
+        draft = review_queries.get_draft(session, assignment.id)
+        draft_value = dict(draft.value) if draft else {}
+        previous = draft_value.get(note)
+        review_queries.save_draft(
+            session, assignment.id, {**draft_value, note: update(previous)}, now=now
+        )
+        return True, previous
+    return False, None
+
+
 def add_rationale(
     session: Session, *, assignment_id: int, user_id: str, text: str, now: datetime
 ) -> ReviewResult:
@@ -518,18 +552,10 @@ def add_rationale(
         return _with_error(_closed(loaded), ids.RATIONALE_BLOCK)
     assignment = loaded.assignment
     response = queries.response_for_assignment(session, assignment.id)
-    if assignment.status == AssignmentStatus.ANSWERED and response is not None:
-        replaced = response.rationale is not None
-        response.rationale = text
-        session.add(response)
-    elif assignment.status == AssignmentStatus.PENDING:
-        draft = review_queries.get_draft(session, assignment.id)
-        draft_value = dict(draft.value) if draft else {}
-        replaced = "rationale" in draft_value
-        review_queries.save_draft(
-            session, assignment.id, {**draft_value, "rationale": text}, now=now
-        )
-    else:
+    attached, previous = _attach_note(
+        session, assignment, response, "rationale", lambda _: text, now=now
+    )
+    if not attached:
         return _with_error(_gone(loaded), ids.RATIONALE_BLOCK)
     record_event(
         session,
@@ -543,7 +569,7 @@ def add_rationale(
             "reviewer": user_id,
             "rationale": text,
             "before_answer": response is None,
-            "replaced": replaced,
+            "replaced": previous is not None,
         },
     )
     review_messages.refresh(session, assignment, now=now)
@@ -571,15 +597,10 @@ def flag(
     assignment = loaded.assignment
     entry = {"reason": reason, "note": (note or "").strip() or None, "at": now.isoformat()}
     response = queries.response_for_assignment(session, assignment.id)
-    if assignment.status == AssignmentStatus.ANSWERED and response is not None:
-        response.flags = [*(response.flags or []), entry]
-        session.add(response)
-    elif assignment.status == AssignmentStatus.PENDING:
-        draft = review_queries.get_draft(session, assignment.id)
-        draft_value = dict(draft.value) if draft else {}
-        flags = [*(draft_value.get("flags") or []), entry]
-        review_queries.save_draft(session, assignment.id, {**draft_value, "flags": flags}, now=now)
-    else:
+    attached, _ = _attach_note(
+        session, assignment, response, "flags", lambda flags: [*(flags or []), entry], now=now
+    )
+    if not attached:
         return _with_error(_gone(loaded), ids.FLAG_REASON_BLOCK)
     record_event(
         session,

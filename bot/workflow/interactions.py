@@ -40,141 +40,26 @@ def transact(ctx: QuorumContext, work: Callable[[Session, datetime], T]) -> T:
     raise AssertionError("unreachable")
 
 
-# --- answers ------------------------------------------------------------------------------
-
-
-def answer_clicked(
-    ctx: QuorumContext,
-    *,
-    assignment_id: int,
-    user_id: str,
-    raw: Any,
-    change: bool = False,
-    interaction_id: str | None = None,
-) -> ReviewResult:
-    return transact(
-        ctx,
-        lambda s, now: answers.submit(
-            s,
-            assignment_id=assignment_id,
-            user_id=user_id,
-            raw=raw,
-            change=change,
-            now=now,
-            interaction_id=interaction_id,
-        ),
-    )
-
-
-def rate_clicked(
-    ctx: QuorumContext,
-    *,
-    assignment_id: int,
-    user_id: str,
-    criterion: str | None,
-    score: int,
-    change: bool = False,
-    interaction_id: str | None = None,
-    criterion_index: int | None = None,
-) -> ReviewResult:
-    return transact(
-        ctx,
-        lambda s, now: answers.rate(
-            s,
-            assignment_id=assignment_id,
-            user_id=user_id,
-            criterion=criterion,
-            score=score,
-            change=change,
-            now=now,
-            interaction_id=interaction_id,
-            criterion_index=criterion_index,
-        ),
-    )
-
-
-def rating_saved(
-    ctx: QuorumContext, *, assignment_id: int, user_id: str, interaction_id: str | None = None
-) -> ReviewResult:
-    return transact(
-        ctx,
-        lambda s, now: answers.save_rating(
-            s, assignment_id=assignment_id, user_id=user_id, now=now, interaction_id=interaction_id
-        ),
-    )
-
-
-def labels_ticked(
-    ctx: QuorumContext, *, assignment_id: int, user_id: str, labels: list[str]
-) -> ReviewResult:
-    return transact(
-        ctx,
-        lambda s, now: answers.tick_labels(
-            s, assignment_id=assignment_id, user_id=user_id, labels=labels, now=now
-        ),
-    )
-
-
-def labels_submitted(
-    ctx: QuorumContext,
-    *,
-    assignment_id: int,
-    user_id: str,
-    labels: list[str] | None,
-    change: bool = False,
-    interaction_id: str | None = None,
-) -> ReviewResult:
-    return transact(
-        ctx,
-        lambda s, now: answers.submit_labels(
-            s,
-            assignment_id=assignment_id,
-            user_id=user_id,
-            labels=labels,
-            change=change,
-            now=now,
-            interaction_id=interaction_id,
-        ),
-    )
-
-
-def change_clicked(ctx: QuorumContext, *, assignment_id: int, user_id: str) -> ReviewResult:
-    return transact(
-        ctx,
-        lambda s, now: answers.start_change(
-            s, assignment_id=assignment_id, user_id=user_id, now=now
-        ),
-    )
-
-
-def keep_clicked(ctx: QuorumContext, *, assignment_id: int, user_id: str) -> ReviewResult:
-    return transact(
-        ctx,
-        lambda s, now: answers.keep_answer(
-            s, assignment_id=assignment_id, user_id=user_id, now=now
-        ),
-    )
-
-
-def skip_clicked(ctx: QuorumContext, *, assignment_id: int, user_id: str) -> ReviewResult:
-    return transact(
-        ctx,
-        lambda s, now: answers.skip(
-            s, assignment_id=assignment_id, user_id=user_id, now=now, rng=ctx.rng
-        ),
-    )
+def run_in_transaction(ctx: QuorumContext, service: Callable[..., T], **kwargs: Any) -> T:
+    """Run one workflow step, `service(session, now=..., **kwargs)`, in a retried transaction."""
+    return transact(ctx, lambda session, now: service(session, now=now, **kwargs))
 
 
 # --- modals -------------------------------------------------------------------------------
 
 
-def _open_for_notes(loaded: answers.Loaded) -> ReviewResult | None:
-    """None when the reviewer may still write on this item, else why not."""
+def _load_for_notes(
+    session: Session, assignment_id: int, user_id: str
+) -> answers.Loaded | ReviewResult:
+    """The assignment if the reviewer may still write on its item, else why not."""
+    loaded = answers.load(session, assignment_id, user_id)
+    if isinstance(loaded, ReviewResult):
+        return loaded
     if loaded.closed:
         return ReviewResult(Outcome.CLOSED, loaded.item.id, detail=loaded.item.status)
     if loaded.assignment.status not in (AssignmentStatus.PENDING, AssignmentStatus.ANSWERED):
         return ReviewResult(Outcome.GONE, loaded.item.id, detail=loaded.assignment.status)
-    return None
+    return loaded
 
 
 def correction_view(
@@ -184,12 +69,9 @@ def correction_view(
     correction when changing it)."""
 
     def work(session: Session, now: datetime) -> tuple[ReviewResult, dict | None]:
-        loaded = answers.load(session, assignment_id, user_id)
+        loaded = _load_for_notes(session, assignment_id, user_id)
         if isinstance(loaded, ReviewResult):
             return loaded, None
-        refused = _open_for_notes(loaded)
-        if refused:
-            return refused, None
         response = queries.response_for_assignment(session, loaded.assignment.id)
         if response is not None and not change:
             return ReviewResult(Outcome.ALREADY_ANSWERED, loaded.item.id), None
@@ -216,7 +98,6 @@ def correction_submitted(
     text: str,
     rationale: str | None,
     change: bool,
-    interaction_id: str | None = None,
 ) -> ReviewResult:
     def work(session: Session, now: datetime) -> ReviewResult:
         result = answers.submit_correction(
@@ -226,7 +107,6 @@ def correction_submitted(
             text=text,
             change=change,
             now=now,
-            interaction_id=interaction_id,
         )
         if result.ok and rationale and rationale.strip():
             answers.add_rationale(
@@ -241,12 +121,9 @@ def rationale_view(
     ctx: QuorumContext, *, assignment_id: int, user_id: str
 ) -> tuple[ReviewResult, dict | None]:
     def work(session: Session, now: datetime) -> tuple[ReviewResult, dict | None]:
-        loaded = answers.load(session, assignment_id, user_id)
+        loaded = _load_for_notes(session, assignment_id, user_id)
         if isinstance(loaded, ReviewResult):
             return loaded, None
-        refused = _open_for_notes(loaded)
-        if refused:
-            return refused, None
         response = queries.response_for_assignment(session, loaded.assignment.id)
         draft = review_queries.get_draft(session, loaded.assignment.id)
         current = (
@@ -269,17 +146,6 @@ def rationale_view(
     return transact(ctx, work)
 
 
-def rationale_submitted(
-    ctx: QuorumContext, *, assignment_id: int, user_id: str, text: str
-) -> ReviewResult:
-    return transact(
-        ctx,
-        lambda s, now: answers.add_rationale(
-            s, assignment_id=assignment_id, user_id=user_id, text=text, now=now
-        ),
-    )
-
-
 def flag_view(
     ctx: QuorumContext, *, assignment_id: int, user_id: str
 ) -> tuple[ReviewResult, dict | None]:
@@ -295,22 +161,6 @@ def flag_view(
         return ReviewResult(Outcome.SAVED, loaded.item.id), view
 
     return transact(ctx, work)
-
-
-def flag_submitted(
-    ctx: QuorumContext, *, assignment_id: int, user_id: str, reason: str | None, note: str | None
-) -> ReviewResult:
-    return transact(
-        ctx,
-        lambda s, now: answers.flag(
-            s,
-            assignment_id=assignment_id,
-            user_id=user_id,
-            reason=reason or "",
-            note=note,
-            now=now,
-        ),
-    )
 
 
 def conversation_view(
@@ -362,34 +212,3 @@ def home_view(
         return reviewer_queue.home_view(session, user_id, now=now)
 
     return transact(ctx, work)
-
-
-def open_item(
-    ctx: QuorumContext, *, assignment_id: int, user_id: str, key: str
-) -> reviewer_queue.NextItem | None:
-    return transact(
-        ctx,
-        lambda s, now: reviewer_queue.open_item(
-            s, assignment_id=assignment_id, user_id=user_id, now=now, key=key
-        ),
-    )
-
-
-def next_item(ctx: QuorumContext, *, user_id: str, key: str) -> reviewer_queue.NextItem:
-    return transact(
-        ctx, lambda s, now: reviewer_queue.next_item(s, user_id=user_id, now=now, key=key)
-    )
-
-
-def stats(ctx: QuorumContext, *, user_id: str):  # type: ignore[no-untyped-def]
-    return transact(ctx, lambda s, now: reviewer_queue.reviewer_stats(s, user_id, now=now))
-
-
-def pause(ctx: QuorumContext, *, user_id: str) -> reviewer_queue.PauseResult:
-    return transact(
-        ctx, lambda s, now: reviewer_queue.pause(s, user_id=user_id, now=now, rng=ctx.rng)
-    )
-
-
-def resume(ctx: QuorumContext, *, user_id: str) -> reviewer_queue.PauseResult:
-    return transact(ctx, lambda s, now: reviewer_queue.resume(s, user_id=user_id, now=now))

@@ -3,17 +3,10 @@ clicked (or in their DM with the bot when they clicked in App Home or a modal)."
 
 from __future__ import annotations
 
-from bot.workflow.answers import Outcome, ReviewResult, refusal
+from bot.workflow.answers import OK_OUTCOMES, Outcome, ReviewResult, refusal
 
-SILENT = {
-    Outcome.RECORDED,
-    Outcome.CHANGED,
-    Outcome.UNCHANGED,
-    Outcome.SAVED,
-    Outcome.SKIPPED,
-    Outcome.FLAGGED,
-    Outcome.DUPLICATE,  # a double click or a Slack retry of the same answer
-}
+# A duplicate is a double click or a Slack retry of the same answer: nothing to say.
+SILENT = OK_OUTCOMES | {Outcome.DUPLICATE}
 
 
 def user_of(body: dict) -> str:

@@ -9,7 +9,7 @@ from bot.context import QuorumContext
 from bot.slack import ids
 from bot.slack.controls import is_change_block
 from bot.slack.payloads import decode
-from bot.workflow import interactions
+from bot.workflow import answers, interactions
 from handlers.actions._reply import explain, user_of
 
 
@@ -27,8 +27,9 @@ def make_answer_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
             logger.warning("an answer click without an assignment or value was ignored")
             return
         try:
-            result = interactions.answer_clicked(
+            result = interactions.run_in_transaction(
                 ctx,
+                answers.submit,
                 assignment_id=int(assignment_id),
                 user_id=user_of(body),
                 raw=raw,

@@ -6,18 +6,21 @@ import logging
 
 from bot.context import QuorumContext
 from bot.slack.payloads import decode
-from bot.workflow import interactions
+from bot.workflow import answers, interactions
 from handlers.actions._reply import explain, user_of
 
 
 def make_change_listener(ctx: QuorumContext, *, keep: bool = False):  # type: ignore[no-untyped-def]
-    service = interactions.keep_clicked if keep else interactions.change_clicked
+    service = answers.keep_answer if keep else answers.start_change
 
     def on_change(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
         ack()
         try:
-            result = service(
-                ctx, assignment_id=int(decode(action.get("value"))["a"]), user_id=user_of(body)
+            result = interactions.run_in_transaction(
+                ctx,
+                service,
+                assignment_id=int(decode(action.get("value"))["a"]),
+                user_id=user_of(body),
             )
         except Exception:
             logger.exception("changing an answer failed")

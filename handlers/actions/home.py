@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 from bot.context import QuorumContext
 from bot.slack.payloads import decode
 from bot.slack.wording import say
-from bot.workflow import interactions
+from bot.workflow import interactions, reviewer_queue
 from handlers.actions._reply import tell, user_of
 
 
@@ -27,8 +27,9 @@ def make_open_item_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
     def on_open(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
         ack()
         user = user_of(body)
-        found = interactions.open_item(
+        found = interactions.run_in_transaction(
             ctx,
+            reviewer_queue.open_item,
             assignment_id=int(decode(action.get("value"))["a"]),
             user_id=user,
             key=f"open:{user}:{action.get('action_ts')}",
@@ -41,13 +42,14 @@ def make_open_item_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
 
 
 def make_pause_listener(ctx: QuorumContext, *, resume: bool):  # type: ignore[no-untyped-def]
-    service = interactions.resume if resume else interactions.pause
+    service = reviewer_queue.resume if resume else reviewer_queue.pause
+    extra = {} if resume else {"rng": ctx.rng}
 
     def on_toggle(ack, body: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
         ack()
         user = user_of(body)
         try:
-            service(ctx, user_id=user)
+            interactions.run_in_transaction(ctx, service, user_id=user, **extra)
             publish_home(ctx, client, user, body.get("view"))
         except Exception:
             logger.exception("pausing or resuming failed")

@@ -7,7 +7,7 @@ import logging
 from bot.context import QuorumContext
 from bot.slack import ids
 from bot.slack.payloads import decode
-from bot.workflow import interactions
+from bot.workflow import answers, interactions
 from handlers.actions._reply import explain, user_of
 
 
@@ -33,8 +33,12 @@ def make_tick_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
         if assignment_id is None:
             return
         try:
-            interactions.labels_ticked(
-                ctx, assignment_id=assignment_id, user_id=user_of(body), labels=_chosen(action)
+            interactions.run_in_transaction(
+                ctx,
+                answers.tick_labels,
+                assignment_id=assignment_id,
+                user_id=user_of(body),
+                labels=_chosen(action),
             )
         except Exception:
             logger.exception("keeping ticked labels failed")
@@ -49,8 +53,9 @@ def make_submit_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
         data = decode(action.get("value"))
         assignment_id = int(data["a"])
         try:
-            result = interactions.labels_submitted(
+            result = interactions.run_in_transaction(
                 ctx,
+                answers.submit_labels,
                 assignment_id=assignment_id,
                 user_id=user_of(body),
                 labels=ticked_in_state(body, assignment_id),

@@ -9,7 +9,7 @@ from bot.context import QuorumContext
 from bot.slack import ids
 from bot.slack.controls import is_change_block
 from bot.slack.payloads import decode
-from bot.workflow import interactions
+from bot.workflow import answers, interactions
 from handlers.actions._reply import explain, user_of
 
 
@@ -31,8 +31,9 @@ def make_rate_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
         if assignment_id is None:
             return
         try:
-            result = interactions.rate_clicked(
+            result = interactions.run_in_transaction(
                 ctx,
+                answers.rate,
                 assignment_id=int(assignment_id),
                 user_id=user_of(body),
                 criterion=criterion,
@@ -53,8 +54,9 @@ def make_save_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
     def on_save(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
         ack()
         try:
-            result = interactions.rating_saved(
+            result = interactions.run_in_transaction(
                 ctx,
+                answers.save_rating,
                 assignment_id=int(decode(action.get("value"))["a"]),
                 user_id=user_of(body),
                 interaction_id=action.get("action_ts"),

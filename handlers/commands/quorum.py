@@ -9,14 +9,16 @@ from bot.context import QuorumContext
 from bot.slack import ids
 from bot.slack.text import escape_mrkdwn
 from bot.slack.wording import say
-from bot.workflow import interactions
+from bot.workflow import interactions, reviewer_queue
 
 
 def answer_for(ctx: QuorumContext, user: str, text: str, *, key: str) -> str:
     words = text.strip().split()
     word = words[0].lower() if words else "help"
     if word == "next":
-        found = interactions.next_item(ctx, user_id=user, key=key)
+        found = interactions.run_in_transaction(
+            ctx, reviewer_queue.next_item, user_id=user, key=key
+        )
         if found.external_id is None:
             return say("command_next_none", paused=found.paused)
         return say(
@@ -26,7 +28,7 @@ def answer_for(ctx: QuorumContext, user: str, text: str, *, key: str) -> str:
             more=found.more,
         )
     if word == "stats":
-        stats = interactions.stats(ctx, user_id=user)
+        stats = interactions.run_in_transaction(ctx, reviewer_queue.reviewer_stats, user_id=user)
         return say(
             "command_stats",
             pending=stats.pending,
@@ -38,10 +40,12 @@ def answer_for(ctx: QuorumContext, user: str, text: str, *, key: str) -> str:
             paused=stats.paused,
         )
     if word == "pause":
-        result = interactions.pause(ctx, user_id=user)
+        result = interactions.run_in_transaction(
+            ctx, reviewer_queue.pause, user_id=user, rng=ctx.rng
+        )
         return say("command_paused", already=result.already, moved=result.moved)
     if word == "resume":
-        result = interactions.resume(ctx, user_id=user)
+        result = interactions.run_in_transaction(ctx, reviewer_queue.resume, user_id=user)
         return say("command_resumed", already=result.already)
     help_text = say("command_help", command=ids.COMMAND)
     if word == "help":

@@ -7,6 +7,7 @@ import logging
 from bot.context import QuorumContext
 from bot.slack.views import correction_submission
 from bot.workflow import interactions
+from handlers.views._ack import ack_submission
 
 
 def make_correction_submission(ctx: QuorumContext):  # type: ignore[no-untyped-def]
@@ -24,9 +25,7 @@ def make_correction_submission(ctx: QuorumContext):  # type: ignore[no-untyped-d
         except Exception:
             logger.exception("recording a correction failed")
             raise
-        if result.errors:  # empty, unchanged, or the item closed meanwhile: say so in the modal
-            ack(response_action="errors", errors=result.errors)
-        else:
-            ack()
+        # empty, unchanged, or the item closed meanwhile: say so in the modal
+        ack_submission(ack, result.errors)
 
     return on_submit

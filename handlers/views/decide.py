@@ -7,6 +7,7 @@ import logging
 from bot.context import QuorumContext
 from bot.slack.escalation import DECIDE_VIEW, modal_escalation_id
 from bot.workflow.escalation import submit_decision
+from handlers.views._ack import ack_submission
 
 
 def make_decide_submission(ctx: QuorumContext):  # type: ignore[no-untyped-def]
@@ -23,10 +24,7 @@ def make_decide_submission(ctx: QuorumContext):  # type: ignore[no-untyped-def]
             logger.exception("recording a lead's decision failed")
             ack(response_action="errors", errors={"rationale": "Something went wrong; try again."})
             raise
-        if result.errors:
-            ack(response_action="errors", errors=result.errors)
-        else:
-            ack()
+        ack_submission(ack, result.errors)
 
     return on_submit
 

@@ -224,7 +224,9 @@ def test_escalation_reminders_chase_open_escalations_in_their_thread(world, tmp_
     assert jobs(world, "escalation_reminders") == {"escalation_reminders": 0}
     world.clock.advance(hours=1, minutes=5)
     assert jobs(world, "escalation_reminders") == {"escalation_reminders": 1}
-    replies = [m for m in world.channel_messages("C0ESCALATE") if m.get("thread_ts") not in (None, m["ts"])]
+    replies = [
+        m for m in world.channel_messages("C0ESCALATE") if m.get("thread_ts") not in (None, m["ts"])
+    ]
     assert len(replies) == 1 and "<@U09LEAD>" in replies[0]["text"]
 
 
