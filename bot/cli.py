@@ -78,6 +78,11 @@ def project_apply(file: Path = typer.Argument(..., help="The project's YAML file
 def import_items(
     file: Path = typer.Argument(..., help="Items as JSONL (one object per line) or CSV."),
     project: str = typer.Option(..., "--project", "-p", help="The project to import into."),
+    update_changed: bool = typer.Option(
+        False,
+        "--update-changed",
+        help="Replace known ids whose content changed, if nobody has reviewed them yet.",
+    ),
 ) -> None:
     """Import items, all or nothing: any bad line and nothing is stored."""
     from bot.intake.importer import ImportRejected, import_records, validate_file
@@ -98,13 +103,16 @@ def import_items(
                     target,
                     records,
                     source=str(file),
+                    now=ctx.clock.now(),
+                    update_changed=update_changed,
                     progress=lambda n: bar.advance(task, n),
                 )
     except (ImportRejected, UnknownProjectError) as exc:
         raise fail(str(exc)) from None
+    updated = f"; {report.updated} updated" if report.updated else ""
     console.print(
         f"Imported {report.created} new item(s) into [bold]{project}[/bold]; "
-        f"{report.unchanged} already present and unchanged."
+        f"{report.unchanged} already present and unchanged{updated}."
     )
 
 

@@ -6,11 +6,12 @@ import csv
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlmodel import Session
 
-from bot.audit import GENESIS_HASH, build_event_row, content_hash, item_chain
+from bot.audit import GENESIS_HASH, build_event_row, content_hash, item_chain, record_event
 from bot.intake.records import ItemRecord, RecordError, item_content, validate_record
 from bot.projects import ProjectConfig
 from storage import bulk, queries
@@ -106,6 +107,67 @@ def _fingerprint(record: ItemRecord) -> str:
     return content_hash(record.model_dump(mode="json", exclude_none=True))
 
 
+def _changed_records(
+    records: list[tuple[int, ItemRecord]],
+    fingerprints: dict[str, str],
+    existing: dict[str, tuple[int, str]],
+) -> list[tuple[int, ItemRecord]]:
+    return [
+        (number, record)
+        for number, record in records
+        if record.id in existing and existing[record.id][1] != fingerprints[record.id]
+    ]
+
+
+def _update_items(
+    session: Session,
+    changed: list[tuple[int, ItemRecord]],
+    fingerprints: dict[str, str],
+    existing: dict[str, tuple[int, str]],
+    *,
+    source: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Replace the content of items nobody has seen yet; refuse the rest (their answers
+    were given to the old content). Each replacement is an `item_updated` event."""
+    refused = []
+    items = []
+    for number, record in changed:
+        item = queries.lock_item(session, existing[record.id][0])
+        if item.status != ItemStatus.QUEUED or item.route_reason is not None:
+            refused.append(
+                f"line {number}: id {record.id!r} changed but is already {item.status.replace('_', ' ')}; "
+                "its answers belong to the old content (give the new version a new id)"
+            )
+        items.append((item, record))
+    if refused:
+        raise ImportRejected(source, refused)
+    for item, record in items:
+        old_hash = item.content_hash
+        prediction = getattr(record, "prediction", None)
+        item.content = item_content(record)
+        item.content_hash = fingerprints[record.id]
+        item.meta = record.metadata
+        item.gold = record.gold
+        item.confidence = prediction.confidence if prediction else None
+        item.updated_at = now
+        session.add(item)
+        record_event(
+            session,
+            "item_updated",
+            actor=actor,
+            project_id=item.project_id,
+            item_id=item.id,
+            at=now,
+            data={
+                "old_content_hash": old_hash,
+                "content_hash": item.content_hash,
+                "source": Path(source).name,
+            },
+        )
+
+
 def import_records(
     session: Session,
     project: Project,
@@ -113,26 +175,37 @@ def import_records(
     *,
     source: str,
     actor: str = "cli",
+    now: datetime | None = None,
+    update_changed: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Store new items; known ids with the same content are skipped, and known ids with
-    different content reject the whole import (never a silent overwrite)."""
+    """Store new items; known ids with the same content are skipped. Known ids with
+    different content reject the whole import (never a silent overwrite), unless
+    `update_changed`, which replaces items still waiting in the queue."""
     report = ImportReport()
+    now = now or utcnow()
     fingerprints = {record.id: _fingerprint(record) for _, record in records}
     existing = queries.items_by_external_id(session, project.id, fingerprints)
-    changed = [
-        f"line {number}: id {record.id!r} was imported before with different content; "
-        "it was not overwritten (give the new version a new id)"
-        for number, record in records
-        if record.id in existing and existing[record.id][1] != fingerprints[record.id]
-    ]
+    changed = _changed_records(records, fingerprints, existing)
+    if changed and not update_changed:
+        raise ImportRejected(
+            source,
+            [
+                f"line {number}: id {record.id!r} was imported before with different content; "
+                "it was not overwritten (give the new version a new id, or pass --update-changed "
+                "to replace items nobody has reviewed yet)"
+                for number, record in changed
+            ],
+        )
     if changed:
-        raise ImportRejected(source, changed)
-    now = utcnow()
+        _update_items(session, changed, fingerprints, existing, source=source, actor=actor, now=now)
+        report.updated = len(changed)
+        report.changed_ids = [record.id for _, record in changed]
+    changed_ids = set(report.changed_ids)
     rows = []
     for _, record in records:
         if record.id in existing:
-            report.unchanged += 1
+            report.unchanged += record.id not in changed_ids
             if progress:
                 progress(1)
             continue

@@ -104,3 +104,32 @@ def test_every_example_imports(sqlite_engine, name):
     records = validate_file(EXAMPLES_DIR / f"{name}.jsonl", example_config(name))
     assert 20 <= len(records) <= 50
     assert run_import(sqlite_engine, EXAMPLES_DIR / f"{name}.jsonl", name).created == len(records)
+
+
+def test_update_changed_replaces_waiting_items_and_refuses_reviewed_ones(engine, tmp_path):
+    apply(engine, label_config())
+    run_import(engine, write_items(tmp_path / "a.jsonl", [good(1), good(2)]))
+    with session_scope(engine) as session:  # t-1 goes out for review; t-2 still waits
+        item = session.exec(select(Item).where(Item.external_id == "t-1")).one()
+        item.status = "assigned"
+        item.route_reason = "confidence 0.50 < 0.80"
+    fixed = {**good(2), "prediction": {"label": "bug", "confidence": 0.4}}
+    with session_scope(engine) as session:
+        project = require_project(session, "support-intent")
+        path = write_items(tmp_path / "b.jsonl", [fixed])
+        records = validate_file(path, project_config(session, project))
+        report = import_records(session, project, records, source=str(path), update_changed=True)
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 0)
+    with Session(engine) as session:
+        item = session.exec(select(Item).where(Item.external_id == "t-2")).one()
+        assert item.content["prediction"]["label"] == "bug" and item.confidence == 0.4
+        (event,) = session.exec(select(Event).where(Event.kind == "item_updated")).all()
+        assert event.data["content_hash"] == item.content_hash != event.data["old_content_hash"]
+    reviewed = write_items(tmp_path / "c.jsonl", [{**good(1), "metadata": {"fixed": True}}])
+    with (
+        pytest.raises(ImportRejected, match="'t-1' changed but is already assigned"),
+        session_scope(engine) as session,
+    ):
+        project = require_project(session, "support-intent")
+        records = validate_file(reviewed, project_config(session, project))
+        import_records(session, project, records, source=str(reviewed), update_changed=True)
