@@ -22,6 +22,13 @@ SLACK_CHANNEL_ID = r"^[CGD][A-Z0-9]{2,}$"
 SlackUserId = Annotated[str, Field(pattern=SLACK_USER_ID)]
 
 
+PATTERN_HINTS = {
+    SLACK_USER_ID: "must be a Slack member id such as U01ALICE (profile → ⋮ → Copy member ID)",
+    SLACK_CHANNEL_ID: "must be a Slack channel id such as C0ESCALATE (channel details → bottom)",
+    r"^[a-z0-9][a-z0-9_-]{0,62}$": "must be lowercase letters, digits, - or _ (it is used in commands)",
+}
+
+
 class ProjectConfigError(ValueError):
     """A project file that cannot be used; the message is meant for a person."""
 
@@ -140,6 +147,8 @@ def _describe(error: dict) -> str:
         return f"field `{where}` is required"
     bad = error.get("input")
     shown = json.dumps(bad, default=str) if not isinstance(bad, dict) else "{…}"
+    if error["type"] == "string_pattern_mismatch":
+        message = PATTERN_HINTS.get(error["ctx"]["pattern"], message)
     return f"field `{where}`: {message} (got {shown[:80]})"
 
 

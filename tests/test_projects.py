@@ -79,3 +79,15 @@ def test_kind_cannot_change(engine):
         apply_project(session, label_config())
     with pytest.raises(ValueError, match="kind cannot change"), session_scope(engine) as session:
         apply_project(session, label_config(kind="rating", criteria=["helpfulness"]))
+
+
+def test_slack_ids_get_a_hint_on_where_to_find_them(tmp_path):
+    path = write(
+        tmp_path,
+        "name: demo\nkind: label\nquestion: Q?\nlabels: [a, b]\nreviewers: [alice]\n"
+        "escalation_channel: '#leads'\n",
+    )
+    message = str(pytest.raises(ProjectConfigError, load_project_file, path).value)
+    assert "field `reviewers.0`: must be a Slack member id such as U01ALICE" in message
+    assert '(got "alice")' in message
+    assert "field `escalation_channel`: must be a Slack channel id" in message
