@@ -67,20 +67,6 @@ def event_hash(
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
-def hash_of(event: Event) -> str:
-    return event_hash(
-        chain=event.chain,
-        seq=event.seq,
-        kind=event.kind,
-        actor=event.actor,
-        data=event.data,
-        created_at=event.created_at,
-        prev_hash=event.prev_hash,
-        project_id=event.project_id,
-        item_id=event.item_id,
-    )
-
-
 def build_event_row(
     *,
     chain: str,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -177,7 +176,3 @@ def load_project_file(path: str | Path) -> ProjectConfig:
         where = f" line {mark.line + 1}" if mark else ""
         raise ProjectConfigError(f"{path}:{where} is not valid YAML ({exc})") from None
     return parse_project(data, source=str(path))
-
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

@@ -20,10 +20,6 @@ def lock_escalation(session: Session, escalation_id: int) -> Escalation | None:
     ).first()
 
 
-def escalation_for_item(session: Session, item_id: int) -> Escalation | None:
-    return session.exec(select(Escalation).where(Escalation.item_id == item_id)).first()
-
-
 def open_escalations(session: Session, project_id: int | None = None) -> Sequence[Escalation]:
     """Unresolved escalations, oldest first."""
     query = select(Escalation).where(Escalation.status == OPEN)

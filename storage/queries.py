@@ -115,15 +115,6 @@ def label_for_item(session: Session, item_id: int) -> Label | None:
     return session.exec(select(Label).where(Label.item_id == item_id)).first()
 
 
-def queued_items(
-    session: Session, project_id: int | None = None, limit: int = 500
-) -> Sequence[Item]:
-    query = select(Item).where(Item.status == "queued")
-    if project_id is not None:
-        query = query.where(Item.project_id == project_id)
-    return session.exec(query.order_by(col(Item.id)).limit(limit)).all()
-
-
 def item_status_counts(session: Session, project_id: int) -> dict[str, int]:
     rows = session.exec(
         select(Item.status, func.count()).where(Item.project_id == project_id).group_by(Item.status)

@@ -222,12 +222,6 @@ class DeliveryWorker:
                 log.exception("outbox %s: delivery failed unexpectedly", claimed.id)
         return len(ids)
 
-    def drain(self, *, timeout_s: float = 30.0) -> None:
-        """Send everything that is due now (tests and the demo)."""
-        deadline = time.monotonic() + timeout_s
-        while self.run_once() and time.monotonic() < deadline:
-            pass
-
     # -- one row -------------------------------------------------------------------
     def _deliver(self, claimed: OutboxMessage) -> None:
         """Send one claimed row (a snapshot read at claim time)."""

@@ -293,8 +293,3 @@ def _daily(
             )
         )
     return points
-
-
-def reviewer_quality(session: Session, project: Project) -> list[ReviewerStats]:
-    """Just the per-reviewer part of project_quality."""
-    return project_quality(session, project).reviewers

@@ -4,7 +4,6 @@ blocks are serialised (the 50-block rule is the callers' job; they budget for it
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +21,6 @@ from slack_sdk.models.blocks import (
 from bot.projects import ProjectConfig
 from bot.slack import conversation
 from bot.slack.payloads import encode
-from bot.slack.text import SECTION_LIMIT, format_turn, truncate
 from bot.slack.wording import say
 
 MAX_BUTTON_TEXT = 75
@@ -45,11 +43,6 @@ def answer_value(assignment_id: int, value: object, *, change: bool = False) -> 
     if change:
         data["c"] = 1
     return encode(data)
-
-
-def parse_answer_value(raw: str) -> tuple[int, object]:
-    data = json.loads(raw)
-    return int(data["a"]), data["v"]
 
 
 def assignment_value(assignment_id: int, **extra: Any) -> str:
@@ -112,33 +105,3 @@ def serialise(blocks: list[Block]) -> list[dict]:
 
 
 # --- kept for callers of the first version ------------------------------------------------
-
-
-def conversation_blocks(turns: list[dict], *, budget: int = 12) -> list[Block]:
-    """One section per turn, each cut to Slack's section limit."""
-    blocks: list[Block] = []
-    for turn in turns[-budget:]:
-        text, _ = truncate(format_turn(turn), SECTION_LIMIT)
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
-    return blocks
-
-
-def label_review_request(
-    config: ProjectConfig, *, assignment_id: int, content: dict
-) -> SlackMessage:
-    """A label project's review request (see bot.slack.review.build_review_request)."""
-    from bot.slack.review import build_request_for
-
-    return build_request_for(config, assignment_id=assignment_id, content=content)
-
-
-def answered_message(
-    config: ProjectConfig, *, content: dict, answer: str, at: datetime
-) -> SlackMessage:
-    """A bare receipt: the sample and what was recorded, without buttons."""
-    blocks: list[Block] = [
-        intro(config),
-        *conversation_blocks(content.get("conversation", [])),
-        context(say("answer_recorded", answer=answer, at=slack_time(at))),
-    ]
-    return SlackMessage(text=f"Recorded: {answer}", blocks=serialise(blocks))

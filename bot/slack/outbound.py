@@ -51,25 +51,8 @@ class SlackOutbound:
         response = self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         return {"channel": response["channel"], "ts": response["ts"]}
 
-    def post_ephemeral(self, channel: str, user: str, *, text: str) -> None:
-        self.client.chat_postEphemeral(channel=channel, user=user, text=text)
-
     def publish_home(self, user_id: str, view: dict, view_hash: str | None = None) -> None:
         self.client.views_publish(user_id=user_id, view=view, hash=view_hash)
-
-    def open_view(self, trigger_id: str, view: dict) -> dict[str, Any]:
-        return self.client.views_open(trigger_id=trigger_id, view=view)["view"]
-
-    def find_message_by_key(self, channel: str, key: str, *, limit: int = 50) -> dict | None:
-        """Look for a message we may already have posted (after an uncertain failure)."""
-        history = self.client.conversations_history(
-            channel=channel, limit=limit, include_all_metadata=True
-        )
-        for message in history.get("messages", []):
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("idempotency_key") == key:
-                return message
-        return None
 
     def find_posted(
         self, channel: str, key: str, *, thread_ts: str | None = None, max_pages: int = 10

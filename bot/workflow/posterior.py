@@ -241,17 +241,3 @@ def consensus_confidence(
         posterior = _class_posterior(fit, [(r, facet.code(v)) for r, v in answers])
         confidences.append(float(posterior[fit.classes.index(target)]))
     return min(confidences) if confidences else None
-
-
-def reviewer_reliability(
-    session: Session, project: Project, config: ProjectConfig
-) -> dict[str, float]:
-    """Dawid-Skene reliability per reviewer (expected share of their answers that are right),
-    averaged over facets for ratings; empty for kinds without a fit."""
-    fits = project_fits(session, project, config, force=True)
-    totals: dict[str, list[float]] = {}
-    for fit in fits.values():
-        for reviewer, value in fit.reliability.items():
-            if not np.isnan(value):
-                totals.setdefault(reviewer, []).append(value)
-    return {r: float(np.mean(v)) for r, v in totals.items()}
