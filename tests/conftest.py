@@ -1,8 +1,7 @@
 """Shared fixtures: databases on both backends, contexts, and example projects.
 
-`engine` is parameterised over SQLite and the local PostgreSQL. PostgreSQL tests skip
-when the server is unreachable, unless QUORUM_REQUIRE_POSTGRES=1 (CI sets it), in
-which case they fail: CI must never silently drop a backend.
+`engine` is parameterised over SQLite and the local PostgreSQL. PostgreSQL tests fail
+when the server is unreachable: a run must never silently drop a backend.
 """
 
 from __future__ import annotations
@@ -52,9 +51,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_url() -> Iterator[str]:
     problem = _postgres_available()
     if problem:
-        if os.environ.get("QUORUM_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required but unreachable at {PG_ADMIN_URL}: {problem}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL}: {problem}")
+        pytest.fail(
+            f"PostgreSQL is required but unreachable at {PG_ADMIN_URL} ({problem}). Start it "
+            "(`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) or "
+            "point QUORUM_TEST_PG at one."
+        )
     name = f"quorum_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')

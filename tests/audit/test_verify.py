@@ -205,12 +205,10 @@ def test_events_appended_after_a_checkpoint_keep_the_trail_intact(trail, quorum)
     assert report.intact and report.checkpoints == 1
 
 
-def test_concurrent_appends_on_different_items_do_not_contend(
-    engine, database_url, clock, tmp_path
-):
+# PostgreSQL only: SQLite has one writer at a time by design, so there is nothing to contend.
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_concurrent_appends_on_different_items_do_not_contend(engine, clock, tmp_path):
     """Bot processes write events on different items at once: no global lock, no error."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has one writer at a time by design")
     from tests.conftest import apply, label_config
     from tests.workflow.test_label_loop import conversation, import_file, write_items
 
@@ -254,10 +252,9 @@ def test_concurrent_appends_on_different_items_do_not_contend(
     assert len(flagged) == len(items) * per_item
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_writing_a_checkpoint_does_not_block_event_writers(trail):
     """While a checkpoint's transaction is open, the bot keeps recording events."""
-    if not trail.database_url.startswith("postgresql"):
-        pytest.skip("SQLite has one writer at a time by design")
     from sqlalchemy import text as sql_text
 
     item_id = trail.item_id("t-1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 from fractions import Fraction
 
@@ -81,8 +82,8 @@ def test_majority_share_matches_loop(monkeypatch: pytest.MonkeyPatch, dense: boo
 
 
 def test_majority_share_agrees_with_crowdkit_majority_vote() -> None:
-    pd = pytest.importorskip("pandas")
-    mv = pytest.importorskip("crowdkit.aggregation").MajorityVote
+    pd = importlib.import_module("pandas")
+    mv = importlib.import_module("crowdkit.aggregation").MajorityVote
     rng = np.random.default_rng(11)
     items = np.repeat(np.arange(500), 5)
     raters = rng.integers(0, 30, items.size)
@@ -101,7 +102,7 @@ def test_majority_share_agrees_with_crowdkit_majority_vote() -> None:
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
 @pytest.mark.parametrize("seed", range(6))
 def test_alpha_matches_krippendorff_package(level: str, seed: int) -> None:
-    kd = pytest.importorskip("krippendorff")
+    kd = importlib.import_module("krippendorff")
     mat, items, raters, values = _random_matrix(seed, raters=3 + seed, units=30 + 7 * seed)
     expected = kd.alpha(reliability_data=mat, level_of_measurement=level)
     assert krippendorff_alpha(items, raters, values, level) == pytest.approx(expected, abs=1e-9)
@@ -109,7 +110,7 @@ def test_alpha_matches_krippendorff_package(level: str, seed: int) -> None:
 
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
 def test_alpha_matches_package_on_skewed_float_values(level: str) -> None:
-    kd = pytest.importorskip("krippendorff")
+    kd = importlib.import_module("krippendorff")
     rng = np.random.default_rng(42)
     mat = rng.choice([0.5, 1.0, 2.5, 7.0, 100.0], size=(5, 60), p=[0.5, 0.2, 0.15, 0.1, 0.05])
     mat[rng.random(mat.shape) < 0.3] = np.nan
@@ -144,7 +145,7 @@ def test_alpha_textbook_values() -> None:
 
 
 def test_alpha_one_rater_is_nan_where_package_raises() -> None:
-    kd = pytest.importorskip("krippendorff")
+    kd = importlib.import_module("krippendorff")
     mat = np.array([[1.0, 2.0, 3.0, 1.0]])
     with pytest.raises(ValueError):
         kd.alpha(reliability_data=mat, level_of_measurement="nominal")
@@ -153,7 +154,7 @@ def test_alpha_one_rater_is_nan_where_package_raises() -> None:
 
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
 def test_alpha_all_identical_is_nan(level: str) -> None:
-    kd = pytest.importorskip("krippendorff")
+    kd = importlib.import_module("krippendorff")
     mat = np.full((3, 5), 2.0)
     with pytest.raises(ValueError):  # the package refuses a one-value domain
         kd.alpha(reliability_data=mat, level_of_measurement=level)
@@ -168,7 +169,7 @@ def test_alpha_all_identical_is_nan(level: str) -> None:
 
 
 def test_alpha_drops_single_answer_items() -> None:
-    kd = pytest.importorskip("krippendorff")
+    kd = importlib.import_module("krippendorff")
     mat, items, raters, values = _random_matrix(7)
     # add 10 items answered once, with values the rest never uses
     extra = np.arange(10) + items.max() + 1
@@ -251,7 +252,7 @@ def test_fleiss_unequal_counts_uses_generalisation() -> None:
 
 
 def test_fleiss_against_statsmodels_if_installed() -> None:
-    sm = pytest.importorskip("statsmodels.stats.inter_rater")
+    sm = importlib.import_module("statsmodels.stats.inter_rater")
     assert fleiss_kappa(*_table_to_answers(_WIKI_TABLE)) == pytest.approx(
         sm.fleiss_kappa(np.array(_WIKI_TABLE)), abs=1e-9
     )
@@ -268,7 +269,7 @@ def test_fleiss_undefined_cases() -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_cohen_pairwise_matches_sklearn(seed: int) -> None:
-    metrics = pytest.importorskip("sklearn.metrics")
+    metrics = importlib.import_module("sklearn.metrics")
     mat, items, raters, values = _random_matrix(seed, raters=5, units=60, missing=0.3)
     got = cohen_kappa_pairwise(items, raters, values.astype(int))
     n_checked = 0
@@ -313,7 +314,7 @@ def test_cohen_pairwise_sparse_path_same(monkeypatch: pytest.MonkeyPatch) -> Non
 
 @pytest.mark.parametrize(("n", "k"), [(1000, 573), (20, 15), (7, 0), (50, 25), (3, 3), (1, 1)])
 def test_position_bias_matches_scipy(n: int, k: int) -> None:
-    stats = pytest.importorskip("scipy.stats")
+    stats = importlib.import_module("scipy.stats")
     res = position_bias(np.arange(n) < k)
     test = stats.binomtest(k, n, 0.5)
     ci = test.proportion_ci(confidence_level=0.95, method="wilson")

@@ -30,8 +30,8 @@ def synthetic(
 
 
 def _crowdkit(items, raters, labels, **kwargs):
-    pd = pytest.importorskip("pandas")
-    ds_cls = pytest.importorskip("crowdkit.aggregation").DawidSkene
+    pd = importlib.import_module("pandas")
+    ds_cls = importlib.import_module("crowdkit.aggregation").DawidSkene
     df = pd.DataFrame({"task": items, "worker": raters, "label": labels})
     model = ds_cls(**kwargs)
     probas = model.fit_predict_proba(df).sort_index()
