@@ -253,7 +253,6 @@ class OutboxMessage(SQLModel, table=True):
     idempotency_key: str = Field(unique=True, max_length=128)
     operation: str = Field(max_length=32)  # post_dm | post_message | update_message | ...
     payload: dict = _json(nullable=False)
-    pace_key: str = Field(max_length=64)  # method + channel, for pacing under Slack limits
     status: str = Field(default=OutboxStatus.PENDING, max_length=16)
     attempts: int = 0
     next_attempt_at: datetime = _when(default_factory=utcnow)

@@ -120,7 +120,6 @@ def send_digests(engine: Engine, *, now: datetime, hour_utc: int) -> int:
                 outbox.POST_MESSAGE,
                 {"channel": config.digest_channel, "text": message.text, "blocks": message.blocks},
                 key=key,
-                pace_key=f"chat.postMessage:{config.digest_channel}",
                 now=now,
             )
             queued += 1

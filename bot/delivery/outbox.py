@@ -40,7 +40,6 @@ def enqueue(
     payload: dict[str, Any],
     *,
     key: str,
-    pace_key: str,
     now: datetime,
     item_id: int | None = None,
     assignment_id: int | None = None,
@@ -60,7 +59,6 @@ def enqueue(
         idempotency_key=key,
         operation=operation,
         payload=payload,
-        pace_key=pace_key,
         next_attempt_at=now,
         created_at=now,
         item_id=item_id,
@@ -91,7 +89,6 @@ def enqueue_update(
         UPDATE_MESSAGE,
         payload,
         key=key,
-        pace_key=f"chat.update:{sorted(target.items())}",
         now=now,
         item_id=item_id,
     )

@@ -92,7 +92,6 @@ def remind(session: Session, assignment_id: int, *, now: datetime) -> int:
             "text": text,
         },
         key=REMINDER_KEY.format(assignment_id=assignment.id, number=number),
-        pace_key=f"chat.postMessage:{assignment.channel}",
         now=now,
         item_id=item.id,
         assignment_id=assignment.id,

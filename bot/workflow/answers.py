@@ -557,22 +557,13 @@ def add_rationale(
     )
     if not attached:
         return _with_error(_gone(loaded), ids.RATIONALE_BLOCK)
-    record_event(
+    _note_recorded(
         session,
+        loaded,
         "rationale_added",
-        actor=user_id,
-        project_id=loaded.item.project_id,
-        item_id=loaded.item.id,
-        at=now,
-        data={
-            "assignment_id": assignment.id,
-            "reviewer": user_id,
-            "rationale": text,
-            "before_answer": response is None,
-            "replaced": previous is not None,
-        },
+        {"rationale": text, "before_answer": response is None, "replaced": previous is not None},
+        now=now,
     )
-    review_messages.refresh(session, assignment, now=now)
     return ReviewResult(Outcome.SAVED, loaded.item.id)
 
 
@@ -602,22 +593,25 @@ def flag(
     )
     if not attached:
         return _with_error(_gone(loaded), ids.FLAG_REASON_BLOCK)
+    _note_recorded(session, loaded, "flagged", {"reason": reason, "note": entry["note"]}, now=now)
+    return ReviewResult(Outcome.FLAGGED, loaded.item.id)
+
+
+def _note_recorded(
+    session: Session, loaded: Loaded, kind: str, details: dict, *, now: datetime
+) -> None:
+    """The audit event of a rationale or flag, and the reviewer's DM re-rendered with it."""
+    assignment = loaded.assignment
     record_event(
         session,
-        "flagged",
-        actor=user_id,
+        kind,
+        actor=assignment.reviewer_id,
         project_id=loaded.item.project_id,
         item_id=loaded.item.id,
         at=now,
-        data={
-            "assignment_id": assignment.id,
-            "reviewer": user_id,
-            "reason": reason,
-            "note": entry["note"],
-        },
+        data={"assignment_id": assignment.id, "reviewer": assignment.reviewer_id, **details},
     )
     review_messages.refresh(session, assignment, now=now)
-    return ReviewResult(Outcome.FLAGGED, loaded.item.id)
 
 
 def skip(

@@ -67,7 +67,6 @@ def assign_reviewers(
             outbox.POST_DM,
             {"user": reviewer, "text": message.text, "blocks": message.blocks},
             key=f"review:assignment:{assignment.id}",
-            pace_key=f"dm:{reviewer}",
             now=now,
             item_id=item.id,
             assignment_id=assignment.id,

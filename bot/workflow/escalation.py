@@ -192,7 +192,6 @@ def announce_escalation(session: Session, escalation: Escalation, *, now: dateti
         outbox.POST_MESSAGE,
         {"channel": channel, "text": message.text, "blocks": message.blocks},
         key=f"escalation:{escalation.id}:post",
-        pace_key=f"chat.postMessage:{channel}",
         now=now,
         item_id=escalation.item_id,
         escalation_id=escalation.id,
@@ -358,7 +357,6 @@ def _tell_overruled(
             outbox.POST_DM,
             {"user": row.reviewer_id, "text": text, "blocks": built},
             key=f"escalation:{ctx.escalation.id}:overruled:{row.reviewer_id}",
-            pace_key=f"dm:{row.reviewer_id}",
             now=now,
             item_id=item.id,
         )
@@ -483,7 +481,6 @@ def remind_stale_escalations(target: Session | QuorumContext, now: datetime | No
                 "text": blocks.reminder_text(lead=lead, number=number, waited_hours=waited),
             },
             key=f"escalation:{escalation.id}:reminder:{number}",
-            pace_key=f"chat.postMessage:{channel}",
             now=now,
             item_id=escalation.item_id,
             escalation_id=escalation.id,

@@ -140,7 +140,6 @@ def enqueue_home_refresh(session: Session, user_id: str, *, now: datetime) -> No
         outbox.PUBLISH_HOME,
         payload,
         key=f"{review_queries.home_key_prefix(user_id)}{uuid.uuid4().hex[:16]}",
-        pace_key=f"views.publish:{user_id}",
         now=now,
     )
 
@@ -177,19 +176,13 @@ def repost(session: Session, assignment: Assignment, *, now: datetime, key: str)
     if assignment.channel and assignment.message_ts:
         note = say("moved_below")
         moved = build_closed_pointer(session, assignment, note)
-        # Queued directly rather than with enqueue_update, whose pace key for a
-        # {channel, ts} target is longer than the column allows on PostgreSQL.
-        outbox.enqueue(
+        outbox.enqueue_update(
             session,
-            outbox.UPDATE_MESSAGE,
-            {
-                "target": {"channel": assignment.channel, "ts": assignment.message_ts},
-                "text": note,
-                "blocks": moved,
-            },
             key=f"{key}:old",
-            pace_key=f"chat.update:{assignment.channel}",
             now=now,
+            target={"channel": assignment.channel, "ts": assignment.message_ts},
+            text=note,
+            blocks=moved,
             item_id=assignment.item_id,
         )
     outbox.enqueue(
@@ -197,7 +190,6 @@ def repost(session: Session, assignment: Assignment, *, now: datetime, key: str)
         outbox.POST_DM,
         {"user": assignment.reviewer_id, "text": message.text, "blocks": message.blocks},
         key=key,
-        pace_key=f"dm:{assignment.reviewer_id}",
         now=now,
         item_id=assignment.item_id,
         assignment_id=assignment.id,

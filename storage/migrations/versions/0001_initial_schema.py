@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 00:34:09.778411
+Create Date: 2026-11-28 02:42:56.399068
 """
 
 from alembic import op
@@ -236,7 +236,6 @@ def upgrade() -> None:
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('operation', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('pace_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', storage.models.UTCDateTime(timezone=True), nullable=False),
