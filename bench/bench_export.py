@@ -37,8 +37,8 @@ from pathlib import Path
 from sqlalchemy import JSON
 from sqlmodel import Session, select
 
-from bot.audit import GENESIS_HASH, content_hash, event_hash, item_chain
-from bot.projects import ProjectConfig
+from bot.audit.chain import GENESIS_HASH, content_hash, event_hash, item_chain
+from bot.config.project import ProjectConfig
 from storage.db import make_engine, session_scope, upgrade_schema
 from storage.models import Assignment, Escalation, Event, Item, Label, Response, UTCDateTime
 
@@ -235,7 +235,7 @@ class _SqliteRows:
 
 def generate(database_url: str, labels: int, *, progress: bool = False) -> None:
     """A migrated SQLite database holding `labels` signed-off labels of one label project."""
-    from bot.workflow.projects import apply_project
+    from bot.workflow.project_versions import apply_project
 
     engine = make_engine(database_url)
     upgrade_schema(engine)
@@ -320,7 +320,7 @@ def naive_export(database_url: str, out: Path) -> int:
 
 
 def verify_walk(database_url: str, out: Path) -> int:
-    from bot.audit_verify import verify_trail
+    from bot.audit.verify import verify_trail
 
     report = verify_trail(make_engine(database_url), key="bench-key")
     assert report.intact, report.problems[:1]

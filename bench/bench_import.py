@@ -18,11 +18,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session
 
-from bot.audit import record_event
+from bot.audit.chain import record_event
+from bot.config.project import ProjectConfig
 from bot.intake.importer import import_records, validate_file
 from bot.intake.records import item_content
-from bot.projects import ProjectConfig
-from bot.workflow.projects import apply_project, require_project
+from bot.workflow.project_versions import apply_project, require_project
 from storage.db import make_engine, session_scope, upgrade_schema
 from storage.models import Item
 

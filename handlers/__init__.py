@@ -1,6 +1,6 @@
 """Slack listeners only: parse the payload, ack, call one bot/ service, render."""
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from handlers import actions, commands, events, middleware, views
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from slack_bolt import BoltResponse
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.workflow.deliveries import first_delivery
 
 

@@ -32,5 +32,5 @@ def insert_items(session: Session, rows: Sequence[dict], **kwargs) -> None:  # t
 
 
 def insert_events(session: Session, rows: Sequence[dict], **kwargs) -> None:  # type: ignore[no-untyped-def]
-    """Insert event rows built by bot.audit.build_event_row."""
+    """Insert event rows built by bot.audit.chain.build_event_row."""
     insert_rows(session, Event, rows, **kwargs)

@@ -18,10 +18,10 @@ from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 
 from bot import EXAMPLES_DIR
-from bot.clock import FrozenClock
-from bot.context import QuorumContext
-from bot.projects import ProjectConfig, load_project_file
-from bot.settings import Settings
+from bot.config.project import ProjectConfig, load_project_file
+from bot.runtime.clock import FrozenClock
+from bot.runtime.context import QuorumContext
+from bot.runtime.settings import Settings
 from storage.db import make_engine, session_scope, upgrade_schema
 
 PG_ADMIN_URL = os.environ.get("QUORUM_TEST_PG", "postgresql://127.0.0.1:5432/test")
@@ -159,7 +159,7 @@ def label_config(**changes: object) -> ProjectConfig:
 
 
 def apply(engine: Engine, config: ProjectConfig) -> None:
-    from bot.workflow.projects import apply_project
+    from bot.workflow.project_versions import apply_project
 
     with session_scope(engine) as session:
         apply_project(session, config)

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot import EXAMPLES_DIR
-from bot.cli import app
+from bot.cli.main import app
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bot import REPO_ROOT
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from handlers import register_listeners
 from tests.conftest import make_settings

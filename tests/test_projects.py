@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import Session, select
 
 from bot import EXAMPLES_DIR
-from bot.projects import ProjectConfigError, load_project_file
-from bot.workflow.projects import apply_project
+from bot.config.project import ProjectConfigError, load_project_file
+from bot.workflow.project_versions import apply_project
 from storage.db import session_scope
 from storage.models import ProjectVersion
 from tests.conftest import label_config

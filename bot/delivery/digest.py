@@ -20,11 +20,11 @@ from slack_sdk.models.blocks import (
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.config.project import ProjectConfig
 from bot.delivery import outbox
-from bot.projects import ProjectConfig
 from bot.slack.messages import SlackMessage
 from bot.slack.wording import say
-from bot.workflow.projects import project_config
+from bot.workflow.project_versions import project_config
 from storage import outbox_store, queries, schedule_queries
 from storage.db import session_scope
 from storage.models import ItemStatus, Project

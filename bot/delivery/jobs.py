@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.audit import write_checkpoint
-from bot.context import QuorumContext
+from bot.audit.chain import write_checkpoint
 from bot.delivery.digest import send_digests
 from bot.delivery.reassignment import reassign_expired
 from bot.delivery.reminders import send_reminders
+from bot.runtime.context import QuorumContext
 from bot.workflow.escalation import remind_stale_escalations
 from storage import queries, schedule_queries
 from storage.db import session_scope
@@ -48,7 +48,7 @@ def escalation_reminders(ctx: QuorumContext, now: datetime) -> int:
 
 
 def audit_checkpoints(ctx: QuorumContext, now: datetime) -> int:
-    """Sign each project's chain heads (bot.audit.write_checkpoint), when its trail grew."""
+    """Sign each project's chain heads (bot.audit.chain.write_checkpoint), when its trail grew."""
     with session_scope(ctx.engine) as session:
         project_ids = [p.id for p in queries.list_projects(session)]
     written = 0

@@ -16,14 +16,14 @@ from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlo
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.audit import record_event
+from bot.audit.chain import record_event
+from bot.config.project import ProjectConfig
 from bot.delivery import outbox
-from bot.projects import ProjectConfig
 from bot.slack.wording import say
 from bot.workflow import signoff
 from bot.workflow.assignment import assign_reviewers
 from bot.workflow.consensus import majority
-from bot.workflow.projects import project_config
+from bot.workflow.project_versions import project_config
 from storage import outbox_store, queries, schedule_queries
 from storage.db import session_scope
 from storage.models import (

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.audit import record_event
+from bot.audit.chain import record_event
+from bot.config.project import ProjectConfig
 from bot.delivery import outbox
-from bot.projects import ProjectConfig
 from bot.slack.wording import say
-from bot.workflow.projects import project_config
+from bot.workflow.project_versions import project_config
 from storage import queries, schedule_queries
 from storage.db import session_scope
 from storage.models import AssignmentStatus, ItemStatus, Project

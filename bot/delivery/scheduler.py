@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.context import QuorumContext
 from bot.delivery.jobs import JOBS, ScheduledJob
+from bot.runtime.context import QuorumContext
 from storage import schedule_queries
 from storage.db import session_scope
 

@@ -34,16 +34,16 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
-from bot.audit import record_event
-from bot.clock import SYSTEM_CLOCK, Clock
+from bot.audit.chain import record_event
+from bot.config.project import Timing
 from bot.delivery import outbox
 from bot.delivery.pacing import GO, Decision, Pacer, buckets_for
 from bot.delivery.reassignment import reassign_unreachable, review_request_key
 from bot.delivery.reminders import is_reminder_key
 from bot.delivery.work_hours import TZ_REFRESH, next_work_start, reviewer_zone
-from bot.projects import Timing
+from bot.runtime.clock import SYSTEM_CLOCK, Clock
 from bot.slack.outbound import SlackOutbound
-from bot.workflow.projects import project_config
+from bot.workflow.project_versions import project_config
 from storage import outbox_store, queries
 from storage.db import session_scope
 from storage.models import (

@@ -9,9 +9,9 @@ from typing import TextIO
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from bot.clock import SYSTEM_CLOCK
 from bot.exports.run import ExportRequest, run_export
 from bot.exports.writers import JsonlSink
+from bot.runtime.clock import SYSTEM_CLOCK
 
 
 def export_labels(

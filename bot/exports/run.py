@@ -16,13 +16,13 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.audit import record_event
+from bot.audit.chain import record_event
+from bot.audit.provenance import PageSources, iso, provenance_block
 from bot.exports.formats import FORMATS, SET_ASIDE, ExportFormat, Labelled
 from bot.exports.pseudonyms import People, Pseudonyms
 from bot.exports.read_ahead import read_ahead
 from bot.exports.writers import DiscardSink, ExportError, RowSink
-from bot.provenance import PageSources, iso, provenance_block
-from bot.workflow.projects import project_config, require_project
+from bot.workflow.project_versions import project_config, require_project
 from storage import label_queries
 from storage.db import session_scope
 from storage.label_queries import LabelFilter

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from bot.audit import GENESIS_HASH, build_event_row, content_hash, item_chain, record_event
+from bot.audit.chain import GENESIS_HASH, build_event_row, content_hash, item_chain, record_event
+from bot.config.project import ProjectConfig
 from bot.intake.records import ItemRecord, RecordError, item_content, validate_record
-from bot.projects import ProjectConfig
 from storage import bulk, queries
 from storage.models import Item, ItemStatus, Project, utcnow
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 
 
 class _Record(BaseModel):

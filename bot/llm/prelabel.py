@@ -22,6 +22,7 @@ from typing import Any
 
 import jinja2
 
+from bot.config.project import ProjectConfig
 from bot.llm.client import (
     LLMCallFailed,
     MalformedOutput,
@@ -29,7 +30,6 @@ from bot.llm.client import (
     client_secret,
     redact,
 )
-from bot.projects import ProjectConfig
 
 log = logging.getLogger("bot.llm")
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bot.config.project import ProjectConfig
 from bot.llm.client import LLMCallFailed, MalformedOutput, call_with_retries, client_secret
 from bot.llm.prelabel import (
     InvalidContent,
@@ -19,7 +20,6 @@ from bot.llm.prelabel import (
     item_variables,
     render_messages,
 )
-from bot.projects import ProjectConfig
 
 SUMMARY_TEMPLATE = "summary.j2"
 MAX_SUMMARY_CHARS = 600

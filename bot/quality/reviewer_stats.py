@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 from bot.quality import (
     dawid_skene,
     encode_labels,
@@ -47,7 +47,7 @@ from bot.workflow.item_agreement import (
     same_answer,
 )
 from bot.workflow.posterior import facets
-from bot.workflow.projects import project_config
+from bot.workflow.project_versions import project_config
 from storage import quality_queries
 from storage.models import Project
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.quality.reviewer_stats import ProjectQuality, project_quality
-from bot.workflow.projects import require_project
+from bot.workflow.project_versions import require_project
 
 
 def _share(value: float | None) -> str:

@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bot.app import Runtime
-from bot.clock import SYSTEM_CLOCK, Clock
-from bot.context import QuorumContext
 from bot.delivery.outbox import wake_delivery
+from bot.runtime.app import Runtime
+from bot.runtime.clock import SYSTEM_CLOCK, Clock
+from bot.runtime.context import QuorumContext
+from bot.runtime.settings import Settings
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.slack_requests import SlackRequestSender
-from bot.settings import Settings
 from bot.workflow.dispatch import dispatch_queued
 from storage.db import make_engine, upgrade_schema
 

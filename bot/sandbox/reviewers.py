@@ -16,14 +16,14 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 from bot.slack import ids
 from bot.slack.controls import label_uses_buttons
 from bot.slack.payloads import label_token
 from bot.slack.review import preference_order
 from bot.slack.views import split_for_inputs
 from bot.slack.wording import say
-from bot.workflow.projects import project_config
+from bot.workflow.project_versions import project_config
 from bot.workflow.values import BOTH_BAD, TIE, original_response
 from storage.models import Assignment, Item, Project
 

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 from bot.slack import ids
 from bot.slack.messages import (
     actions,

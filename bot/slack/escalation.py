@@ -29,7 +29,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 from bot.slack.text import SECTION_LIMIT, escape_mrkdwn, format_turn, truncate
 from bot.workflow.item_agreement import original_response
 

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 from bot.slack import conversation
 from bot.slack.payloads import encode
 from bot.slack.wording import say

@@ -17,7 +17,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block, DividerBlock
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 from bot.slack import controls, ids
 from bot.slack.conversation import Part, cut, preview_blocks
 from bot.slack.messages import (

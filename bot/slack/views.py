@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 from bot.slack import conversation, ids
 from bot.slack.conversation import Part
 from bot.slack.messages import actions, button, context, control, section

@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.audit import record_event
-from bot.projects import ProjectConfig
+from bot.audit.chain import record_event
+from bot.config.project import ProjectConfig
 from bot.slack import ids
 from bot.slack.payloads import label_from_token
 from bot.slack.review import preference_order

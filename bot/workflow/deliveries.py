@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from storage.db import session_scope
 from storage.models import SlackDelivery
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from bot.audit import record_event
-from bot.clock import SYSTEM_CLOCK, Clock
+from bot.audit.chain import record_event
+from bot.runtime.clock import SYSTEM_CLOCK, Clock
 from bot.workflow.assignment import assign_reviewers
 from bot.workflow.prelabelling import llm_projects
-from bot.workflow.projects import project_config
+from bot.workflow.project_versions import project_config
 from bot.workflow.routing import route_item, routed_event_data
 from bot.workflow.signoff import sign_off
 from storage import prelabel_queries, queries

@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from bot.audit import record_event
-from bot.context import QuorumContext
+from bot.audit.chain import record_event
+from bot.config.project import ProjectConfig
 from bot.delivery import outbox
-from bot.projects import ProjectConfig
+from bot.runtime.context import QuorumContext
 from bot.slack import escalation as blocks
 from bot.slack.messages import SlackMessage
 from bot.workflow.item_agreement import (
@@ -37,7 +37,7 @@ from bot.workflow.item_agreement import (
     same_answer,
 )
 from bot.workflow.posterior import consensus_confidence
-from bot.workflow.projects import project_config
+from bot.workflow.project_versions import project_config
 from bot.workflow.signoff import LEAD_SIGNS_OFF_ALL, sign_off
 from storage import escalation_queries, quality_queries, queries
 from storage.db import session_scope

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.audit import record_event
-from bot.context import QuorumContext
+from bot.audit.chain import record_event
+from bot.config.project import ProjectConfig
 from bot.llm import LLMUnavailable, SummaryFailed, summarize_disagreement
-from bot.projects import ProjectConfig
+from bot.runtime.context import QuorumContext
 from bot.workflow.escalation import refresh_escalation_message
 from bot.workflow.prelabelling import ClientFactory, llm_projects, openai_client_for
 from storage import prelabel_queries, queries

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 from bot.quality.calibration import (
     Bucket,
     ThresholdProposal,
@@ -23,7 +23,12 @@ from bot.quality.calibration import (
     propose_threshold,
     reliability_table,
 )
-from bot.workflow.projects import ApplyResult, apply_project, project_config, require_project
+from bot.workflow.project_versions import (
+    ApplyResult,
+    apply_project,
+    project_config,
+    require_project,
+)
 from bot.workflow.routing import LLM, PIPELINE
 from storage import prelabel_queries
 from storage.models import Item, PreLabelRecord

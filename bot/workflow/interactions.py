@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
-from bot.context import QuorumContext
 from bot.delivery.outbox import wake_delivery
+from bot.runtime.context import QuorumContext
 from bot.slack import views
 from bot.slack.review import content_parts, describe_answer
 from bot.workflow import answers, review_messages, reviewer_queue

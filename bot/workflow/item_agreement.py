@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 
 _UNCHANGED_WORDS = {"unchanged", "looks_right", "looks right"}
 _TEXT_KEYS = ("text", "corrected", "edited", "correction", "response", "content")

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 from bot.quality import PREFER_A, PREFER_B, TIE, dawid_skene, preference_confidence
 from bot.workflow.item_agreement import canonical
 from storage import quality_queries

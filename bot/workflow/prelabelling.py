@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.audit import record_event
-from bot.context import QuorumContext
+from bot.audit.chain import record_event
+from bot.config.project import ProjectConfig
 from bot.llm import (
     LLMUnavailable,
     PreLabel,
@@ -30,9 +30,9 @@ from bot.llm import (
     prompt_template_hash,
 )
 from bot.llm.prelabel import PromptTemplateError
-from bot.projects import ProjectConfig
-from bot.settings import Settings
-from bot.workflow.projects import project_config
+from bot.runtime.context import QuorumContext
+from bot.runtime.settings import Settings
+from bot.workflow.project_versions import project_config
 from storage import prelabel_queries, queries
 from storage.db import session_scope
 from storage.models import ItemStatus, PreLabelRecord

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.audit import record_event
-from bot.projects import ProjectConfig
+from bot.audit.chain import record_event
+from bot.config.project import ProjectConfig
 from bot.workflow import review_messages, reviewer_queue, signoff
 from bot.workflow.drafts import take_draft_notes
-from bot.workflow.projects import project_config
+from bot.workflow.project_versions import project_config
 from bot.workflow.values import validation_problem
 from storage import queries
 from storage.models import AssignmentStatus, Item, ItemStatus, Project, Response

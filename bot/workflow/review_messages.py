@@ -12,12 +12,12 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from bot.config.project import ProjectConfig
 from bot.delivery import outbox
-from bot.projects import ProjectConfig
 from bot.slack.messages import SlackMessage
 from bot.slack.review import ReviewState, build_answered, build_closed, build_review_request
 from bot.workflow.prelabelling import suggestion_for
-from bot.workflow.projects import project_config
+from bot.workflow.project_versions import project_config
 from storage import queries, review_queries
 from storage.models import Assignment, AssignmentStatus, Item, Project
 

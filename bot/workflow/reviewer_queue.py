@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from bot.audit import record_event
+from bot.audit.chain import record_event
+from bot.config.project import ProjectConfig
 from bot.delivery import outbox
-from bot.projects import ProjectConfig
 from bot.slack.home import (
     EscalationEntry,
     FlagEntry,
@@ -29,7 +29,7 @@ from bot.slack.home import (
 from bot.slack.review import build_closed
 from bot.slack.wording import say
 from bot.workflow import review_messages
-from bot.workflow.projects import project_config
+from bot.workflow.project_versions import project_config
 from bot.workflow.values import agreement_key
 from storage import queries, review_queries
 from storage.models import Assignment, AssignmentStatus, ItemStatus, Project

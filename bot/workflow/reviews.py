@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.context import QuorumContext
 from bot.delivery.outbox import wake_delivery
+from bot.runtime.context import QuorumContext
 from bot.workflow.responses import AnswerResult, record_answer
 from storage.db import session_scope
 

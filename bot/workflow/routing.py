@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 from storage.models import Item, PreLabelRecord
 
 PIPELINE = "pipeline"

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.audit import record_event
-from bot.projects import ProjectConfig
+from bot.audit.chain import record_event
+from bot.config.project import ProjectConfig
 from bot.workflow.consensus import Consensus
 from bot.workflow.item_agreement import ItemAgreement, canonical, item_agreement, matches_gold
 from bot.workflow.posterior import consensus_confidence

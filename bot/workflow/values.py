@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 
 TIE = "tie"
 BOTH_BAD = "both_bad"

@@ -1,6 +1,6 @@
 """Block action listeners: button clicks and menu choices in messages and views."""
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from handlers.actions import escalation, reviewing
 from handlers.actions.answer import make_answer_listener

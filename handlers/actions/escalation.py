@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.slack.escalation import ACCEPT_PATTERN, DECIDE, parse_choice_value
 from bot.workflow.escalation import accept_answer, decision_modal
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from bot.slack.payloads import decode
 from bot.workflow import answers, interactions

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.slack.payloads import decode
 from bot.workflow import interactions
 from handlers.actions._reply import explain, user_of

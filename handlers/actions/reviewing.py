@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from handlers.actions import change, conversation, home, labels, modals, rating, skip
 from handlers.actions.answer import make_answer_listener

@@ -1,6 +1,6 @@
 """Slash command listeners."""
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from handlers.commands.quorum import make_quorum_command
 

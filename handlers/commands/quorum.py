@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from bot.slack.text import escape_mrkdwn
 from bot.slack.wording import say

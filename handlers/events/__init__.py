@@ -1,6 +1,6 @@
 """Events API listeners."""
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from handlers.events.app_home import make_app_home_listener
 

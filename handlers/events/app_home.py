@@ -6,7 +6,7 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.workflow import interactions
 
 

@@ -1,6 +1,6 @@
 """View submission listeners: modals the bot opened."""
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from handlers.views import decide, reviewing
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.slack.escalation import DECIDE_VIEW, modal_escalation_id
 from bot.workflow.escalation import submit_decision
 from handlers.views._ack import ack_submission

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.slack.views import flag_submission
 from bot.workflow import answers, interactions
 from handlers.views._ack import ack_submission

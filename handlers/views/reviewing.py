@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.context import QuorumContext
+from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from handlers.views.correction import make_correction_submission
 from handlers.views.flag import make_flag_submission

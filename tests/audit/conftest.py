@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from bot.settings import get_settings
+from bot.runtime.settings import get_settings
 from bot.workflow.dispatch import dispatch_queued
 from storage.models import Assignment, Item
 from tests.conftest import apply, label_config
@@ -69,7 +69,7 @@ def trail(engine, database_url, clock, tmp_path) -> Trail:  # type: ignore[no-un
 @pytest.fixture
 def quorum(monkeypatch, database_url, tmp_path):  # type: ignore[no-untyped-def]
     """Run `quorum …` in-process against the test database; returns the CliRunner result."""
-    from bot.cli import app
+    from bot.cli.main import app
 
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("QUORUM_AUDIT_KEY", AUDIT_KEY)

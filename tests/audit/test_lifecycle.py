@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import Session, col, select
 
-from bot.audit_verify import verify_trail
+from bot.audit.verify import verify_trail
 from bot.delivery.jobs import escalation_reminders, reassignments, reminders
 from bot.exports.run import ExportRequest, run_export
 from bot.exports.writers import JsonlSink
@@ -24,7 +24,7 @@ from bot.sandbox.harness import SlackSandbox
 from bot.sandbox.leads import resolve_escalations
 from bot.sandbox.openai_stub import OpenAIStub, start_llm_stub
 from bot.slack import ids
-from bot.workflow.projects import require_project
+from bot.workflow.project_versions import require_project
 from storage.db import session_scope
 from storage.models import Assignment, Event, Item
 from tests.conftest import apply

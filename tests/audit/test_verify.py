@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text, update
 from sqlmodel import Session, select
 
-from bot.audit import event_hash, record_event, write_checkpoint
-from bot.audit_verify import verify_trail
+from bot.audit.chain import event_hash, record_event, write_checkpoint
+from bot.audit.verify import verify_trail
 from storage import queries
 from storage.db import session_scope
 from storage.models import Checkpoint, Event, Item
@@ -169,7 +169,7 @@ def test_forged_and_edited_checkpoints_are_caught(trail):
     problem = first_problem(trail)
     assert problem.checkpoint_id == second.id and "edited" in problem.problem
 
-    from bot.audit import checkpoint_hash, sign_checkpoint
+    from bot.audit.chain import checkpoint_hash, sign_checkpoint
 
     digest = checkpoint_hash(
         project_id=second.project_id,

@@ -46,7 +46,7 @@ def test_status_shows_backlog_retries_and_failures(database_url, clock, tmp_path
 
 
 def test_quorum_status_prints_the_outbox_table(database_url, clock, tmp_path, monkeypatch):
-    from bot.cli import app
+    from bot.cli.main import app
 
     with slack_world(database_url, clock) as sandbox:
         start_items(sandbox, tmp_path)

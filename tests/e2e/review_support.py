@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 from storage.models import Assignment, Event, Item, Label, Response
 from tests.conftest import apply, example_config
 from tests.e2e.conftest import LEADS, REVIEWERS

@@ -16,7 +16,7 @@ from bot.sandbox.harness import SlackSandbox
 from bot.sandbox.openai_stub import OpenAIStub, start_llm_stub
 from bot.workflow.prelabelling import enable_llm_assist
 from bot.workflow.prelabelling import start_llm_stub as start_demo_stub
-from bot.workflow.projects import apply_project
+from bot.workflow.project_versions import apply_project
 from storage.db import session_scope
 from storage.models import Escalation, Event, Item, Label, PreLabelRecord, Project
 from tests.conftest import apply, example_config, label_config

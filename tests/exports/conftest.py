@@ -1,7 +1,7 @@
 """Signed-off labels of every task kind, with their history, for the export tests.
 
 The rows are written directly (items, assignments, responses, pre-labels, escalations,
-labels), each change recorded on the item's chain with bot.audit.record_event, in the
+labels), each change recorded on the item's chain with bot.audit.chain.record_event, in the
 value shapes of bot/workflow/values.py. The workflow's own path is covered by the
 end-to-end and lifecycle tests; here the point is what the exporters make of the rows.
 """
@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from bot.audit import content_hash, record_event
-from bot.settings import get_settings
-from bot.workflow.projects import require_project
+from bot.audit.chain import content_hash, record_event
+from bot.runtime.settings import get_settings
+from bot.workflow.project_versions import require_project
 from storage.db import session_scope
 from storage.models import (
     Assignment,
@@ -365,7 +365,7 @@ def quorum(monkeypatch, database_url, tmp_path):  # type: ignore[no-untyped-def]
     """Run `quorum …` in-process against the test database (the CliRunner result)."""
     from typer.testing import CliRunner
 
-    from bot.cli import app
+    from bot.cli.main import app
 
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("QUORUM_EXPORT_SALT", SALT)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from bot.audit import project_chain
+from bot.audit.chain import project_chain
 from bot.exports.outputs import parse_when
 from bot.exports.run import ExportRequest, run_export
 from bot.exports.writers import JsonlSink

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlmodel import Session, select
 
-from bot.audit import item_chain
+from bot.audit.chain import item_chain
 from bot.exports.outputs import open_outputs
 from bot.exports.run import ExportRequest, run_export
 from bot.exports.writers import ExportError, JsonlSink

@@ -9,7 +9,7 @@ from sqlmodel import Session, func, select
 
 from bot import EXAMPLES_DIR
 from bot.intake.importer import ImportRejected, import_records, validate_file
-from bot.workflow.projects import project_config, require_project
+from bot.workflow.project_versions import project_config, require_project
 from storage.db import session_scope
 from storage.models import Event, Item
 from tests.conftest import apply, example_config, label_config

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot.config.project import ProjectConfig, parse_project
 from bot.llm import (
     PreLabel,
     PreLabelFailed,
@@ -27,7 +28,6 @@ from bot.llm import (
 )
 from bot.llm.client import LLMUnavailable
 from bot.llm.prelabel import render_messages, response_format
-from bot.projects import ProjectConfig, parse_project
 from bot.sandbox.openai_stub import OpenAIStub
 
 KEY = "sk-test-SECRET123"

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from bot.quality.calibration import (
     expected_calibration_error,
     plot_reliability,
@@ -20,7 +20,7 @@ from bot.quality.calibration import (
 )
 from bot.workflow.dispatch import dispatch_queued
 from bot.workflow.feedback import calibration_report
-from bot.workflow.projects import project_config, require_project
+from bot.workflow.project_versions import project_config, require_project
 from bot.workflow.routing import audit_draw
 from bot.workflow.signoff import sign_off
 from storage.db import session_scope

@@ -10,12 +10,12 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from bot.quality import encode_labels, krippendorff_alpha
 from bot.quality.reviewer_stats import project_quality
 from bot.workflow.escalation import resolve_escalation
 from bot.workflow.posterior import clear_cache
-from bot.workflow.projects import require_project
+from bot.workflow.project_versions import require_project
 from storage import quality_queries
 from storage.db import session_scope
 from storage.models import Escalation, Response

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.projects import ProjectConfig
+from bot.config.project import ProjectConfig
 from bot.sandbox.blockkit import validate_message_blocks, validate_view
 from bot.slack import views
 from bot.slack.conversation import Part

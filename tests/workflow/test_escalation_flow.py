@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlmodel import Session, select
 
-from bot.projects import SignOff
+from bot.config.project import SignOff
 from bot.sandbox.blockkit import validate_message_blocks, validate_view
 from bot.slack import escalation as escalation_blocks
 from bot.workflow import escalation as flow
@@ -46,7 +46,7 @@ def escalation_message(engine) -> tuple[int, dict]:
 
 
 def modal(engine, lead: str = "U09LEAD") -> dict:
-    from bot.context import QuorumContext
+    from bot.runtime.context import QuorumContext
     from tests.conftest import make_settings
 
     ctx = QuorumContext(engine=engine, settings=make_settings(str(engine.url)))
@@ -59,8 +59,8 @@ def modal(engine, lead: str = "U09LEAD") -> dict:
 
 
 def resolve(engine, clock, state_values: dict, lead: str = "U09LEAD"):
-    from bot.clock import FrozenClock
-    from bot.context import QuorumContext
+    from bot.runtime.clock import FrozenClock
+    from bot.runtime.context import QuorumContext
     from tests.conftest import make_settings
 
     ctx = QuorumContext(
@@ -281,7 +281,7 @@ def test_decision_modal_refuses_non_leads_and_resolved_escalations(engine, clock
         content=chat(),
         answers=[(ALICE, "billing"), (BOB, "bug"), (CARA, "billing")],
     )
-    from bot.context import QuorumContext
+    from bot.runtime.context import QuorumContext
     from tests.conftest import make_settings
 
     ctx = QuorumContext(engine=engine, settings=make_settings(str(engine.url)), clock=clock)

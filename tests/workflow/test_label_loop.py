@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from bot.intake.importer import import_records, validate_file
 from bot.workflow.dispatch import dispatch_queued
-from bot.workflow.projects import require_project
+from bot.workflow.project_versions import require_project
 from bot.workflow.responses import AnswerOutcome, record_answer
 from storage.db import session_scope
 from storage.models import Assignment, Item, Label, OutboxMessage
@@ -29,7 +29,7 @@ def conversation(text: str) -> list[dict]:
 def import_file(engine, path: Path, name: str = "support-intent") -> None:
     with session_scope(engine) as session:
         project = require_project(session, name)
-        from bot.workflow.projects import project_config
+        from bot.workflow.project_versions import project_config
 
         records = validate_file(path, project_config(session, project))
         import_records(session, project, records, source=str(path))

@@ -17,8 +17,8 @@ import pytest
 from sqlmodel import Session, col, select
 
 import bot.workflow.prelabelling as prelabelling
-from bot.context import QuorumContext
 from bot.llm import PreLabelFailed, prompt_template_hash
+from bot.runtime.context import QuorumContext
 from bot.sandbox.openai_stub import OpenAIStub
 from bot.workflow.dispatch import dispatch_queued
 from bot.workflow.prelabelling import LLMAssistWorker, prelabel_pending, store_prelabel

@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from bot.audit import content_hash
-from bot.projects import SignOff
+from bot.audit.chain import content_hash
+from bot.config.project import SignOff
 from bot.workflow.dispatch import dispatch_queued
 from bot.workflow.posterior import clear_cache
-from bot.workflow.projects import project_config, require_project
+from bot.workflow.project_versions import project_config, require_project
 from bot.workflow.responses import record_answer
 from bot.workflow.signoff import decide
 from storage.db import session_scope

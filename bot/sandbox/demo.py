@@ -19,12 +19,12 @@ from rich.table import Table
 from sqlmodel import Session, select
 
 from bot import EXAMPLES_DIR
+from bot.config.project import ProjectConfig, load_project_file
 from bot.exports.run import ExportRequest, run_export
 from bot.exports.writers import JsonlSink
 from bot.intake.importer import import_records, validate_file
-from bot.projects import ProjectConfig, load_project_file
 from bot.sandbox.harness import SlackSandbox
-from bot.workflow.projects import apply_project
+from bot.workflow.project_versions import apply_project
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade_schema
 from storage.models import Item, Project

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from bot.audit import record_event
-from bot.projects import ProjectConfig
+from bot.audit.chain import record_event
+from bot.config.project import ProjectConfig
 from storage import queries
 from storage.models import Project, ProjectVersion, utcnow
 

@@ -3,7 +3,7 @@
 Two readers share this module. Exports attach a provenance block to every label, built
 from one page of labels at a time (`PageSources`: one query per related table, never
 one per label). `quorum provenance ITEM` shows one item's whole event chain as a
-timeline (rendered by bot/provenance_view.py), with the same block and a check of the
+timeline (rendered by bot/cli/render/provenance.py), with the same block and a check of the
 chain's hashes.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.audit import item_chain
-from bot.audit_verify import check_chain
+from bot.audit.chain import item_chain
+from bot.audit.verify import check_chain
 from bot.exports.pseudonyms import People
 from storage import audit_queries, label_queries, queries
 from storage.models import Item, Project

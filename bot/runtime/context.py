@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from bot.clock import SYSTEM_CLOCK, Clock
-from bot.settings import Settings
+from bot.runtime.clock import SYSTEM_CLOCK, Clock
+from bot.runtime.settings import Settings
 
 
 @dataclass

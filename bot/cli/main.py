@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.context import QuorumContext
-from bot.settings import Settings, get_settings
+from bot.runtime.context import QuorumContext
+from bot.runtime.settings import Settings, get_settings
 from storage.db import make_engine, session_scope, upgrade_schema
 
 app = typer.Typer(help="Quorum: expert annotation of AI data inside Slack.", no_args_is_help=True)
@@ -51,8 +51,8 @@ def progress_bar() -> Progress:
 @project_app.command("apply")
 def project_apply(file: Path = typer.Argument(..., help="The project's YAML file.")) -> None:
     """Create or update a project from its YAML (each change is kept as a new version)."""
-    from bot.projects import ProjectConfigError, load_project_file
-    from bot.workflow.projects import apply_project
+    from bot.config.project import ProjectConfigError, load_project_file
+    from bot.workflow.project_versions import apply_project
 
     try:
         config = load_project_file(file)
@@ -86,7 +86,7 @@ def import_items(
 ) -> None:
     """Import items, all or nothing: any bad line and nothing is stored."""
     from bot.intake.importer import ImportRejected, import_records, validate_file
-    from bot.workflow.projects import UnknownProjectError, project_config, require_project
+    from bot.workflow.project_versions import UnknownProjectError, project_config, require_project
 
     if not file.exists():
         raise fail(f"{file}: no such file")
@@ -122,7 +122,7 @@ def serve(
     host: str = typer.Option("0.0.0.0", help="Interface to listen on (127.0.0.1: this host only)."),
 ) -> None:
     """Run the bot: HTTP mode, or Socket Mode when SLACK_APP_TOKEN is set."""
-    from bot.app import Runtime
+    from bot.runtime.app import Runtime
 
     settings = get_settings()
     missing = settings.missing_for_serve()
@@ -167,7 +167,7 @@ def demo(
     ),
 ) -> None:
     """The whole loop offline: example projects, a local Slack emulator, simulated reviewers."""
-    from bot.demo import run_demo
+    from bot.sandbox.demo import run_demo
 
     run_demo(workdir=workdir, accuracy=accuracy, seed=seed, console=console, llm_stub=llm_stub)
 
@@ -188,10 +188,10 @@ def calibrate(
     ),
 ) -> None:
     """How far the model can be trusted: calibration from human labels, and a threshold."""
-    from bot.calibration_report import calibration_renderable
+    from bot.cli.render.calibration import calibration_renderable
     from bot.quality.calibration import plot_reliability
     from bot.workflow.feedback import apply_threshold, calibration_report
-    from bot.workflow.projects import UnknownProjectError
+    from bot.workflow.project_versions import UnknownProjectError
 
     ctx = open_context()
     try:
@@ -261,7 +261,7 @@ def export(
     from bot.exports.outputs import open_outputs, parse_when
     from bot.exports.run import ExportRequest, run_export
     from bot.exports.writers import ExportError
-    from bot.workflow.projects import UnknownProjectError
+    from bot.workflow.project_versions import UnknownProjectError
 
     try:
         request = ExportRequest(
@@ -309,7 +309,7 @@ def export(
 def _project_id(engine, name: str | None) -> int | None:  # type: ignore[no-untyped-def]
     from sqlmodel import Session
 
-    from bot.workflow.projects import UnknownProjectError, require_project
+    from bot.workflow.project_versions import UnknownProjectError, require_project
 
     if name is None:
         return None
@@ -325,7 +325,7 @@ def audit_verify(
     project: str | None = typer.Option(None, "--project", "-p", help="Only this project."),
 ) -> None:
     """Walk every event chain and checkpoint; exit 1 at the first sign of tampering."""
-    from bot.audit_verify import render_report, verify_trail
+    from bot.audit.verify import render_report, verify_trail
 
     ctx = open_context()
     project_id = _project_id(ctx.engine, project)
@@ -340,7 +340,7 @@ def audit_checkpoint(
     project: str | None = typer.Option(None, "--project", "-p", help="Only this project."),
 ) -> None:
     """Sign the current head of every chain, so deleting a whole history is caught later."""
-    from bot.audit import write_checkpoint
+    from bot.audit.chain import write_checkpoint
     from storage import queries
 
     ctx = open_context()
@@ -366,8 +366,8 @@ def provenance(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a timeline."),
 ) -> None:
     """One item's whole history: who decided what, when, under which rules."""
-    from bot.provenance import AmbiguousItemError, UnknownItemError, item_history
-    from bot.provenance_view import render_history
+    from bot.audit.provenance import AmbiguousItemError, UnknownItemError, item_history
+    from bot.cli.render.provenance import render_history
 
     ctx = open_context()
     try:
@@ -390,7 +390,7 @@ def status(
     ),
 ) -> None:
     """Items by state, per project; with --project also reviewer quality and agreement."""
-    from bot.reports import project_status_table
+    from bot.cli.render.reports import project_status_table
 
     if plot is not None and project is None:
         raise fail("--plot needs --project NAME: the figure is of one project")
@@ -410,7 +410,7 @@ def _print_project_quality(ctx: QuorumContext, project: str, plot: Path | None) 
         plot_quality,
         reviewer_table,
     )
-    from bot.workflow.projects import UnknownProjectError
+    from bot.workflow.project_versions import UnknownProjectError
 
     try:
         quality = load_project_quality(ctx.engine, project)

@@ -11,12 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.context import QuorumContext
 from bot.delivery.pacing import Pacer
 from bot.delivery.scheduler import QuorumScheduler
 from bot.delivery.worker import DeliveryWorker
-from bot.server import HttpServer
-from bot.settings import Settings
+from bot.runtime.context import QuorumContext
+from bot.runtime.server import HttpServer
+from bot.runtime.settings import Settings
 from bot.slack.outbound import SlackOutbound, make_web_client
 from bot.workflow.dispatch import dispatch_queued
 from bot.workflow.prelabelling import LLMAssistWorker

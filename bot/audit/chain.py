@@ -3,7 +3,7 @@
 Each item has its own chain (`item:<id>`), project-level changes live on `project:<id>`.
 An event's hash covers its content and its predecessor's hash, so editing, deleting or
 reordering events breaks the chain. Separate chains let several bot processes append
-at once without a global lock; signed checkpoints (bot/audit_verify.py) pin the set of
+at once without a global lock; signed checkpoints (bot/audit/verify.py) pin the set of
 chain heads so that deleting a whole chain is caught too.
 """
 

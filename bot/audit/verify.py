@@ -22,7 +22,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.audit import GENESIS_HASH, checkpoint_hash, event_hash, sign_checkpoint
+from bot.audit.chain import GENESIS_HASH, checkpoint_hash, event_hash, sign_checkpoint
 from storage import audit_queries
 
 MAX_PROBLEMS_KEPT = 100
