@@ -1,10 +1,13 @@
 """Slack listeners only: parse the payload, ack, call one bot/ service, render."""
 
+from slack_bolt import App
+
 from bot.runtime.context import QuorumContext
-from handlers import actions, commands, events, middleware, views
+from handlers import actions, commands, errors, events, middleware, views
 
 
-def register_listeners(app, ctx: QuorumContext) -> None:  # type: ignore[no-untyped-def]
+def register_listeners(app: App, ctx: QuorumContext) -> None:
+    errors.register(app)
     middleware.register(app, ctx)
     actions.register(app, ctx)
     views.register(app, ctx)

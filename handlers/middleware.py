@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from slack_bolt import BoltResponse
+from slack_bolt import App, BoltResponse
 
 from bot.runtime.context import QuorumContext
 from bot.workflow.deliveries import first_delivery
 
 
-def register(app, ctx: QuorumContext) -> None:  # type: ignore[no-untyped-def]
+def register(app: App, ctx: QuorumContext) -> None:
     @app.middleware
     def dedupe_events(body: dict, next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
         event_id = body.get("event_id")

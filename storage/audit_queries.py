@@ -11,24 +11,24 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Text, cast, func, select, tuple_
+from sqlalchemy import Select, Text, cast, func, select, tuple_
 from sqlmodel import Session, col
 
 from storage import in_lists
 from storage.models import Checkpoint, Event, Item, Project
 
 EVENT_COLUMNS = (
-    Event.id,
-    Event.chain,
-    Event.seq,
-    Event.kind,
-    Event.actor,
-    Event.data,
-    Event.created_at,
-    Event.prev_hash,
-    Event.hash,
-    Event.project_id,
-    Event.item_id,
+    col(Event.id),
+    col(Event.chain),
+    col(Event.seq),
+    col(Event.kind),
+    col(Event.actor),
+    col(Event.data),
+    col(Event.created_at),
+    col(Event.prev_hash),
+    col(Event.hash),
+    col(Event.project_id),
+    col(Event.item_id),
 )
 
 
@@ -46,13 +46,13 @@ def lock_project(session: Session, project_id: int) -> Project | None:
 def chain_heads(session: Session, project_id: int) -> Iterator[tuple[str, int, str]]:
     """(chain, last seq, last hash) of every chain holding events of the project."""
     last = (
-        select(Event.chain, func.max(Event.seq).label("seq"))
+        select(col(Event.chain), func.max(Event.seq).label("seq"))
         .where(col(Event.project_id) == project_id)
         .group_by(Event.chain)
         .subquery()
     )
     rows = session.execute(
-        select(Event.chain, Event.seq, Event.hash)
+        select(col(Event.chain), col(Event.seq), col(Event.hash))
         .join(last, (col(Event.chain) == last.c.chain) & (col(Event.seq) == last.c.seq))
         .order_by(Event.chain)
     )
@@ -60,15 +60,20 @@ def chain_heads(session: Session, project_id: int) -> Iterator[tuple[str, int, s
 
 
 @lru_cache
-def _heads_of_chains(dialect: str) -> Any:
+def _heads_of_chains(dialect: str) -> Select[str, int, str, str, str, str]:
     last = (
-        select(Event.chain, func.max(Event.seq).label("seq"))
+        select(col(Event.chain), func.max(Event.seq).label("seq"))
         .where(in_lists.one_of(col(Event.chain), "chains", dialect))
         .group_by(Event.chain)
         .subquery()
     )
     return select(
-        Event.chain, Event.seq, Event.hash, Event.kind, Event.actor, cast(Event.data, Text)
+        col(Event.chain),
+        col(Event.seq),
+        col(Event.hash),
+        col(Event.kind),
+        col(Event.actor),
+        cast(Event.data, Text),
     ).join(last, (col(Event.chain) == last.c.chain) & (col(Event.seq) == last.c.seq))
 
 
@@ -92,7 +97,10 @@ def heads_of_chains(session: Session, chains: Sequence[str]) -> dict[str, ChainH
     rows = connection.execute(
         _heads_of_chains(dialect), {"chains": in_lists.bound(chains, dialect)}
     ).all()
-    return {chain: ChainHead(*rest) for chain, *rest in rows}
+    return {
+        chain: ChainHead(seq, digest, kind, actor, data_json)
+        for chain, seq, digest, kind, actor, data_json in rows
+    }
 
 
 def latest_checkpoint(session: Session, project_id: int) -> Checkpoint | None:
@@ -105,7 +113,7 @@ def latest_checkpoint(session: Session, project_id: int) -> Checkpoint | None:
 
 
 def checkpoint_projects(session: Session, project_id: int | None = None) -> list[int]:
-    query = select(Checkpoint.project_id).distinct().order_by(Checkpoint.project_id)
+    query = select(col(Checkpoint.project_id)).distinct().order_by(col(Checkpoint.project_id))
     if project_id is not None:
         query = query.where(col(Checkpoint.project_id) == project_id)
     return list(session.scalars(query))
@@ -123,9 +131,10 @@ def iter_checkpoints(session: Session, project_id: int) -> Iterator[Checkpoint]:
         ).first()
         if checkpoint is None:
             return
+        assert checkpoint.id is not None  # a row read from the table has its key
         session.expunge(checkpoint)
         yield checkpoint
-        last_id = checkpoint.id  # type: ignore[assignment]
+        last_id = checkpoint.id
 
 
 def iter_events(
@@ -135,7 +144,7 @@ def iter_events(
     Event's column names, paged by keyset so memory stays flat."""
     after: tuple[str, int] | None = None
     while True:
-        query = select(*EVENT_COLUMNS).order_by(Event.chain, Event.seq).limit(page)
+        query = select(*EVENT_COLUMNS).order_by(col(Event.chain), col(Event.seq)).limit(page)
         if project_id is not None:
             query = query.where(col(Event.project_id) == project_id)
         if after is not None:
@@ -172,7 +181,7 @@ def external_ids(session: Session, item_ids: Sequence[int]) -> dict[int, tuple[s
     if not item_ids:
         return {}
     rows = session.execute(
-        select(Item.id, Item.external_id, Project.name)
+        select(col(Item.id), col(Item.external_id), col(Project.name))
         .join(Project, col(Project.id) == Item.project_id)
         .where(col(Item.id).in_(item_ids))
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import insert
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from storage.models import Event, Item
 
@@ -14,7 +14,7 @@ CHUNK = 5000
 
 def insert_rows(
     session: Session,
-    table: type,
+    table: type[SQLModel],
     rows: Sequence[dict],
     *,
     progress: Callable[[int], None] | None = None,
@@ -22,15 +22,22 @@ def insert_rows(
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
         # Core insert on the table: the ORM's bulk path costs more than the database.
-        session.connection().execute(insert(table.__table__), list(chunk))
+        session.connection().execute(
+            insert(table.__table__),  # type: ignore[attr-defined]  # set by SQLAlchemy's mapping; SQLModel does not declare it
+            list(chunk),
+        )
         if progress:
             progress(len(chunk))
 
 
-def insert_items(session: Session, rows: Sequence[dict], **kwargs) -> None:  # type: ignore[no-untyped-def]
-    insert_rows(session, Item, rows, **kwargs)
+def insert_items(
+    session: Session, rows: Sequence[dict], *, progress: Callable[[int], None] | None = None
+) -> None:
+    insert_rows(session, Item, rows, progress=progress)
 
 
-def insert_events(session: Session, rows: Sequence[dict], **kwargs) -> None:  # type: ignore[no-untyped-def]
+def insert_events(
+    session: Session, rows: Sequence[dict], *, progress: Callable[[int], None] | None = None
+) -> None:
     """Insert event rows built by bot.audit.chain.build_event_row."""
-    insert_rows(session, Event, rows, **kwargs)
+    insert_rows(session, Event, rows, progress=progress)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from storage.models import Escalation
+from storage.models import Escalation, Item, Project
 
 OPEN = "open"
 RESOLVED = "resolved"
@@ -20,9 +20,22 @@ def lock_escalation(session: Session, escalation_id: int) -> Escalation | None:
     ).first()
 
 
-def open_escalations(session: Session, project_id: int | None = None) -> Sequence[Escalation]:
-    """Unresolved escalations, oldest first."""
-    query = select(Escalation).where(Escalation.status == OPEN)
-    if project_id is not None:
-        query = query.where(Escalation.project_id == project_id)
-    return session.exec(query.order_by(col(Escalation.created_at), col(Escalation.id))).all()
+def open_escalations(
+    session: Session, project_ids: Sequence[int] | None = None, *, limit: int | None = None
+) -> Sequence[tuple[Escalation, Item, Project]]:
+    """Unresolved escalations, oldest first, with their items and projects: of the given
+    projects (none for an empty list), or of every project when `project_ids` is None."""
+    if project_ids is not None and not project_ids:
+        return []
+    query = (
+        select(Escalation, Item, Project)
+        .join(Item, col(Item.id) == Escalation.item_id)
+        .join(Project, col(Project.id) == Escalation.project_id)
+        .where(col(Escalation.status) == OPEN)
+    )
+    if project_ids is not None:
+        query = query.where(col(Escalation.project_id).in_(project_ids))
+    query = query.order_by(col(Escalation.created_at), col(Escalation.id))
+    if limit is not None:
+        query = query.limit(limit)
+    return session.exec(query).all()

@@ -13,7 +13,7 @@ backends) and decoded once with orjson, and times come back as ISO-8601 UTC stri
 from __future__ import annotations
 
 from collections import defaultdict, namedtuple
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -73,10 +73,10 @@ def iso_time(value: str | datetime | None) -> str | None:
 
 def _reader(
     name: str, columns: Sequence[Any], *, json_cols: Sequence[str], time_cols: Sequence[str]
-):  # type: ignore[no-untyped-def]
+) -> Callable[[Sequence[Any]], list[Any]]:
     """A named tuple type for these columns and a function turning raw rows into it."""
     names = [c.key for c in columns]
-    make = namedtuple(name, names)._make  # type: ignore[misc]
+    make = namedtuple(name, names)._make  # type: ignore[attr-defined]  # fields known at run time only: mypy sees a plain tuple type
     json_at = [i for i, n in enumerate(names) if n in json_cols]
     time_at = [i for i, n in enumerate(names) if n in time_cols]
 
@@ -114,19 +114,19 @@ def _of_items(session: Session, statement: Any, item_ids: Sequence[int]) -> Sequ
 
 
 LABEL_COLUMNS = (
-    Label.id,
-    Label.item_id,
+    col(Label.id),
+    col(Label.item_id),
     _json(Label.value),
-    Label.method,
-    Label.agreement,
-    Label.confidence,
-    Label.config_version,
-    Label.signed_off_by,
+    col(Label.method),
+    col(Label.agreement),
+    col(Label.confidence),
+    col(Label.config_version),
+    col(Label.signed_off_by),
     _time(Label.signed_off_at),
-    Item.external_id,
-    Item.status,
+    col(Item.external_id),
+    col(Item.status),
     _json(Item.meta),
-    Item.content_hash,
+    col(Item.content_hash),
 )
 _read_labels = _reader(
     "LabelRow", LABEL_COLUMNS, json_cols=("value", "meta"), time_cols=("signed_off_at",)
@@ -200,12 +200,12 @@ def iter_label_pages(
 
 
 RESPONSE_COLUMNS = (
-    Response.item_id,
-    Response.reviewer_id,
+    col(Response.item_id),
+    col(Response.reviewer_id),
     _json(Response.value),
-    Response.rationale,
-    Response.latency_ms,
-    Response.revision,
+    col(Response.rationale),
+    col(Response.latency_ms),
+    col(Response.revision),
     _time(Response.created_at),
     # Only a changed answer has a change time worth reading.
     type_coerce(case((col(Response.revision) > 1, Response.updated_at)), String).label(
@@ -221,13 +221,13 @@ _read_responses = _reader(
 )
 
 PRELABEL_COLUMNS = (
-    PreLabelRecord.item_id,
-    PreLabelRecord.model,
-    PreLabelRecord.prompt_name,
-    PreLabelRecord.prompt_hash,
+    col(PreLabelRecord.item_id),
+    col(PreLabelRecord.model),
+    col(PreLabelRecord.prompt_name),
+    col(PreLabelRecord.prompt_hash),
     _json(PreLabelRecord.value),
-    PreLabelRecord.confidence,
-    PreLabelRecord.error,
+    col(PreLabelRecord.confidence),
+    col(PreLabelRecord.error),
     _time(PreLabelRecord.created_at),
 )
 _read_prelabels = _reader(
@@ -235,13 +235,13 @@ _read_prelabels = _reader(
 )
 
 ESCALATION_COLUMNS = (
-    Escalation.item_id,
-    Escalation.status,
-    Escalation.reason,
-    Escalation.summary,
-    Escalation.resolved_by,
+    col(Escalation.item_id),
+    col(Escalation.status),
+    col(Escalation.reason),
+    col(Escalation.summary),
+    col(Escalation.resolved_by),
     _json(Escalation.resolved_value),
-    Escalation.resolution_rationale,
+    col(Escalation.resolution_rationale),
     _time(Escalation.created_at),
     _time(Escalation.resolved_at),
 )
@@ -308,7 +308,7 @@ def escalation_rows(session: Session, item_ids: Sequence[int]) -> dict[int, Any]
 def config_hashes(session: Session, project_id: int) -> dict[int, str]:
     """version -> config hash, for every version of the project (a handful of rows)."""
     rows = session.execute(
-        select(ProjectVersion.version, ProjectVersion.config_hash).where(
+        select(col(ProjectVersion.version), col(ProjectVersion.config_hash)).where(
             col(ProjectVersion.project_id) == project_id
         )
     )
@@ -319,7 +319,7 @@ def project_people(session: Session, project_id: int) -> set[str]:
     """Every reviewer and lead named by any version of the project's config."""
     people: set[str] = set()
     for (config,) in session.execute(
-        select(ProjectVersion.config).where(col(ProjectVersion.project_id) == project_id)
+        select(col(ProjectVersion.config)).where(col(ProjectVersion.project_id) == project_id)
     ):
         people.update(config.get("reviewers") or [])
         people.update(config.get("leads") or [])

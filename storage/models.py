@@ -8,14 +8,23 @@ assignment, one label per item, one assignment per (item, reviewer), one event p
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy.orm import Mapped
+from sqlmodel import Field, SQLModel, col
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def pk(column: int | None) -> Mapped[int]:
+    """An integer primary key as a select column (`select(pk(Item.id), ...)`).
+
+    The models type `id` as `int | None` because an object has no id until it is
+    inserted; a key read back from the table is never NULL, so its rows hold `int`."""
+    return cast("Mapped[int]", col(column))
 
 
 class UTCDateTime(TypeDecorator):

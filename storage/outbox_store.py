@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -23,7 +23,7 @@ def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _due(now: datetime):  # type: ignore[no-untyped-def]
+def _due(now: datetime) -> ColumnElement[bool]:
     return or_(
         (col(OutboxMessage.status) == OutboxStatus.PENDING)
         & (col(OutboxMessage.next_attempt_at) <= now),
@@ -114,7 +114,7 @@ def release_claims(
         query = query.where(col(OutboxMessage.id).in_(list(row_ids)))
     else:
         query = query.where(col(OutboxMessage.attempts) == 0)
-    result = session.execute(
+    result = session.exec(
         query.values(status=OutboxStatus.PENDING, claimed_by=None, claimed_until=None)
     )
     return result.rowcount or 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 
-from sqlalchemy import and_, exists, not_, or_
+from sqlalchemy import Exists, and_, exists, not_, or_
 from sqlmodel import Session, col, select
 
 from storage.models import Escalation, Event, Item, ItemStatus, Label, PreLabelRecord
@@ -23,8 +23,8 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
         yield ids[start : start + CHUNK]
 
 
-def _has_prelabel():  # type: ignore[no-untyped-def]
-    return exists().where(PreLabelRecord.item_id == Item.id)
+def _has_prelabel() -> Exists:
+    return exists().where(col(PreLabelRecord.item_id) == Item.id)
 
 
 def items_awaiting_prelabel(
@@ -101,7 +101,7 @@ def routed_events(session: Session, item_ids: Iterable[int]) -> dict[int, dict]:
     found: dict[int, dict] = {}
     for chunk in _chunks(list(item_ids)):
         rows = session.exec(
-            select(Event.item_id, Event.data)
+            select(Event.item_id, col(Event.data))
             .where(Event.kind == "routed", col(Event.item_id).in_(chunk))
             .order_by(col(Event.id))
         ).all()
@@ -117,7 +117,7 @@ def escalations_awaiting_summary(
     if not project_ids:
         return []
     attempted = exists().where(
-        and_(Event.item_id == Escalation.item_id, col(Event.kind).in_(list(done_kinds)))
+        and_(col(Event.item_id) == Escalation.item_id, col(Event.kind).in_(list(done_kinds)))
     )
     return session.exec(
         select(Escalation)

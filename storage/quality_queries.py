@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import func
+from sqlalchemy import Select, func
+from sqlalchemy import select as core_select  # typed for more columns than sqlmodel's
 from sqlmodel import Session, col, select
 
-from storage.models import Assignment, AssignmentStatus, Item, Label, Response
+from storage.models import Assignment, AssignmentStatus, Item, Label, Response, pk
 
 _CHUNK = 900  # stay under SQLite's bound-parameter limit
 
@@ -43,40 +44,42 @@ class LabelRow(NamedTuple):
 
 
 _ANSWER_COLUMNS = (
-    Response.id,
-    Response.item_id,
-    Response.reviewer_id,
-    Response.value,
-    Response.rationale,
-    Response.latency_ms,
-    Response.created_at,
-    Assignment.presentation,
-    Response.flags,
+    pk(Response.id),
+    col(Response.item_id),
+    col(Response.reviewer_id),
+    col(Response.value),
+    col(Response.rationale),
+    col(Response.latency_ms),
+    col(Response.created_at),
+    col(Assignment.presentation),
+    col(Response.flags),
 )
 
 
-def _answers_query():  # type: ignore[no-untyped-def]
+def _answers_query() -> Select[
+    int, int, str, Any, str | None, int | None, datetime, dict | None, list | None
+]:
     return (
-        select(*_ANSWER_COLUMNS)
+        core_select(*_ANSWER_COLUMNS)
         .join(Assignment, col(Assignment.id) == Response.assignment_id)
-        .where(Assignment.status == AssignmentStatus.ANSWERED)
+        .where(col(Assignment.status) == AssignmentStatus.ANSWERED)
     )
 
 
 def item_answers(session: Session, item_id: int) -> list[AnswerRow]:
     """The answers that count for an item (answered assignments), oldest first."""
-    rows = session.exec(
-        _answers_query().where(Response.item_id == item_id).order_by(col(Response.id))
+    rows = session.execute(
+        _answers_query().where(col(Response.item_id) == item_id).order_by(col(Response.id))
     ).all()
     return [AnswerRow(*row) for row in rows]
 
 
 def project_answers(session: Session, project_id: int) -> list[AnswerRow]:
     """Every answer that counts in a project, in item then answer order."""
-    rows = session.exec(
+    rows = session.execute(
         _answers_query()
         .join(Item, col(Item.id) == Response.item_id)
-        .where(Item.project_id == project_id)
+        .where(col(Item.project_id) == project_id)
         .order_by(col(Response.item_id), col(Response.id))
     ).all()
     return [AnswerRow(*row) for row in rows]
@@ -109,7 +112,9 @@ def item_contents(session: Session, item_ids: Iterable[int]) -> dict[int, dict]:
     found: dict[int, dict] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        rows = session.exec(select(Item.id, Item.content).where(col(Item.id).in_(chunk))).all()
+        rows = session.exec(
+            select(pk(Item.id), col(Item.content)).where(col(Item.id).in_(chunk))
+        ).all()
         found.update(dict(rows))
     return found
 
@@ -117,7 +122,7 @@ def item_contents(session: Session, item_ids: Iterable[int]) -> dict[int, dict]:
 def gold_values(session: Session, project_id: int) -> dict[int, Any]:
     """item id -> gold value for the project's gold items. JSON null and SQL NULL both mean
     "no gold" and differ by backend, so the filter happens here rather than in SQL."""
-    rows = session.exec(select(Item.id, Item.gold).where(Item.project_id == project_id)).all()
+    rows = session.exec(select(pk(Item.id), Item.gold).where(Item.project_id == project_id)).all()
     return {item_id: gold for item_id, gold in rows if gold is not None}
 
 
@@ -134,17 +139,17 @@ def gold_answers(session: Session, project_id: int) -> list[tuple[AnswerRow, Any
 
 
 def project_labels(session: Session, project_id: int) -> list[LabelRow]:
-    rows = session.exec(
-        select(
-            Label.item_id,
-            Label.value,
-            Label.method,
-            Label.agreement,
-            Label.confidence,
-            Label.signed_off_by,
-            Label.signed_off_at,
+    rows = session.execute(
+        core_select(
+            col(Label.item_id),
+            col(Label.value),
+            col(Label.method),
+            col(Label.agreement),
+            col(Label.confidence),
+            col(Label.signed_off_by),
+            col(Label.signed_off_at),
         )
-        .where(Label.project_id == project_id)
+        .where(col(Label.project_id) == project_id)
         .order_by(col(Label.signed_off_at))
     ).all()
     return [LabelRow(*row) for row in rows]

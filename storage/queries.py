@@ -16,6 +16,7 @@ from storage.models import (
     ProjectVersion,
     Response,
     Reviewer,
+    pk,
 )
 
 
@@ -44,7 +45,7 @@ def items_by_external_id(
     for start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
         chunk = ids[start : start + 900]
         rows = session.exec(
-            select(Item.external_id, Item.id, Item.content_hash).where(
+            select(Item.external_id, pk(Item.id), Item.content_hash).where(
                 Item.project_id == project_id, col(Item.external_id).in_(chunk)
             )
         ).all()

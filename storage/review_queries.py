@@ -147,21 +147,6 @@ def pending_draft_ids(session: Session, assignment_ids: list[int]) -> set[int]:
 # --- what leads see ---------------------------------------------------------------------------
 
 
-def open_escalations(
-    session: Session, project_ids: list[int], *, limit: int = 20
-) -> Sequence[tuple[Escalation, Item, Project]]:
-    if not project_ids:
-        return []
-    return session.exec(
-        select(Escalation, Item, Project)
-        .join(Item, col(Item.id) == Escalation.item_id)
-        .join(Project, col(Project.id) == Escalation.project_id)
-        .where(col(Escalation.project_id).in_(project_ids), Escalation.status == "open")
-        .order_by(col(Escalation.created_at), col(Escalation.id))
-        .limit(limit)
-    ).all()
-
-
 def open_escalation_count(session: Session, project_ids: list[int]) -> int:
     if not project_ids:
         return 0
@@ -209,9 +194,9 @@ def replace_pending_home(session: Session, user_id: str, payload: dict) -> bool:
     if waiting is None:
         return False
     # Guarded on the status, so a row the worker claimed in between is left alone.
-    result = session.execute(
+    result = session.exec(
         update(OutboxMessage)
-        .where(col(OutboxMessage.id) == waiting, OutboxMessage.status == OutboxStatus.PENDING)
+        .where(col(OutboxMessage.id) == waiting, col(OutboxMessage.status) == OutboxStatus.PENDING)
         .values(payload=payload)
     )
     return result.rowcount == 1

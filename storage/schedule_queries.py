@@ -21,6 +21,7 @@ from storage.models import (
     OutboxStatus,
     Reviewer,
     SchedulerLock,
+    pk,
 )
 
 # -- once per tick -----------------------------------------------------------------------
@@ -40,7 +41,7 @@ def claim_tick(session: Session, *, job: str, tick: str, owner: str, now: dateti
 
 
 def prune_ticks(session: Session, *, before: datetime) -> int:
-    result = session.execute(delete(SchedulerLock).where(col(SchedulerLock.created_at) < before))
+    result = session.exec(delete(SchedulerLock).where(col(SchedulerLock.created_at) < before))
     return result.rowcount or 0
 
 
@@ -69,7 +70,7 @@ def reminder_candidates(
             OutboxMessage.status == OutboxStatus.SENT,
             col(OutboxMessage.assignment_id).is_not(None),
         )
-        .group_by(OutboxMessage.assignment_id)
+        .group_by(col(OutboxMessage.assignment_id))
         .subquery()
     )
     rows = session.exec(
@@ -86,23 +87,26 @@ def reminder_candidates(
         .order_by(col(Assignment.id))
         .limit(limit)
     ).all()
-    return [
-        ReminderCandidate(
-            assignment_id=a.id,
-            project_id=project_id,
-            reviewer_id=a.reviewer_id,
-            reminders_sent=a.reminders_sent,
-            reference=max(filter(None, (a.last_reminded_at, sent_at or a.created_at))),
-            due_at=a.due_at,
+    candidates = []
+    for a, project_id, sent_at in rows:
+        assert a.id is not None  # a row read from the table has its key
+        candidates.append(
+            ReminderCandidate(
+                assignment_id=a.id,
+                project_id=project_id,
+                reviewer_id=a.reviewer_id,
+                reminders_sent=a.reminders_sent,
+                reference=max(filter(None, (a.last_reminded_at, sent_at or a.created_at))),
+                due_at=a.due_at,
+            )
         )
-        for a, project_id, sent_at in rows
-    ]
+    return candidates
 
 
 def expired_assignment_ids(session: Session, *, now: datetime, limit: int = 500) -> list[int]:
     return list(
         session.exec(
-            select(Assignment.id)
+            select(pk(Assignment.id))
             .join(Item, col(Item.id) == Assignment.item_id)
             .where(
                 Assignment.status == AssignmentStatus.PENDING,
@@ -114,10 +118,6 @@ def expired_assignment_ids(session: Session, *, now: datetime, limit: int = 500)
             .limit(limit)
         ).all()
     )
-
-
-def reviewer(session: Session, user_id: str) -> Reviewer | None:
-    return session.get(Reviewer, user_id)
 
 
 # -- audit checkpoints -------------------------------------------------------------------
@@ -159,7 +159,7 @@ def label_agreement(
     session: Session, project_id: int, *, since: datetime | None = None
 ) -> tuple[int, float | None]:
     """(labels signed off, mean agreement of those reached by consensus)."""
-    where = [Label.project_id == project_id]
+    where = [col(Label.project_id) == project_id]
     if since is not None:
         where.append(col(Label.signed_off_at) >= since)
     count = session.exec(select(func.count()).where(*where)).one()
@@ -171,14 +171,14 @@ def label_agreement(
 
 def slowest_open_items(session: Session, project_id: int, *, limit: int = 5) -> list[SlowItem]:
     rows = session.exec(
-        select(Item.external_id, func.min(Assignment.created_at), func.count(Assignment.id))
+        select(Item.external_id, func.min(Assignment.created_at), func.count(col(Assignment.id)))
         .join(Assignment, and_(col(Assignment.item_id) == Item.id))
         .where(
             Item.project_id == project_id,
             col(Item.status).in_(ItemStatus.OPEN),
             Assignment.status == AssignmentStatus.PENDING,
         )
-        .group_by(Item.id, Item.external_id)
+        .group_by(col(Item.id), Item.external_id)
         .order_by(func.min(Assignment.created_at))
         .limit(limit)
     ).all()

@@ -1,4 +1,5 @@
-"""Shared fixtures: databases on both backends, contexts, and example projects.
+"""Shared fixtures: databases on both backends and contexts (the builders tests share,
+example projects among them, are in tests/factories.py).
 
 `engine` is parameterised over SQLite and the local PostgreSQL. PostgreSQL tests fail
 when the server is unreachable: a run must never silently drop a backend.
@@ -14,15 +15,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, text
-from sqlmodel import SQLModel
+from sqlalchemy import Engine
 
-from bot import EXAMPLES_DIR
-from bot.config.project import ProjectConfig, load_project_file
 from bot.runtime.clock import FrozenClock
 from bot.runtime.context import QuorumContext
-from bot.runtime.settings import Settings
-from storage.db import make_engine, session_scope, upgrade_schema
+from storage.db import make_engine, upgrade_schema
+from tests.factories import make_settings, truncate_all
 
 PG_ADMIN_URL = os.environ.get("QUORUM_TEST_PG", "postgresql://127.0.0.1:5432/test")
 
@@ -69,12 +67,6 @@ def postgres_url() -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _truncate_all(engine: Engine) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-
-
 @pytest.fixture
 def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "quorum.db"
@@ -90,7 +82,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
         return
     url = request.getfixturevalue("postgres_url")
     engine = make_engine(url)
-    _truncate_all(engine)
+    truncate_all(engine)
     engine.dispose()
     yield url
 
@@ -114,19 +106,6 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "database_url": database_url,
-        "slack_bot_token": "xoxb-emulator-token",
-        "slack_signing_secret": "test-signing-secret",
-        "slack_app_token": None,
-        "openai_api_key": None,
-        "quorum_delivery_interval_s": 0.05,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def context(engine: Engine, database_url: str, clock: FrozenClock) -> QuorumContext:
     import random
@@ -134,32 +113,3 @@ def context(engine: Engine, database_url: str, clock: FrozenClock) -> QuorumCont
     return QuorumContext(
         engine=engine, settings=make_settings(database_url), clock=clock, rng=random.Random(1)
     )
-
-
-def example_config(name: str, **changes: object) -> ProjectConfig:
-    config = load_project_file(EXAMPLES_DIR / f"{name}.yml")
-    return config.model_copy(update=changes) if changes else config
-
-
-def label_config(**changes: object) -> ProjectConfig:
-    base = {
-        "name": "support-intent",
-        "kind": "label",
-        "question": "Which team should handle this conversation?",
-        "labels": ["billing", "bug", "account", "other"],
-        "reviewers": ["U01ALICE", "U02BOB", "U03CARA", "U04DAN"],
-        "leads": ["U09LEAD"],
-        "overlap": 3,
-        "agreement": 0.67,
-        "escalation_channel": "C0ESCALATE",
-        "routing": {"confidence_below": 0.8, "audit_rate": 0.0},
-    }
-    base.update(changes)
-    return ProjectConfig.model_validate(base)
-
-
-def apply(engine: Engine, config: ProjectConfig) -> None:
-    from bot.workflow.project_versions import apply_project
-
-    with session_scope(engine) as session:
-        apply_project(session, config)

@@ -16,7 +16,7 @@ from bot import REPO_ROOT
 from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from handlers import register_listeners
-from tests.conftest import make_settings
+from tests.factories import make_settings
 
 MANIFEST = yaml.safe_load((REPO_ROOT / "manifest.yml").read_text())
 REQUEST_URL = "https://YOUR-HOST/slack/events"
@@ -79,6 +79,10 @@ class RecordingApp:
         self.bound.setdefault("middleware", []).append(function)
         return function
 
+    def error(self, function):  # type: ignore[no-untyped-def]
+        self.bound.setdefault("error", []).append(function)
+        return function
+
 
 @pytest.fixture(scope="module")
 def bound() -> dict[str, list[object]]:
@@ -113,6 +117,10 @@ def test_actions_and_modals_arrive_through_interactivity(bound):
     interactivity = MANIFEST["settings"]["interactivity"]
     assert interactivity == {"is_enabled": True, "request_url": REQUEST_URL}
     assert "shortcut" not in bound and "options" not in bound  # none declared in the manifest
+
+
+def test_listener_failures_go_through_one_error_boundary(bound):
+    assert len(bound["error"]) == 1
 
 
 def test_every_reviewer_action_and_modal_has_a_listener(bound):

@@ -12,7 +12,7 @@ from bot.config.project import ProjectConfigError, load_project_file
 from bot.workflow.project_versions import apply_project
 from storage.db import session_scope
 from storage.models import ProjectVersion
-from tests.conftest import label_config
+from tests.factories import label_config
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,9 @@ def test_invalid_file_names_file_field_value_and_what_is_allowed(tmp_path):
     message = str(error.value)
     assert str(path) in message
     assert "`kind`" in message and '"labelling"' in message
-    assert "'rating', 'preference', 'label' or 'correction'" in message
+    allowed = message.split("must be one of ")[1]
+    for kind in ("label", "rating", "preference", "correction", "ranking"):
+        assert kind in allowed
 
 
 def test_unknown_setting_and_missing_labels_are_reported_together(tmp_path):

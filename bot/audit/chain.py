@@ -84,7 +84,7 @@ def build_event_row(
     created_at = at or utcnow()
     # Round-trip through JSON so the stored value hashes exactly as it reads back.
     data = json.loads(canonical_json(data))
-    row = {
+    row: dict[str, Any] = {
         "chain": chain,
         "seq": seq,
         "prev_hash": prev_hash,

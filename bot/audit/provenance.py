@@ -121,7 +121,9 @@ def provenance_block(
         "escalation": escalation_entry(sources.escalations.get(label.item_id), people),
         "sign_off": {
             "method": label.method,
-            "by": people.person(label.signed_off_by or (head.actor if signed else None)),
+            "by": people.person(
+                label.signed_off_by or (head.actor if head is not None and signed else None)
+            ),
             "at": iso(label.signed_off_at),
             "agreement": label.agreement,
             "confidence": label.confidence,
@@ -177,6 +179,7 @@ def item_history(
     people = people or People()
     with Session(engine) as session:
         item, owner = find_item(session, external_id, project)
+        assert item.id is not None and owner.id is not None  # rows read from their tables
         events = audit_queries.chain_events(session, item_chain(item.id))
         label = queries.label_for_item(session, item.id)
         report = check_chain(events)

@@ -10,12 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-TaskKind = Literal["rating", "preference", "label", "correction"]
+from bot.kinds.registry import KINDS, kind_named
+
 SLACK_USER_ID = r"^[UW][A-Z0-9]{2,}$"
 SLACK_CHANNEL_ID = r"^[CGD][A-Z0-9]{2,}$"
 SlackUserId = Annotated[str, Field(pattern=SLACK_USER_ID)]
@@ -88,7 +96,7 @@ class LLMAssist(_Strict):
 
 class ProjectConfig(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
-    kind: TaskKind
+    kind: str
     question: str = Field(min_length=1, max_length=2000)
     description: str | None = None
     labels: list[str] = Field(default_factory=list)
@@ -110,17 +118,18 @@ class ProjectConfig(_Strict):
     timing: Timing = Field(default_factory=Timing)
     llm: LLMAssist = Field(default_factory=LLMAssist)
 
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"must be one of {', '.join(KINDS)}")
+        return kind
+
     @model_validator(mode="after")
     def _kind_fields(self) -> ProjectConfig:
-        if self.kind == "label":
-            if len(self.labels) < 2:
-                raise ValueError("a label project needs `labels` with at least two labels")
-            if len(set(self.labels)) != len(self.labels):
-                raise ValueError("`labels` must not repeat a label")
-            if len(self.labels) > 100:
-                raise ValueError("`labels` holds at most 100 labels (Slack's select limit)")
-        if self.kind == "rating" and not self.criteria:
-            raise ValueError("a rating project needs `criteria`, e.g. [helpfulness, correctness]")
+        problem = kind_named(self.kind).config_problem(self)
+        if problem:
+            raise ValueError(problem)
         if not self.reviewers and not self.reviewer_group:
             raise ValueError("set `reviewers` (Slack user ids) or `reviewer_group`")
         if self.reviewers and self.overlap > len(self.reviewers):

@@ -45,6 +45,7 @@ def _age(now: datetime, since: datetime) -> str:
 def build_digest(
     session: Session, project: Project, config: ProjectConfig, *, now: datetime
 ) -> SlackMessage:
+    assert project.id is not None  # a project read from the table has its key
     counts = queries.item_status_counts(session, project.id)
     signed_today, agreement_today = schedule_queries.label_agreement(
         session, project.id, since=now - timedelta(days=1)
@@ -111,6 +112,7 @@ def send_digests(engine: Engine, *, now: datetime, hour_utc: int) -> int:
             config = project_config(session, project)
             if not config.digest_channel:
                 continue
+            assert project.id is not None  # read from the table
             key = digest_key(project.id, now)
             if outbox_store.row_by_key(session, key) is not None:
                 continue

@@ -16,7 +16,7 @@ from bot.delivery.digest import send_digests
 from bot.delivery.reassignment import reassign_expired
 from bot.delivery.reminders import send_reminders
 from bot.runtime.context import QuorumContext
-from bot.workflow.escalation import remind_stale_escalations
+from bot.workflow.decision.escalation import remind_stale_escalations
 from storage import queries, schedule_queries
 from storage.db import session_scope
 
@@ -43,14 +43,14 @@ def digests(ctx: QuorumContext, now: datetime) -> int:
 
 
 def escalation_reminders(ctx: QuorumContext, now: datetime) -> int:
-    """Chase open escalations in their threads (bot.workflow.escalation)."""
+    """Chase open escalations in their threads (bot.workflow.decision.escalation)."""
     return remind_stale_escalations(ctx, now)
 
 
 def audit_checkpoints(ctx: QuorumContext, now: datetime) -> int:
     """Sign each project's chain heads (bot.audit.chain.write_checkpoint), when its trail grew."""
     with session_scope(ctx.engine) as session:
-        project_ids = [p.id for p in queries.list_projects(session)]
+        project_ids = [p.id for p in queries.list_projects(session) if p.id is not None]
     written = 0
     for project_id in project_ids:
         with session_scope(ctx.engine) as session:

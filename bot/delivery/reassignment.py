@@ -3,7 +3,9 @@
 Two causes: the assignment ran past its due time (the scheduled sweep), or Slack said
 the reviewer cannot be reached at all (channel_not_found, user_not_found,
 account_inactive: the delivery worker). Either way the item is topped up with another
-reviewer; when nobody is left it is decided on the answers it has, or escalated.
+reviewer; when nobody is left it is decided on the answers it has, or escalated: the
+one release rule of every path an assignment leaves its reviewer by
+(bot.workflow.review.release.release_assignment).
 """
 
 from __future__ import annotations
@@ -16,24 +18,14 @@ from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlo
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.audit.chain import record_event
 from bot.config.project import ProjectConfig
 from bot.delivery import outbox
 from bot.slack.wording import say
-from bot.workflow import signoff
-from bot.workflow.assignment import assign_reviewers
-from bot.workflow.consensus import majority
-from bot.workflow.project_versions import project_config
-from storage import outbox_store, queries, schedule_queries
+from bot.workflow.project_versions import config_for_item
+from bot.workflow.review import release
+from storage import outbox_store, schedule_queries
 from storage.db import session_scope
-from storage.models import (
-    Assignment,
-    AssignmentStatus,
-    Item,
-    ItemStatus,
-    OutboxStatus,
-    Project,
-)
+from storage.models import Assignment, AssignmentStatus, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -43,92 +35,17 @@ def review_request_key(assignment_id: int) -> str:
     return f"review:assignment:{assignment_id}"
 
 
-def hand_over(
-    session: Session,
-    assignment: Assignment,
-    item: Item,
-    project: Project,
-    config: ProjectConfig,
-    *,
-    status: str,
-    reason: str,
-    now: datetime,
-    rng: random.Random,
-) -> list[Assignment]:
-    """Close `assignment` with `status` and give the item to someone else. The caller
-    holds the assignment and item locks."""
-    assignment.status = status
-    session.add(assignment)
-    session.flush()
-    created = assign_reviewers(session, item, config, now=now, rng=rng)
-    record_event(
-        session,
-        "reassigned",
-        actor="quorum",
-        project_id=item.project_id,
-        item_id=item.id,
-        at=now,
-        data={
-            "assignment_id": assignment.id,
-            "from": assignment.reviewer_id,
-            "to": [a.reviewer_id for a in created],
-            "new_assignment_ids": [a.id for a in created],
-            "status": status,
-            "reason": reason,
-        },
-    )
-    if not created:
-        _decide_without_replacement(session, item, project, config, now=now)
-    return created
-
-
-def _decide_without_replacement(
-    session: Session, item: Item, project: Project, config: ProjectConfig, *, now: datetime
-) -> None:
-    """Nobody else can take the item: decide on the answers it has, or ask a lead."""
-    active = [
-        a
-        for a in queries.assignments_for_item(session, item.id)
-        if a.status in (AssignmentStatus.PENDING, AssignmentStatus.ANSWERED)
-    ]
-    if any(a.status == AssignmentStatus.PENDING for a in active):
-        return  # the others are still working on it
-    if active:
-        signoff.decide(session, item, project, config, now=now)
-        return
-    signoff.escalate(
-        session,
-        item,
-        consensus=majority([]),
-        reason="no reviewer is available to take this item",
-        now=now,
-    )
-
-
-def _lock_open(session: Session, assignment_id: int) -> tuple[Assignment, Item] | None:
-    """Assignment then item, the order record_answer locks them in, or None when the
-    assignment is no longer pending or the item is decided."""
-    assignment = queries.lock_assignment(session, assignment_id)
-    if assignment is None or assignment.status != AssignmentStatus.PENDING:
-        return None
-    item = queries.lock_item(session, assignment.item_id)
-    if item is None or item.status not in ItemStatus.OPEN:
-        return None
-    return assignment, item
-
-
 def reassign_unreachable(
     session: Session, assignment_id: int, *, reason: str, now: datetime, rng: random.Random
 ) -> list[Assignment]:
     """Slack refused the reviewer for good (their account is gone): move the item on."""
-    locked = _lock_open(session, assignment_id)
+    locked = release.lock_open(session, assignment_id)
     if locked is None:
         return []
     assignment, item = locked
-    project = session.get(Project, item.project_id)
-    config = project_config(session, project)
+    project, config = config_for_item(session, item)
     log.info("assignment %s: reviewer unreachable (%s), reassigning", assignment_id, reason)
-    return hand_over(
+    return release.release_assignment(
         session,
         assignment,
         item,
@@ -136,6 +53,7 @@ def reassign_unreachable(
         config,
         status=AssignmentStatus.REASSIGNED,
         reason=f"slack: {reason}",
+        actor="quorum",
         now=now,
         rng=rng,
     )
@@ -146,14 +64,14 @@ def expire_assignment(
 ) -> list[Assignment] | None:
     """Expire an overdue assignment: tell its reviewer the item moved on (or withdraw
     the DM if it never went out) and give the item to someone else."""
-    locked = _lock_open(session, assignment_id)
+    locked = release.lock_open(session, assignment_id)
     if locked is None:
         return None
     assignment, item = locked
     if assignment.due_at is None or assignment.due_at > now:
         return None
-    project = session.get(Project, item.project_id)
-    config = project_config(session, project)
+    assert assignment.id is not None
+    project, config = config_for_item(session, item)
     request = outbox_store.row_by_key(session, review_request_key(assignment.id))
     if request is not None and request.status == OutboxStatus.PENDING and not request.attempts:
         request.status = OutboxStatus.CANCELLED  # never sent: nothing to take back
@@ -170,7 +88,7 @@ def expire_assignment(
             blocks=message["blocks"],
             item_id=item.id,
         )
-    return hand_over(
+    return release.release_assignment(
         session,
         assignment,
         item,
@@ -178,6 +96,7 @@ def expire_assignment(
         config,
         status=AssignmentStatus.EXPIRED,
         reason="expired",
+        actor="quorum",
         now=now,
         rng=rng,
     )

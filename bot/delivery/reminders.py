@@ -19,7 +19,7 @@ from bot.config.project import ProjectConfig
 from bot.delivery import outbox
 from bot.slack.wording import say
 from bot.workflow.project_versions import project_config
-from storage import queries, schedule_queries
+from storage import queries, review_queries, schedule_queries
 from storage.db import session_scope
 from storage.models import AssignmentStatus, ItemStatus, Project
 
@@ -41,6 +41,7 @@ def send_reminders(engine: Engine, *, now: datetime) -> int:
         for candidate in candidates:
             if candidate.project_id not in configs:
                 project = session.get(Project, candidate.project_id)
+                assert project is not None  # item.project_id is a foreign key
                 configs[candidate.project_id] = project_config(session, project)
             timing = configs[candidate.project_id].timing
             if candidate.reminders_sent >= timing.max_reminders:
@@ -69,10 +70,11 @@ def remind(session: Session, assignment_id: int, *, now: datetime) -> int:
     item = queries.lock_item(session, assignment.item_id)
     if item is None or item.status not in ItemStatus.OPEN:
         return 0
-    reviewer = schedule_queries.reviewer(session, assignment.reviewer_id)
+    reviewer = review_queries.get_reviewer(session, assignment.reviewer_id)
     if reviewer is not None and reviewer.paused:
         return 0
     project = session.get(Project, item.project_id)
+    assert project is not None  # item.project_id is a foreign key
     config = project_config(session, project)
     timing = config.timing
     if assignment.reminders_sent >= timing.max_reminders:

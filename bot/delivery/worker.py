@@ -150,9 +150,10 @@ class DeliveryWorker:
         self._threads: list[threading.Thread] = []
         # In-process caches of slow-changing facts, to keep each send to a few queries.
         self._dm_channels: dict[str, str] = {}  # user -> DM channel id: stable
-        self._zones: dict[str, tuple[datetime, tzinfo | None]] = {}  # user -> (read at, zone)
+        # user -> (read at, zone); read at is a time.monotonic() reading
+        self._zones: dict[str, tuple[float, tzinfo | None]] = {}
         self._item_projects: dict[int, int] = {}  # item -> project: never changes
-        self._hours: dict[int, tuple[datetime, tuple[int, int]]] = {}  # project -> work hours
+        self._hours: dict[int, tuple[float, tuple[int, int]]] = {}  # project -> work hours
         self._sends = 0
 
     # -- running -------------------------------------------------------------------
@@ -208,7 +209,10 @@ class DeliveryWorker:
                 limit=self.batch,
                 lease_s=self.lease.total_seconds(),
             )
-            ids = [row.id for row in rows]
+            ids: list[int] = []
+            for row in rows:
+                assert row.id is not None  # claimed rows were read from the table
+                ids.append(row.id)
         for index, claimed in enumerate(rows):
             if self._stop.is_set():
                 with session_scope(self.engine) as session:
@@ -226,6 +230,7 @@ class DeliveryWorker:
     def _deliver(self, claimed: OutboxMessage) -> None:
         """Send one claimed row (a snapshot read at claim time)."""
         row_id = claimed.id
+        assert row_id is not None  # claimed rows were read from the table
         try:
             self._refresh_time_zone(claimed)
         except Exception:  # work hours fall back to what is cached; never block a send
@@ -286,7 +291,7 @@ class DeliveryWorker:
                 row.last_error = f"{UNCERTAIN}: attempt {row.attempts} in flight"
             session.add(row)
             return Plan(
-                row_id=row.id,
+                row_id=row_id,
                 operation=row.operation,
                 payload=dict(row.payload),
                 key=row.idempotency_key,
@@ -307,6 +312,7 @@ class DeliveryWorker:
                 channel = payload.get("channel") or (plan.target or {})["channel"]
             thread_ts = payload.get("thread_ts")
             if "thread_of" in payload:
+                assert plan.target is not None  # _prepare holds the row until it is known
                 thread_ts = plan.target["ts"]
             if plan.check_first:
                 plan.method = "conversations.replies" if thread_ts else "conversations.history"
@@ -326,12 +332,13 @@ class DeliveryWorker:
                 },
             )
         if plan.operation == outbox.UPDATE_MESSAGE:
+            assert plan.target is not None  # _prepare holds the row until it is known
             plan.method = "chat.update"
             return self.outbound.update_message(
                 plan.target["channel"],
                 plan.target["ts"],
                 text=payload["text"],
-                blocks=payload.get("blocks"),
+                blocks=payload["blocks"],  # outbox.enqueue_update always stores them
             )
         plan.method = "views.publish"
         self.outbound.publish_home(payload["user"], payload["view"], payload.get("hash"))
@@ -437,11 +444,14 @@ class DeliveryWorker:
                 return Timing().work_hours
             self._item_projects[item_id] = item.project_id
         project_id = self._item_projects[item_id]
-        read_at, hours = self._hours.get(project_id, (None, None))
-        if hours is None or time.monotonic() - read_at > CACHE_S:  # a new config version
-            project = session.get(Project, project_id)
-            hours = project_config(session, project).timing.work_hours
-            self._hours[project_id] = (time.monotonic(), hours)
+        cached = self._hours.get(project_id)
+        if cached is not None and time.monotonic() - cached[0] <= CACHE_S:
+            return cached[1]
+        # Not read yet, or long enough ago that there may be a new config version.
+        project = session.get(Project, project_id)
+        assert project is not None  # item.project_id is a foreign key
+        hours = project_config(session, project).timing.work_hours
+        self._hours[project_id] = (time.monotonic(), hours)
         return hours
 
     def _zone(self, session: Session, user: str) -> tzinfo | None:
@@ -550,6 +560,7 @@ class DeliveryWorker:
                 session.add(assignment)
             elif plan.escalation_id is not None:
                 escalation = session.get(Escalation, plan.escalation_id)
+                assert escalation is not None  # outbox.escalation_id is a foreign key
                 escalation.channel, escalation.message_ts = result["channel"], result["ts"]
                 session.add(escalation)
         if item is not None:
@@ -641,6 +652,7 @@ class DeliveryWorker:
     def _finish_plan(self, plan: Plan, status: str, reason: str) -> None:
         with session_scope(self.engine) as session:
             row = session.get(OutboxMessage, plan.row_id)
+            assert row is not None  # outbox rows are never deleted
             self._finish(row, status, reason)
 
     @staticmethod

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot.audit.chain import record_event
 from bot.audit.provenance import PageSources, iso, provenance_block
-from bot.exports.formats import FORMATS, SET_ASIDE, ExportFormat, Labelled
+from bot.exports.formats import FORMATS, SET_ASIDE, ExportFormat, Labelled, kinds_reading
 from bot.exports.pseudonyms import People, Pseudonyms
 from bot.exports.read_ahead import read_ahead
 from bot.exports.writers import DiscardSink, ExportError, RowSink
@@ -148,9 +148,10 @@ def run_export(
     result = ExportResult(until=iso(now))
     with Session(engine) as session:
         project = require_project(session, request.project)
-        if fmt.kinds and project.kind not in fmt.kinds:
+        kinds = kinds_reading(fmt)
+        if kinds and project.kind not in kinds:
             raise ExportError(
-                f"--format {fmt.name} reads {' or '.join(fmt.kinds)} projects; "
+                f"--format {fmt.name} reads {' or '.join(kinds)} projects; "
                 f"{project.name} is a {project.kind} project (try --format labels)"
             )
         config = project_config(session, project)

@@ -33,7 +33,8 @@ class ExportError(ValueError):
 
 
 class RowSink(Protocol):
-    rows: int
+    @property
+    def rows(self) -> int: ...  # read-only here: HfDatasetSink counts through its Parquet file
 
     def write(self, row: dict[str, Any]) -> None: ...
 
@@ -51,7 +52,7 @@ class JsonlSink:
 
     def write(self, row: dict[str, Any]) -> None:
         line = orjson.dumps(row, default=str, option=OPTIONS | orjson.OPT_APPEND_NEWLINE)
-        self.handle.write(line.decode() if self.text else line)  # type: ignore[arg-type]
+        self.handle.write(line.decode() if self.text else line)  # type: ignore[arg-type]  # self.text tells which of str and bytes the handle takes
         self.rows += 1
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session
 
@@ -135,6 +136,7 @@ def _update_items(
     items = []
     for number, record in changed:
         item = queries.lock_item(session, existing[record.id][0])
+        assert item is not None  # found by items_by_external_id in this transaction
         if item.status != ItemStatus.QUEUED or item.route_reason is not None:
             refused.append(
                 f"line {number}: id {record.id!r} changed but is already {item.status.replace('_', ' ')}; "
@@ -182,6 +184,7 @@ def import_records(
     """Store new items; known ids with the same content are skipped. Known ids with
     different content reject the whole import (never a silent overwrite), unless
     `update_changed`, which replaces items still waiting in the queue."""
+    assert project.id is not None  # a project read from the table has its key
     report = ImportReport()
     now = now or utcnow()
     fingerprints = {record.id: _fingerprint(record) for _, record in records}
@@ -202,7 +205,7 @@ def import_records(
         report.updated = len(changed)
         report.changed_ids = [record.id for _, record in changed]
     changed_ids = set(report.changed_ids)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for _, record in records:
         if record.id in existing:
             report.unchanged += record.id not in changed_ids

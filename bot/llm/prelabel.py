@@ -23,6 +23,9 @@ from typing import Any
 import jinja2
 
 from bot.config.project import ProjectConfig
+from bot.content.base import InvalidContent
+from bot.kinds.base import InvalidAnswer, show_value
+from bot.kinds.registry import kind_of
 from bot.llm.client import (
     LLMCallFailed,
     MalformedOutput,
@@ -33,7 +36,6 @@ from bot.llm.client import (
 
 log = logging.getLogger("bot.llm")
 
-PREFERENCE_LETTERS = ("A", "B")
 
 
 class PreLabelFailed(LLMCallFailed):
@@ -137,39 +139,11 @@ def render_messages(prompt_name: str, variables: dict[str, Any]) -> tuple[list[d
 # --- item content -> template variables ---------------------------------------------------
 
 
-class InvalidContent(ValueError):
-    """Item content that does not fit the project's kind (no conversation, no pair...)."""
-
-
-def _turns(raw: object, field: str) -> list[dict]:
-    if isinstance(raw, str):
-        return [{"role": "user", "content": raw}]
-    if not isinstance(raw, list) or not raw:
-        raise InvalidContent(f"item has no `{field}` (a list of {{role, content}} turns)")
-    turns = []
-    for turn in raw:
-        if not isinstance(turn, dict) or "content" not in turn:
-            raise InvalidContent(f"`{field}` holds a turn without `content`")
-        content = turn["content"]
-        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-        turns.append({"role": str(turn.get("role") or "user"), "content": text})
-    return turns
-
-
-def preference_options(config: ProjectConfig) -> list[str]:
-    """The answers a preference project allows, in the order buttons show them."""
-    options = list(PREFERENCE_LETTERS)
-    if config.allow_tie:
-        options.append("tie")
-    if config.allow_both_bad:
-        options.append("both_bad")
-    return options
-
-
 def item_variables(config: ProjectConfig, content: dict) -> dict[str, Any]:
     """Everything a prompt template may use; each key is always present (StrictUndefined)."""
     if not isinstance(content, dict):
         raise InvalidContent("item content is not an object")
+    kind = kind_of(config)
     scale = config.scale
     variables: dict[str, Any] = {
         "kind": config.kind,
@@ -183,7 +157,7 @@ def item_variables(config: ProjectConfig, content: dict) -> dict[str, Any]:
         "scale_points": [
             {"score": s, "name": scale.label_for(s)} for s in range(scale.min, scale.max + 1)
         ],
-        "options": preference_options(config) if config.kind == "preference" else [],
+        "options": [],
         "conversation": [],
         "context": [],
         "target": None,
@@ -191,56 +165,12 @@ def item_variables(config: ProjectConfig, content: dict) -> dict[str, Any]:
         "responses": [],
         "prediction": None,
     }
-    if config.kind == "preference":
-        variables["prompt"] = _turns(content.get("prompt"), "prompt")
-        responses = content.get("responses")
-        if not isinstance(responses, list) or len(responses) != 2:
-            raise InvalidContent("a preference item needs exactly two `responses`")
-        variables["responses"] = [
-            # Model names stay out of the prompt: they would bias the judgement.
-            {"letter": letter, "content": str(response.get("content", ""))}
-            for letter, response in zip(PREFERENCE_LETTERS, responses, strict=True)
-            if isinstance(response, dict)
-        ]
-        if len(variables["responses"]) != 2:
-            raise InvalidContent("each preference response must be an object with `content`")
-        return variables
-    conversation = _turns(content.get("conversation"), "conversation")
-    variables["conversation"] = conversation
-    if config.kind == "label":
-        prediction = content.get("prediction")
-        variables["prediction"] = prediction if isinstance(prediction, dict) else None
-        return variables
-    last = max((i for i, t in enumerate(conversation) if t["role"] == "assistant"), default=None)
-    if last is None:
-        verb = "rate" if config.kind == "rating" else "correct"
-        raise InvalidContent(f"a {config.kind} item needs an assistant turn to {verb}")
-    variables["context"] = conversation[:last]
-    variables["target"] = conversation[last]["content"]
+    variables.update(kind.content.prompt_variables(content))
+    variables.update(kind.prompt_variables(config, content))
     return variables
 
 
 # --- output schema and validation ---------------------------------------------------------
-
-
-def value_schema(config: ProjectConfig) -> dict:
-    """The JSON schema of `value` for the project's kind."""
-    if config.kind == "label":
-        one = {"type": "string", "enum": list(config.labels)}
-        if config.multi_label:
-            return {"type": "array", "items": one, "minItems": 1}
-        return one
-    if config.kind == "rating":
-        score = {"type": "integer", "minimum": config.scale.min, "maximum": config.scale.max}
-        return {
-            "type": "object",
-            "properties": {criterion: dict(score) for criterion in config.criteria},
-            "required": list(config.criteria),
-            "additionalProperties": False,
-        }
-    if config.kind == "preference":
-        return {"type": "string", "enum": preference_options(config)}
-    return {"type": "string", "description": "the full corrected response"}
 
 
 def response_format(config: ProjectConfig) -> dict:
@@ -248,7 +178,7 @@ def response_format(config: ProjectConfig) -> dict:
     schema = {
         "type": "object",
         "properties": {
-            "value": value_schema(config),
+            "value": kind_of(config).llm_value_schema(config),
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
             "rationale": {"type": "string"},
         },
@@ -261,11 +191,6 @@ def response_format(config: ProjectConfig) -> dict:
     }
 
 
-def _show(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
 def _strip_fences(raw: str) -> str:
     """Some compatible servers wrap JSON in ``` fences despite the schema; accept that."""
     text = raw.strip()
@@ -276,53 +201,10 @@ def _strip_fences(raw: str) -> str:
 
 
 def _check_value(config: ProjectConfig, value: object) -> object:
-    if config.kind == "label":
-        if config.multi_label:
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise MalformedOutput("value is not a list of labels")
-            if not value:
-                raise MalformedOutput("no label chosen")
-            unknown = [v for v in value if v not in config.labels]
-            if unknown:
-                raise MalformedOutput(f"label {_show(unknown[0])} not in the label set")
-            return list(dict.fromkeys(value))
-        if not isinstance(value, str):
-            raise MalformedOutput("value is not a label")
-        if value not in config.labels:
-            raise MalformedOutput(f"label {_show(value)} not in the label set")
-        return value
-    if config.kind == "rating":
-        if not isinstance(value, dict):
-            raise MalformedOutput("value is not an object of scores per criterion")
-        scores: dict[str, int] = {}
-        for criterion in config.criteria:
-            if criterion not in value:
-                raise MalformedOutput(f"score for {_show(criterion)} missing")
-            score = value[criterion]
-            if isinstance(score, float) and score.is_integer():
-                score = int(score)
-            if not isinstance(score, int) or isinstance(score, bool):
-                raise MalformedOutput(f"score for {_show(criterion)} is not an integer")
-            if not config.scale.min <= score <= config.scale.max:
-                raise MalformedOutput(
-                    f"score {score} for {_show(criterion)} outside "
-                    f"{config.scale.min}..{config.scale.max}"
-                )
-            scores[criterion] = score
-        extra = [k for k in value if k not in config.criteria]
-        if extra:
-            raise MalformedOutput(f"unknown criterion {_show(extra[0])}")
-        return scores
-    if config.kind == "preference":
-        options = preference_options(config)
-        if value not in options:
-            raise MalformedOutput(f"{_show(value)} is not one of {', '.join(options)}")
-        return value
-    if not isinstance(value, str):
-        raise MalformedOutput("corrected response is not text")
-    if not value.strip():
-        raise MalformedOutput("corrected response is empty")
-    return value
+    try:
+        return kind_of(config).llm_value(config, value)
+    except InvalidAnswer as exc:
+        raise MalformedOutput(str(exc)) from None
 
 
 def parse_output(config: ProjectConfig, raw: str) -> tuple[object, float, str]:
@@ -340,7 +222,7 @@ def parse_output(config: ProjectConfig, raw: str) -> tuple[object, float, str]:
     if isinstance(confidence, bool) or not isinstance(confidence, int | float):
         raise MalformedOutput("confidence is not a number")
     if not math.isfinite(confidence) or not 0.0 <= confidence <= 1.0:
-        raise MalformedOutput(f"confidence {_show(confidence)} outside 0..1")
+        raise MalformedOutput(f"confidence {show_value(confidence)} outside 0..1")
     rationale = data["rationale"]
     if not isinstance(rationale, str):
         raise MalformedOutput("rationale is not text")
@@ -408,7 +290,7 @@ def prelabel_item(
         sleep=sleep,
         error=PreLabelFailed,
     )
-    log.debug("pre-label for %s: %s after %d attempt(s)", config.name, _show(value), attempts)
+    log.debug("pre-label for %s: %s after %d attempt(s)", config.name, show_value(value), attempts)
     return PreLabel(
         value=value,
         confidence=confidence,

@@ -182,28 +182,28 @@ def krippendorff_alpha(
     """
     if level not in ("nominal", "ordinal", "interval"):
         raise ValueError("level must be 'nominal', 'ordinal' or 'interval'")
-    items = _as_int("items", items)
-    raters = _as_int("raters", raters)
+    item_idx = _as_int("items", items)
+    rater_idx = _as_int("raters", raters)
     vals = np.asarray(values)
     if vals.ndim != 1:
         raise ValueError("values must be one-dimensional")
-    _check_same_length(items, raters, vals)
+    _check_same_length(item_idx, rater_idx, vals)
     if np.issubdtype(vals.dtype, np.floating):
         keep = ~np.isnan(vals)
-        items, raters, vals = items[keep], raters[keep], vals[keep]
-    if items.size == 0:
+        item_idx, rater_idx, vals = item_idx[keep], rater_idx[keep], vals[keep]
+    if item_idx.size == 0:
         return float("nan")
-    n_r = int(raters.max()) + 1
-    pair_keys = items * n_r + raters
+    n_r = int(rater_idx.max()) + 1
+    pair_keys = item_idx * n_r + rater_idx
     if _has_duplicates(pair_keys):
         raise ValueError("a rater answered the same item more than once")
 
-    m = np.bincount(items)
-    pairable = m[items] >= 2
-    items, vals = items[pairable], vals[pairable]
-    if items.size == 0:
+    m = np.bincount(item_idx)
+    pairable = m[item_idx] >= 2
+    item_idx, vals = item_idx[pairable], vals[pairable]
+    if item_idx.size == 0:
         return float("nan")
-    n = items.size
+    n = item_idx.size
     w = np.zeros(m.size)
     np.divide(1.0, m - 1, out=w, where=m >= 2)
 
@@ -212,7 +212,7 @@ def krippendorff_alpha(
         n_c = np.bincount(codes).astype(np.float64)
         if n_c.size < 2:
             return float("nan")
-        it, _, cnt = _item_value_counts(items, codes, m.size, n_c.size)
+        it, _, cnt = _item_value_counts(item_idx, codes, m.size, n_c.size)
         observed = float(np.sum(w * m.astype(np.float64) ** 2) - np.sum(w[it] * cnt**2.0))
         expected = (n * n - float(np.sum(n_c**2))) / (n - 1)
         return 1.0 - observed / expected
@@ -231,9 +231,9 @@ def krippendorff_alpha(
     ss_total = float(np.sum(x * x))
     if ss_total == 0.0:
         return float("nan")
-    item_mean = np.bincount(items, weights=x, minlength=m.size) / np.maximum(m, 1)
-    dev = x - item_mean[items]
-    ss_item = np.bincount(items, weights=dev * dev, minlength=m.size)
+    item_mean = np.bincount(item_idx, weights=x, minlength=m.size) / np.maximum(m, 1)
+    dev = x - item_mean[item_idx]
+    ss_item = np.bincount(item_idx, weights=dev * dev, minlength=m.size)
     # sum over ordered pairs in a unit of (x_i - x_j)^2 = 2 m_u SS_u; the coincidence weight
     # is 1 / (m_u - 1); expected: 2 n SS_total / (n - 1).
     observed = float(np.sum(w * m * ss_item))
@@ -257,23 +257,23 @@ def fleiss_kappa(
     Items with fewer than two answers carry no agreement information and are dropped.
     Returns ``nan`` when undefined (no item with two answers, or a single category used).
     """
-    items = _as_int("items", items)
-    values = _as_int("values", values)
-    _check_same_length(items, values)
-    if items.size == 0:
+    item_idx = _as_int("items", items)
+    value_idx = _as_int("values", values)
+    _check_same_length(item_idx, value_idx)
+    if item_idx.size == 0:
         return float("nan")
-    m = np.bincount(items)
-    keep = m[items] >= 2
-    items, values = items[keep], values[keep]
-    if items.size == 0:
+    m = np.bincount(item_idx)
+    keep = m[item_idx] >= 2
+    item_idx, value_idx = item_idx[keep], value_idx[keep]
+    if item_idx.size == 0:
         return float("nan")
-    n_values = int(values.max()) + 1
-    it, _, cnt = _item_value_counts(items, values, m.size, n_values)
+    n_values = int(value_idx.max()) + 1
+    it, _, cnt = _item_value_counts(item_idx, value_idx, m.size, n_values)
     rated = m >= 2
     denom = np.where(rated, m * (m - 1.0), 1.0)
     agree = np.bincount(it, weights=cnt * (cnt - 1.0), minlength=m.size) / denom
     p_bar = float(agree[rated].mean())
-    p_j = np.bincount(values, minlength=n_values) / values.size
+    p_j = np.bincount(value_idx, minlength=n_values) / value_idx.size
     p_e = float(np.sum(p_j**2))
     if p_e >= 1.0:
         return float("nan")

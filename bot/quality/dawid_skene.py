@@ -74,7 +74,7 @@ class _GatherSum:
         edges = np.searchsorted(cuts, np.append(bounds, n))
         # per chunk: answer range, local cut offsets, id of the chunk's first segment
         self.plan = [
-            (int(a), int(min(a + chunk, n)), cuts[lo:hi] - a, int(s0))
+            (int(a), min(int(a) + chunk, n), cuts[lo:hi] - a, int(s0))
             for a, lo, hi, s0 in zip(bounds, edges[:-1], edges[1:], first_seg, strict=True)
         ]
 

@@ -2,7 +2,7 @@
 
 Per reviewer:
 - **accuracy on gold**: share of their answers on gold items that match the gold value
-  (item_agreement.matches_gold: exact for labels and preferences, every named criterion for
+  (the kind's `matches_gold`: exact for labels and preferences, every named criterion for
   ratings);
 - **agreement with final labels**: share of their answers equal to the signed-off label of
   the item (any method except gold, which accuracy covers);
@@ -30,6 +30,7 @@ import numpy as np
 from sqlmodel import Session
 
 from bot.config.project import ProjectConfig
+from bot.kinds.registry import kind_of
 from bot.quality import (
     dawid_skene,
     encode_labels,
@@ -39,14 +40,6 @@ from bot.quality import (
     position_bias,
 )
 from bot.quality.agreement import PositionBias
-from bot.workflow.item_agreement import (
-    answer_key,
-    canonical,
-    is_unchanged,
-    matches_gold,
-    same_answer,
-)
-from bot.workflow.posterior import facets
 from bot.workflow.project_versions import project_config
 from storage import quality_queries
 from storage.models import Project
@@ -104,21 +97,6 @@ class ProjectQuality:
 # --------------------------------------------------------------------------- coding answers
 
 
-def _codes_for(config: ProjectConfig, value: Any, content: dict | None) -> dict[str, str | None]:
-    """Each answer as one nominal code per metric facet (label / criterion / choice)."""
-    kind = config.kind
-    if kind in ("label", "rating"):
-        return {f.name: f.code(value) for f in facets(config)}
-    if kind == "preference":
-        ids = [str(r.get("id")) for r in (content or {}).get("responses") or []]
-        if value in ids:
-            return {"choice": f"response {ids.index(value) + 1}"}
-        return {"choice": str(value) if value is not None else None}
-    if kind == "correction":
-        return {"changed": "unchanged" if is_unchanged(kind, value) else "edited"}
-    return {"answer": answer_key(kind, value)}
-
-
 def _safe(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
@@ -144,10 +122,11 @@ def _fit_reliability(rows: list[tuple[int, str, str]]) -> dict[str, float]:
 
 
 def project_quality(session: Session, project: Project) -> ProjectQuality:
+    assert project.id is not None  # a project read from the table has its key
     config = project_config(session, project)
-    kind = config.kind
+    kind = kind_of(config)
     rows = quality_queries.project_answers(session, project.id)
-    needs_content = kind in ("preference", "correction")
+    needs_content = kind.compares_with_content
     gold = quality_queries.gold_values(session, project.id)
     contents = (
         quality_queries.item_contents(session, {r.item_id for r in rows} | set(gold))
@@ -158,7 +137,7 @@ def project_quality(session: Session, project: Project) -> ProjectQuality:
     final = {label.item_id: label for label in labels}
 
     answers = [
-        (row, canonical(kind, row.value, contents.get(row.item_id), row.presentation))
+        (row, kind.canonical(row.value, contents.get(row.item_id), row.presentation))
         for row in rows
     ]
     stats: dict[str, ReviewerStats] = {}
@@ -171,43 +150,43 @@ def project_quality(session: Session, project: Project) -> ProjectQuality:
         content = contents.get(row.item_id)
         if row.item_id in gold:
             reviewer.gold_answered += 1
-            reviewer.gold_correct += matches_gold(kind, value, gold[row.item_id], content)
+            reviewer.gold_correct += kind.matches_gold(value, gold[row.item_id], content)
         label = final.get(row.item_id)
         if label is None or label.method == "gold":
             continue
-        final_value = canonical(kind, label.value, content)
-        agreed = same_answer(kind, value, final_value)
+        final_value = kind.canonical(label.value, content)
+        agreed = kind.same_answer(value, final_value)
         reviewer.final_compared += 1
         reviewer.final_agreed += agreed
         if label.method == "lead":
             reviewer.lead_decided += 1
             reviewer.overturned += not agreed
-    for reviewer, seconds in latencies.items():
-        stats[reviewer].median_seconds = float(np.median(seconds))
+    for reviewer_id, seconds in latencies.items():
+        stats[reviewer_id].median_seconds = float(np.median(seconds))
 
     # Nominal codes per facet, for alpha, kappa and Dawid-Skene.
     coded: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
     for row, value in answers:
-        for facet, code in _codes_for(config, value, contents.get(row.item_id)).items():
+        for facet, code in kind.metric_codes(config, value, contents.get(row.item_id)).items():
             if code is not None:
                 coded[facet].append((row.item_id, row.reviewer_id, code))
     reliabilities: dict[str, list[float]] = defaultdict(list)
     for triples in coded.values():
-        for reviewer, value in _fit_reliability(triples).items():
-            reliabilities[reviewer].append(value)
-    for reviewer, values in reliabilities.items():
-        stats[reviewer].reliability = float(np.mean(values))
+        for reviewer_id, value in _fit_reliability(triples).items():
+            reliabilities[reviewer_id].append(value)
+    for reviewer_id, values in reliabilities.items():
+        stats[reviewer_id].reliability = float(np.mean(values))
 
     quality = ProjectQuality(
         project=project.name,
-        kind=kind,
+        kind=config.kind,
         items=quality_queries.project_item_count(session, project.id),
         answers=len(rows),
         labels_by_method=_count_methods(labels),
         reviewers=sorted(stats.values(), key=lambda s: (-s.answered, s.reviewer)),
     )
     _agreement_metrics(quality, config, coded)
-    if kind == "preference":
+    if kind.randomises_order:
         quality.position_bias = _position_bias(rows, answers)
     quality.daily = _daily(rows, labels)
     return quality
@@ -231,13 +210,14 @@ def _agreement_metrics(
         raters, _ = encode_labels([t[1] for t in triples])
         name = facet if len(coded) > 1 else ""
         suffix = f" ({name})" if name else ""
-        if config.kind == "rating":
+        scale = kind_of(config).ordinal_range(config)
+        if scale is not None:
             scores = np.array([int(t[2]) for t in triples], dtype=np.float64)
             for level in ("ordinal", "interval"):
                 value = _safe(krippendorff_alpha(items, raters, scores, level=level))
                 if value is not None:
                     quality.alpha[f"{level}{suffix}"] = value
-            codes = (scores - config.scale.min).astype(np.int64)
+            codes = (scores - scale[0]).astype(np.int64)
         else:
             codes, _ = encode_labels([t[2] for t in triples])
             value = _safe(krippendorff_alpha(items, raters, codes, level="nominal"))

@@ -18,8 +18,8 @@ from bot.runtime.context import QuorumContext
 from bot.runtime.server import HttpServer
 from bot.runtime.settings import Settings
 from bot.slack.outbound import SlackOutbound, make_web_client
-from bot.workflow.dispatch import dispatch_queued
-from bot.workflow.prelabelling import LLMAssistWorker
+from bot.workflow.intake.dispatch import dispatch_queued
+from bot.workflow.llm_assist import LLMAssistWorker
 from handlers import register_listeners
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def build_app(ctx: QuorumContext, *, listener_executor: ThreadPoolExecutor | Non
     )
     app = App(  # the token travels in the client (which points at SLACK_API_URL)
         signing_secret=secret,
-        client=make_web_client(token, settings.slack_api_url),
+        client=make_web_client(token, settings.slack_api_url),  # type: ignore[arg-type]  # WebClient takes token=None; make_web_client's `token: str` is too narrow
         request_verification_enabled=True,
         process_before_response=settings.quorum_process_before_response,
         listener_executor=listener_executor,
@@ -52,7 +52,10 @@ def make_delivery_client(settings: Settings) -> WebClient:
     timeout well inside the claim lease so no other process takes over a live send."""
     timeout = max(1.0, min(15.0, settings.quorum_delivery_lease_s / 3))
     return WebClient(
-        token=_token(settings), base_url=settings.slack_api_url, timeout=timeout, retry_handlers=[]
+        token=_token(settings),
+        base_url=settings.slack_api_url,
+        timeout=timeout,  # type: ignore[arg-type]  # slack_sdk types it int; urllib takes a float
+        retry_handlers=[],
     )
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -22,10 +25,10 @@ class _QuietHandler(WSGIRequestHandler):
         pass  # request lines would repeat what Bolt logs; never log bodies (they hold user text)
 
 
-def make_wsgi_app(app: App, *, health: callable = lambda: {"ok": True}):  # type: ignore[valid-type]
+def make_wsgi_app(app: App, *, health: Callable[[], Any] = lambda: {"ok": True}) -> WSGIApplication:
     bolt = SlackRequestHandler(app)
 
-    def wsgi(environ, start_response):  # type: ignore[no-untyped-def]
+    def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz" and method == "GET":
@@ -41,12 +44,18 @@ def make_wsgi_app(app: App, *, health: callable = lambda: {"ok": True}):  # type
 
 
 class HttpServer:
-    def __init__(self, app: App, *, host: str = "127.0.0.1", port: int = 3000, health=None) -> None:  # type: ignore[no-untyped-def]
-        kwargs = {"health": health} if health else {}
+    def __init__(
+        self,
+        app: App,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        health: Callable[[], Any] | None = None,
+    ) -> None:
         self.httpd = make_server(
             host,
             port,
-            make_wsgi_app(app, **kwargs),
+            make_wsgi_app(app, health=health) if health else make_wsgi_app(app),
             server_class=_ThreadingWSGIServer,
             handler_class=_QuietHandler,
         )

@@ -228,14 +228,14 @@ class _Checker:
             self.element(f"{path}.accessory", block["accessory"], "accessory", set())
 
     def block_actions(self, path: str, block: dict[str, Any]) -> None:
-        elements = block.get("elements")
+        elements: Any = block.get("elements")  # any JSON: self.items checks it is a list
         if self.items(f"{path}.elements", elements, 1, MAX_ACTIONS_ELEMENTS):
             seen: set[str] = set()
             for i, element in enumerate(elements):
                 self.element(f"{path}.elements[{i}]", element, "actions", seen)
 
     def block_context(self, path: str, block: dict[str, Any]) -> None:
-        elements = block.get("elements")
+        elements: Any = block.get("elements")  # any JSON: self.items checks it is a list
         if not self.items(f"{path}.elements", elements, 1, MAX_CONTEXT_ELEMENTS):
             return
         for i, element in enumerate(elements):

@@ -7,7 +7,6 @@ disagree) and a simulated lead who settles escalations. Ends with a summary and 
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from bot.config.project import ProjectConfig, load_project_file
 from bot.exports.run import ExportRequest, run_export
 from bot.exports.writers import JsonlSink
 from bot.intake.importer import import_records, validate_file
+from bot.kinds.registry import kind_of
 from bot.sandbox.harness import SlackSandbox
 from bot.workflow.project_versions import apply_project
 from storage import queries
@@ -48,7 +48,7 @@ def _load_examples(database_url: str, *, llm_assist: bool = False) -> dict[int, 
         for name in EXAMPLE_PROJECTS:
             config = demo_config(load_project_file(EXAMPLES_DIR / f"{name}.yml"))
             if llm_assist:  # `--llm-stub`: pre-labels and escalation summaries from the stub
-                from bot.workflow.prelabelling import enable_llm_assist
+                from bot.workflow.llm_projects import enable_llm_assist
 
                 config = enable_llm_assist(config)
             apply_project(session, config, actor="demo")
@@ -62,19 +62,12 @@ def _load_examples(database_url: str, *, llm_assist: bool = False) -> dict[int, 
 
 def _truth(item: Item, config: ProjectConfig) -> Any:
     """What a careful expert would answer; simulated reviewers hit it with their accuracy.
-    Gold answers where the example has them, the model's label for label items, and a
-    stable per-item score per criterion for ratings (so reviewers can agree)."""
+    Gold answers where the example has them, else the kind's own idea (the model's label
+    for label items, a stable per-item score per criterion for ratings, nothing for the
+    rest: the simulated reviewer picks plausibly)."""
     if item.gold is not None:
         return item.gold
-    if config.kind == "label":
-        return (item.content.get("prediction") or {}).get("label")
-    if config.kind == "rating":
-        seed = int(hashlib.sha256(item.external_id.encode()).hexdigest(), 16)
-        low, high = config.scale.min, config.scale.max
-        return {
-            c: low + (seed >> (8 * i)) % (high - low + 1) for i, c in enumerate(config.criteria)
-        }
-    return None  # preference/correction: the simulated reviewer picks plausibly
+    return kind_of(config).demo_truth(config, item.external_id, item.content)
 
 
 def _answer_open_reviews(
@@ -157,14 +150,12 @@ def _caption() -> str:
     return " · ".join(f"{name}: {meaning}" for name, meaning in SUMMARY_COLUMNS.items() if meaning)
 
 
-TRAINING_FORMAT = {"label": "labels", "rating": "ratings", "preference": "dpo", "correction": "sft"}
-
-
 def _export(sandbox: SlackSandbox, configs: dict[int, ProjectConfig], workdir: Path) -> list[Path]:
-    """Every project's labels with provenance, plus the training format of its kind."""
+    """Every project's labels with provenance, plus the training formats of its kind."""
     written = []
     for config in configs.values():
-        for export_format in dict.fromkeys(["labels", TRAINING_FORMAT[config.kind]]):
+        formats = ["labels", *(f.name for f in kind_of(config).export_formats)]
+        for export_format in formats:
             path = workdir / f"{config.name}.{export_format}.jsonl"
             with path.open("w", encoding="utf-8") as handle:
                 run_export(
@@ -207,7 +198,7 @@ def run_demo(
     overrides: dict[str, Any] = {}
     stub = None
     if llm_stub:
-        from bot.workflow.prelabelling import start_llm_stub
+        from bot.sandbox.openai_stub import start_llm_stub
 
         stub = start_llm_stub(overrides)
     console.print(

@@ -15,7 +15,7 @@ from bot.runtime.context import QuorumContext
 from bot.runtime.settings import Settings
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.slack_requests import SlackRequestSender
-from bot.workflow.dispatch import dispatch_queued
+from bot.workflow.intake.dispatch import dispatch_queued
 from storage.db import make_engine, upgrade_schema
 
 SANDBOX_TOKEN = "xoxb-emulator-token"
@@ -80,7 +80,7 @@ class SlackSandbox:
             "quorum_pacing_scale": 0.0,
         }
         values.update(self.settings_overrides)
-        settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
+        settings = Settings(_env_file=None, **values)
         engine = make_engine(settings.database_url)
         upgrade_schema(engine)
         ctx = QuorumContext(engine=engine, settings=settings, clock=self.clock, rng=self.rng)

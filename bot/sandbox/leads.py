@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.kinds.base import DECISION_BLOCK, VALUE_ACTION
 from bot.sandbox.harness import SlackSandbox
-from bot.slack.escalation import DECIDE, DECISION_BLOCK, RATIONALE_BLOCK, VALUE_ACTION
+from bot.slack.escalation import DECIDE, RATIONALE_BLOCK
 from storage.models import Escalation
 
 DECIDE_RATE = 0.2
@@ -83,6 +84,8 @@ def resolve_escalations(
     A message is only clicked once per call; if the bot has not updated it yet (background
     delivery), a later call sees it resolved and leaves it alone.
     """
+    sender = sandbox.sender
+    assert sender is not None, "start the sandbox first"
     done = 0
     for message in open_escalations(sandbox):
         if limit is not None and done >= limit:
@@ -95,18 +98,17 @@ def resolve_escalations(
             view = _open_decide_modal(sandbox, lead_user, message)
             if view is None:
                 continue  # refused (not a lead, already resolved) or never opened
-            sandbox.sender.submit_view(
-                lead_user, view, _decision_values(view, rng, rng.choice(RATIONALES))
-            )
+            sender.submit_view(lead_user, view, _decision_values(view, rng, rng.choice(RATIONALES)))
         else:
             primary = [b for b in accepts if b.get("style") == "primary"]
             choice = primary[0] if primary and rng.random() < 0.8 else rng.choice(accepts)
-            sandbox.sender.click(lead_user, message, action_id=choice["action_id"])
+            sender.click(lead_user, message, action_id=choice["action_id"])
         done += 1
     return done
 
 
 def _open_decide_modal(sandbox: SlackSandbox, lead_user: str, message: dict) -> dict | None:
+    assert sandbox.sender is not None, "start the sandbox first"
     before = len(sandbox.emulator.views_opened())
     response = sandbox.sender.click(lead_user, message, action_id=DECIDE)
     if response.status != 200:

@@ -1,6 +1,7 @@
 """Simulated reviewers: answer a review DM of any task kind the way a person does, by
 pressing the buttons they can see and filling in the modals that open, all through the
-signed request sender, so the demo and tests drive the real Slack surface.
+signed request sender, so the demo and tests drive the real Slack surface. What to
+press for an answer is the task kind's (`simulate` in bot/kinds/).
 
 `truth` is what a careful expert would answer (a label or list of labels, scores per
 criterion, the better response's id or "tie" / "both_bad", the corrected text or None for
@@ -17,14 +18,11 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.config.project import ProjectConfig
+from bot.kinds.base import Click
+from bot.kinds.registry import kind_of
 from bot.slack import ids
-from bot.slack.controls import label_uses_buttons
-from bot.slack.payloads import label_token
-from bot.slack.review import preference_order
 from bot.slack.views import split_for_inputs
-from bot.slack.wording import say
 from bot.workflow.project_versions import project_config
-from bot.workflow.values import BOTH_BAD, TIE, original_response
 from storage.models import Assignment, Item, Project
 
 
@@ -50,13 +48,6 @@ def _load(sandbox: Any, assignment_id: int) -> tuple[Assignment, Item, ProjectCo
         return assignment, item, project_config(session, project)
 
 
-def _block(message: dict, prefix: str) -> dict:
-    for block in message.get("blocks") or []:
-        if (block.get("block_id") or "").startswith(prefix):
-            return block
-    raise NotAReviewRequest(f"no block {prefix}… in this message")
-
-
 def answer_review(
     sandbox: Any,
     user: str,
@@ -69,97 +60,49 @@ def answer_review(
     """Answer one review DM; returns what the simulated reviewer meant to answer."""
     assignment, item, config = _load(sandbox, _assignment_id(message))
     right = rng.random() < accuracy
-    if config.kind == "label":
-        return _answer_label(sandbox, user, message, config, item, truth, right, rng)
-    if config.kind == "rating":
-        return _answer_rating(sandbox, user, message, config, truth, accuracy, rng)
-    if config.kind == "preference":
-        return _answer_preference(
-            sandbox, user, message, config, assignment, item, truth, right, rng
-        )
-    return _answer_correction(sandbox, user, message, item, truth, right, rng)
+    meant, clicks = kind_of(config).simulate(
+        config,
+        content=item.content,
+        presentation=assignment.presentation,
+        message=message,
+        truth=truth,
+        right=right,
+        accuracy=accuracy,
+        rng=rng,
+    )
+    for click in clicks:
+        _perform(sandbox, user, message, click)
+    return meant
 
 
-def _answer_label(sandbox, user, message, config, item, truth, right, rng):  # type: ignore[no-untyped-def]
-    if config.multi_label:
-        wanted = list(truth) if isinstance(truth, list) else [rng.choice(config.labels)]
-        if not right:
-            wanted = rng.sample(config.labels, k=rng.randint(1, min(2, len(config.labels))))
-        block = _block(message, "labels:")
-        picker = block["elements"][0]
-        sandbox.sender.click(
-            user,
-            message,
-            text=say("controls", name="submit_labels"),
-            values={block["block_id"]: {picker["action_id"]: [label_token(w) for w in wanted]}},
-        )
-        return wanted
-    label = truth if isinstance(truth, str) else rng.choice(config.labels)
-    if not right:
-        label = rng.choice([other for other in config.labels if other != label] or [label])
-    predicted = (item.content.get("prediction") or {}).get("label")
-    if label_uses_buttons(config) or label == predicted:
-        text = say("confirm_button", label=label) if label == predicted else label
-        sandbox.sender.click(user, message, text=text)
-    else:
-        sandbox.sender.click(user, message, action_id=ids.PICK_LABEL, selected=label_token(label))
-    return label
-
-
-def _answer_rating(sandbox, user, message, config, truth, accuracy, rng):  # type: ignore[no-untyped-def]
-    low, high = config.scale.min, config.scale.max
-    scores = {}
-    for index, criterion in enumerate(config.criteria):
-        target = (truth or {}).get(criterion, rng.randint(low, high))
-        if rng.random() >= accuracy:
-            target = min(high, max(low, target + rng.choice((-1, 1))))
-        scores[criterion] = target
-        block = _block(message, f"rate:{_assignment_id(message)}:{index}")
-        alone = {**message, "blocks": [block]}
-        if block["type"] == "actions":
-            sandbox.sender.click(user, alone, text=config.scale.label_for(target))
-        else:
-            sandbox.sender.click(user, alone, action_id=ids.RATE_SELECT, selected=str(target))
-    return scores
-
-
-def _answer_preference(sandbox, user, message, config, assignment, item, truth, right, rng):  # type: ignore[no-untyped-def]
-    order = preference_order(item.content, assignment.presentation)
-    choice = truth if truth is not None else rng.choice(order)
-    if not right:
-        sides = [r for r in order if r != choice]
-        choice = rng.choice(sides or order)
-    if choice == TIE:
-        text = say("controls", name="tie")
-    elif choice == BOTH_BAD:
-        text = say("controls", name="both_bad")
-    else:
-        side = "A" if order[0] == choice else "B"
-        strength = rng.choice(("slightly", "much")) if config.ask_strength else None
-        text = say("prefer_button", side=side, strength=strength)
-    sandbox.sender.click(user, message, text=text)
-    return choice
-
-
-def _answer_correction(sandbox, user, message, item, truth, right, rng):  # type: ignore[no-untyped-def]
-    original = original_response(item.content)
-    corrected = truth
-    if not right:
-        corrected = (
-            None if truth is not None else original.rstrip() + "\n\n(Please check with counsel.)"
-        )
-    if corrected is None:
-        sandbox.sender.click(user, message, text=say("controls", name="looks_right"))
-        return None
+def _perform(sandbox: Any, user: str, message: dict, click: Click) -> None:
+    if click.block_id is not None:
+        block = next(b for b in message["blocks"] if b.get("block_id") == click.block_id)
+        message = {**message, "blocks": [block]}
     opened = len(sandbox.emulator.views_opened())
-    sandbox.sender.click(user, message, text=say("controls", name="edit_response"))
+    sandbox.sender.click(
+        user,
+        message,
+        **{
+            name: value
+            for name, value in (
+                ("text", click.text),
+                ("action_id", click.action_id),
+                ("selected", click.selected),
+                ("values", click.values),
+            )
+            if value is not None
+        },
+    )
+    if click.modal_text is None:
+        return
     # With a background runtime the app acks first and opens the modal just after.
     modal = sandbox.wait_until(
         lambda: (views := sandbox.emulator.views_opened())[opened:] and views[-1]
     )
-    parts, _ = split_for_inputs(corrected)
+    text = click.modal_text
+    parts, _ = split_for_inputs(text)
     inputs = sum(1 for b in modal["blocks"] if (b.get("block_id") or "").startswith("correction"))
-    parts = (parts + [""] * inputs)[:inputs] if len(parts) <= inputs else [corrected]
+    parts = (parts + [""] * inputs)[:inputs] if len(parts) <= inputs else [text]
     values = {ids.correction_block(i): {ids.TEXT_INPUT: part} for i, part in enumerate(parts)}
     sandbox.sender.submit_view(user, modal, values)
-    return corrected

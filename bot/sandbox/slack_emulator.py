@@ -364,16 +364,17 @@ class SlackEmulator:
         with self._lock:
             if view_id not in self._views:
                 return
-            action = (response or {}).get("response_action")
+            body = response or {}
+            action = body.get("response_action")
             if action == "errors":
                 return
             try:
                 if action == "update":
-                    self._store_view(response["view"], replace=view_id, check_hash=None)
+                    self._store_view(body["view"], replace=view_id, check_hash=None)
                     return
                 if action == "push":
                     root = self._views[view_id].get("root_view_id") or view_id
-                    pushed = self._store_view(response["view"], previous=view_id, root=root)
+                    pushed = self._store_view(body["view"], previous=view_id, root=root)
                     self._opened.append(pushed["id"])
                     self._open_modals.add(pushed["id"])
                     return

@@ -158,7 +158,7 @@ class SlackRequestSender:
         """
         view = self._current_view(view)
         state = _state_values(view.get("blocks") or [], values, strict=True)
-        payload = {
+        payload: dict[str, Any] = {
             "type": "view_submission",
             "team": self._team(),
             "user": self._user(user),

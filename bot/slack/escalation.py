@@ -20,35 +20,27 @@ from slack_sdk.models.blocks import (
     DividerBlock,
     InputBlock,
     MarkdownTextObject,
-    Option,
     PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
-    StaticMultiSelectElement,
-    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
 from bot.config.project import ProjectConfig
-from bot.slack.text import SECTION_LIMIT, escape_mrkdwn, format_turn, truncate
-from bot.workflow.item_agreement import original_response
+from bot.kinds.base import TEXT_INPUT_LIMIT, VALUE_ACTION
+from bot.kinds.registry import kind_of
+from bot.slack.text import SECTION_LIMIT, escape_mrkdwn, truncate
 
 ACCEPT = "quorum_escalation_accept"
 ACCEPT_PATTERN = rf"^{ACCEPT}:\d+$"
 DECIDE = "quorum_escalation_decide"
 DECIDE_VIEW = "quorum_decide"
-DECISION_BLOCK = "decision"
 RATIONALE_BLOCK = "rationale"
-VALUE_ACTION = "value"
 
-MAX_TURNS = 6
-TURN_LIMIT = 1200
-RESPONSE_LIMIT = 1500
 EDIT_LIMIT = 800
 RATIONALE_LIMIT = 400
 MAX_CHOICES = 24  # an actions block holds 25 elements; one is "Decide…"
 MAX_BUTTON_TEXT = 75
-TEXT_INPUT_LIMIT = 3000
 
 
 @dataclass(frozen=True)
@@ -128,37 +120,11 @@ def _quote(text: str, limit: int) -> str:
 # --------------------------------------------------------------------------- the sample
 
 
-def _turn_blocks(turns: list[dict], *, budget: int = MAX_TURNS) -> list[Block]:
-    blocks: list[Block] = []
-    if len(turns) > budget:
-        blocks.append(_context(f"_{len(turns) - budget} earlier turn(s) not shown_"))
-    for turn in turns[-budget:]:
-        blocks.append(_section(truncate(format_turn(turn), TURN_LIMIT)[0]))
-    return blocks
-
-
 def sample_blocks(config: ProjectConfig, content: dict) -> list[Block]:
     """The item as the reviewers saw it, compacted for a channel message."""
-    if config.kind == "preference":
-        blocks = _turn_blocks(content.get("prompt") or [], budget=3)
-        for response in content.get("responses") or []:
-            model = f" · {escape_mrkdwn(str(response['model']))}" if response.get("model") else ""
-            body = truncate(escape_mrkdwn(str(response.get("content", ""))), RESPONSE_LIMIT)[0]
-            header = f"*Response `{escape_mrkdwn(str(response.get('id')))}`*{model}"
-            blocks.append(_section(f"{header}\n{body}"))
-        return blocks
-    blocks = _turn_blocks(content.get("conversation") or [])
-    prediction = content.get("prediction") or {}
-    if prediction.get("label") is not None:
-        label = prediction["label"]
-        shown = ", ".join(label) if isinstance(label, list) else str(label)
-        extra = []
-        if prediction.get("confidence") is not None:
-            extra.append(f"confidence {float(prediction['confidence']):.2f}")
-        if prediction.get("model"):
-            extra.append(str(prediction["model"]))
-        more = f" ({escape_mrkdwn(', '.join(extra))})" if extra else ""
-        blocks.append(_context(f"Model prediction: *{escape_mrkdwn(shown)}*{more}"))
+    kind = kind_of(config)
+    blocks = kind.content.channel_blocks(content)
+    blocks += [_context(line) for line in kind.channel_context(content)]
     return blocks
 
 
@@ -211,8 +177,7 @@ def _figures(card: EscalationCard) -> str:
             ", ".join(f"{escape_mrkdwn(c)} {s:.2f}" for c, s in card.per_criterion.items())
         )
     if card.posterior is not None:
-        name = "Dawid-Skene posterior" if config.kind != "preference" else "posterior"
-        parts.append(f"{name} {card.posterior:.2f}")
+        parts.append(f"{kind_of(config).posterior_name} {card.posterior:.2f}")
     text = " · ".join(parts)
     if card.reason:
         text += f"\nWhy it is here: {escape_mrkdwn(card.reason)}"
@@ -295,74 +260,6 @@ def escalation_blocks(card: EscalationCard) -> tuple[str, list[dict]]:
 # --------------------------------------------------------------------------- the modal
 
 
-def _option(text: str, value: str) -> Option:
-    return Option(text=PlainTextObject(text=_button_text(text)), value=value)
-
-
-def _decision_inputs(card: EscalationCard) -> list[Block]:
-    config, consensus = card.config, card.consensus
-    if config.kind == "label":
-        options = [_option(label, label) for label in config.labels]
-        by_value = {o.value: o for o in options}
-        if config.multi_label:
-            initial = [by_value[v] for v in consensus or [] if v in by_value] or None
-            element: Any = StaticMultiSelectElement(
-                action_id=VALUE_ACTION, options=options, initial_options=initial
-            )
-        else:
-            element = StaticSelectElement(
-                action_id=VALUE_ACTION, options=options, initial_option=by_value.get(consensus)
-            )
-        return [InputBlock(block_id=DECISION_BLOCK, label="Final label", element=element)]
-    if config.kind == "rating":
-        blocks: list[Block] = []
-        points = range(config.scale.min, config.scale.max + 1)
-        for criterion in config.criteria:
-            options = [_option(config.scale.label_for(p), str(p)) for p in points]
-            chosen = (consensus or {}).get(criterion)
-            initial = next((o for o in options if o.value == str(chosen)), None)
-            blocks.append(
-                InputBlock(
-                    block_id=f"{DECISION_BLOCK}:{criterion}"[:255],
-                    label=_button_text(criterion.capitalize()),
-                    element=StaticSelectElement(
-                        action_id=VALUE_ACTION, options=options, initial_option=initial
-                    ),
-                )
-            )
-        return blocks
-    if config.kind == "preference":
-        options = []
-        for response in card.content.get("responses") or []:
-            model = f" ({response['model']})" if response.get("model") else ""
-            options.append(_option(f"Response {response['id']} is better{model}", response["id"]))
-        if config.allow_tie:
-            options.append(_option("Tie", "tie"))
-        if config.allow_both_bad:
-            options.append(_option("Both bad", "both_bad"))
-        initial = next((o for o in options if o.value == consensus), None)
-        element = StaticSelectElement(
-            action_id=VALUE_ACTION, options=options, initial_option=initial
-        )
-        return [InputBlock(block_id=DECISION_BLOCK, label="Final choice", element=element)]
-    text = original_response(card.content)
-    if isinstance(consensus, dict) and isinstance(consensus.get("text"), str):
-        text = consensus["text"]
-    element = PlainTextInputElement(
-        action_id=VALUE_ACTION,
-        multiline=True,
-        initial_value=text[:TEXT_INPUT_LIMIT] or None,
-        max_length=TEXT_INPUT_LIMIT,
-    )
-    return [
-        InputBlock(
-            block_id=DECISION_BLOCK,
-            label="Final response (leave as it is to keep the model's answer)",
-            element=element,
-        )
-    ]
-
-
 def decision_modal(card: EscalationCard) -> dict:
     """The "Decide…" modal: a final value suited to the kind, and a required rationale."""
     config = card.config
@@ -379,7 +276,7 @@ def decision_modal(card: EscalationCard) -> dict:
         close=PlainTextObject(text="Cancel"),
         blocks=[
             _section(intro),
-            *_decision_inputs(card),
+            *kind_of(config).decision_inputs(config, card.content, card.consensus),
             InputBlock(
                 block_id=RATIONALE_BLOCK,
                 label="Rationale",
@@ -408,24 +305,12 @@ def _selected(entry: dict) -> Any:
 
 def read_decision(config: ProjectConfig, state_values: dict) -> tuple[Any, str, dict[str, str]]:
     """(raw final value, rationale, errors by block id) from a submitted "Decide…" modal."""
-    errors: dict[str, str] = {}
 
     def entry(block_id: str) -> Any:
         return _selected((state_values.get(block_id) or {}).get(VALUE_ACTION) or {})
 
-    if config.kind == "rating":
-        value: Any = {}
-        for criterion in config.criteria:
-            block_id = f"{DECISION_BLOCK}:{criterion}"[:255]
-            chosen = entry(block_id)
-            if chosen is None:
-                errors[block_id] = f"Choose a score for {criterion}."
-            else:
-                value[criterion] = int(chosen)
-    else:
-        value = entry(DECISION_BLOCK)
-        if value in (None, [], "") or (isinstance(value, str) and not value.strip()):
-            errors[DECISION_BLOCK] = "Choose the final answer."
+    value, errors = kind_of(config).read_decision(config, entry)
+    errors = dict(errors)
     rationale = (entry(RATIONALE_BLOCK) or "").strip()
     if not rationale:
         errors[RATIONALE_BLOCK] = "Say why: the reviewers who answered differently will read it."

@@ -1,6 +1,6 @@
 """The App Home tab: a reviewer's queue, counts and agreement; for leads, the open
 escalations and recent flags of their projects. Built from plain data (filled in by
-bot.workflow.reviewer_queue) so the view can be tested without a database."""
+bot.workflow.review.queue) so the view can be tested without a database."""
 
 from __future__ import annotations
 

@@ -21,6 +21,10 @@ RATE = "quorum_rate"  # a Likert button: quorum_rate:<score>
 RATE_PATTERN = re.compile(rf"^{RATE}:-?\d+$")
 RATE_SELECT = "quorum_rate_select"  # the same as a select, when criteria are many
 SAVE_RATING = "quorum_save_rating"  # "Save new ratings" while changing a rating
+# One partial step of an answer made of several choices (a rank: quorum_step:<slot>); the
+# task kind merges it into the draft and records the answer once it is complete.
+STEP = "quorum_step"
+STEP_PATTERN = re.compile(rf"^{STEP}:\d+$")
 EDIT_RESPONSE = "quorum_edit_response"  # opens the correction modal
 ADD_RATIONALE = "quorum_add_rationale"
 SKIP = "quorum_skip"
@@ -43,6 +47,7 @@ ACTIONS: tuple[str | re.Pattern[str], ...] = (
     RATE_PATTERN,
     RATE_SELECT,
     SAVE_RATING,
+    STEP_PATTERN,
     EDIT_RESPONSE,
     ADD_RATIONALE,
     SKIP,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -18,7 +18,6 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.config.project import ProjectConfig
 from bot.slack import conversation
 from bot.slack.payloads import encode
 from bot.slack.wording import say
@@ -26,6 +25,15 @@ from bot.slack.wording import say
 MAX_BUTTON_TEXT = 75
 MAX_MESSAGE_BLOCKS = 50
 CONTEXT_CHARS = 2900
+
+
+class Titled(Protocol):
+    """What a message's intro names: the project (a ProjectConfig)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def question(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ def actions(elements: list, *, block_id: str | None = None) -> ActionsBlock:
     return ActionsBlock(elements=elements, block_id=block_id)
 
 
-def intro(config: ProjectConfig) -> SectionBlock:
+def intro(config: Titled) -> SectionBlock:
     return section(say("review_intro", project_name=config.name, question=config.question))
 
 
@@ -103,5 +111,3 @@ def serialise(blocks: list[Block]) -> list[dict]:
         raise ValueError(f"a message holds at most {MAX_MESSAGE_BLOCKS} blocks, not {len(blocks)}")
     return [block.to_dict() for block in blocks]
 
-
-# --- kept for callers of the first version ------------------------------------------------

@@ -18,6 +18,8 @@ from typing import Any
 from slack_sdk.models.blocks import Block, DividerBlock
 
 from bot.config.project import ProjectConfig
+from bot.kinds.base import ReviewView
+from bot.kinds.registry import kind_of
 from bot.slack import controls, ids
 from bot.slack.conversation import Part, cut, preview_blocks
 from bot.slack.messages import (
@@ -27,15 +29,12 @@ from bot.slack.messages import (
     context,
     control,
     intro,
-    section,
     serialise,
     slack_time,
 )
 from bot.slack.text import escape_mrkdwn
 from bot.slack.wording import say
-from bot.workflow.values import BOTH_BAD, TIE, diff_size, reviewed_turn
 
-SUGGESTION_KINDS = ("label", "correction")
 CLOSED_WORDS = {
     "signed_off": "signed off",
     "auto_accepted": "signed off",
@@ -56,69 +55,18 @@ class ReviewState:
 
 def presentation_for(config: ProjectConfig, content: dict, rng: random.Random) -> dict | None:
     """Per-reviewer presentation choices recorded with the assignment (e.g. A/B order)."""
-    if config.kind == "preference":
-        order = [r["id"] for r in content["responses"]]
-        if rng.random() < 0.5:
-            order.reverse()
-        return {"order": order}
-    return None
-
-
-def preference_order(content: dict, presentation: dict | None) -> list[str]:
-    order = (presentation or {}).get("order")
-    return list(order) if order else [r["id"] for r in content.get("responses", [])]
+    return kind_of(config).presentation(content, rng)
 
 
 def content_parts(config: ProjectConfig, content: dict, presentation: dict | None) -> list[Part]:
-    """The sample as titled parts: a conversation, or a prompt and responses A and B."""
-    if config.kind == "preference":
-        by_id = {r["id"]: r for r in content.get("responses", [])}
-        order = preference_order(content, presentation)
-        parts = [Part(control("prompt"), list(content.get("prompt", [])))]
-        for name, response_id in zip(("response_a", "response_b"), order, strict=False):
-            turn = {"role": "assistant", "content": by_id[response_id].get("content", "")}
-            parts.append(Part(control(name), [turn], roles=False))
-        return parts
-    turns = list(content.get("conversation", []))
-    focus = reviewed_turn(content) if config.kind in ("rating", "correction") else None
-    return [Part(None, turns, focus=focus)]
-
-
-# --- describing values --------------------------------------------------------------------
+    """The sample as titled parts: a conversation, or a prompt and its responses."""
+    kind = kind_of(config)
+    return kind.content.parts(content, presentation, focus_reviewed=kind.judges_reviewed_turn)
 
 
 def describe_answer(config: ProjectConfig, value: Any, presentation: dict | None = None) -> str:
     """An answer as mrkdwn a reviewer recognises: the button they pressed, in words."""
-    if config.kind == "rating" and isinstance(value, dict):
-        scores = [
-            (escape_mrkdwn(controls.criterion_name(c)), config.scale.label_for(value[c]))
-            for c in config.criteria
-            if c in value
-        ]
-        return say("rating_answer", scores=scores)
-    if config.kind == "preference" and isinstance(value, dict):
-        choice = value.get("choice")
-        if choice == TIE:
-            return control("tie")
-        if choice == BOTH_BAD:
-            return control("both_bad")
-        side = "A" if choice == value.get("shown_first") else "B"
-        return say("prefer_button", side=side, strength=value.get("strength"))
-    if config.kind == "correction" and isinstance(value, dict):
-        added, removed = diff_size(value.get("diff") or "")
-        return say(
-            "correction_answer", changed=bool(value.get("changed")), added=added, removed=removed
-        )
-    if isinstance(value, list):
-        return ", ".join(escape_mrkdwn(str(v)) for v in value)
-    return escape_mrkdwn(str(value))
-
-
-def _suggestion_value(config: ProjectConfig, value: Any) -> str:
-    if config.kind == "correction":
-        text = value.get("text") if isinstance(value, dict) else value
-        return cut(escape_mrkdwn(str(text)), 200)[0]
-    return describe_answer(config, value)
+    return kind_of(config).describe_answer(config, value, presentation)
 
 
 def _field(suggestion: Any, name: str) -> Any:
@@ -128,32 +76,17 @@ def _field(suggestion: Any, name: str) -> Any:
 
 
 def suggestion_block(config: ProjectConfig, suggestion: Any) -> Block | None:
-    if suggestion is None or not config.llm.show_suggestion:
+    kind = kind_of(config)
+    if suggestion is None or not config.llm.show_suggestion or not kind.shows_suggestion:
         return None
-    if config.kind not in SUGGESTION_KINDS or _field(suggestion, "value") is None:
+    if _field(suggestion, "value") is None:
         return None
     return context(
         say(
             "suggestion",
-            value=_suggestion_value(config, _field(suggestion, "value")),
+            value=kind.suggestion_text(config, _field(suggestion, "value")),
             confidence=_field(suggestion, "confidence"),
             model=escape_mrkdwn(str(_field(suggestion, "model") or "")) or None,
-        )
-    )
-
-
-def _prediction_block(config: ProjectConfig, content: dict) -> Block | None:
-    prediction = content.get("prediction") or {}
-    if config.kind != "label" or prediction.get("label") is None:
-        return None
-    label = prediction["label"]
-    shown = ", ".join(label) if isinstance(label, list) else label
-    return context(
-        say(
-            "prediction",
-            label=escape_mrkdwn(str(shown)),
-            confidence=prediction.get("confidence"),
-            model=escape_mrkdwn(str(prediction.get("model") or "")) or None,
         )
     )
 
@@ -161,33 +94,18 @@ def _prediction_block(config: ProjectConfig, content: dict) -> Block | None:
 # --- the request --------------------------------------------------------------------------
 
 
-def _answer_controls(
-    config: ProjectConfig, assignment_id: int, content: dict, state: ReviewState
-) -> list[Block]:
-    change = state.changing is not None
-    draft = state.draft or {}
-    if config.kind == "label":
-        ticked = draft.get("labels")
-        if ticked is None and change and isinstance(state.changing, list):
-            ticked = state.changing
-        return controls.label_controls(config, assignment_id, content, ticked=ticked, change=change)
-    if config.kind == "rating":
-        scores = draft.get("scores")
-        if scores is None and change and isinstance(state.changing, dict):
-            scores = state.changing
-        return controls.rating_controls(config, assignment_id, scores or {}, change=change)
-    if config.kind == "preference":
-        return controls.preference_controls(config, assignment_id, change=change)
-    return controls.correction_controls(assignment_id, change=change)
+def _view(assignment_id: int, content: dict, presentation: dict | None, state: ReviewState) -> ReviewView:
+    return ReviewView(
+        assignment_id=assignment_id,
+        content=content,
+        presentation=presentation,
+        draft=dict(state.draft or {}),
+        changing=state.changing,
+    )
 
 
-def _notes(config: ProjectConfig, state: ReviewState, *, presentation: dict | None) -> list[Block]:
-    notes: list[Block] = []
-    if config.kind == "rating" and state.changing is None:
-        scores = (state.draft or {}).get("scores") or {}
-        if scores:
-            missing = [controls.criterion_name(c) for c in config.criteria if c not in scores]
-            notes.append(context(say("rating_status", missing=missing)))
+def _notes(config: ProjectConfig, state: ReviewState, view: ReviewView) -> list[Block]:
+    notes: list[Block] = [context(line) for line in kind_of(config).progress_notes(config, view)]
     if state.rationale:
         notes.append(context(say("rationale_note", text=_short(state.rationale))))
     if state.flags:
@@ -219,15 +137,18 @@ def build_request_for(
 ) -> SlackMessage:
     state = state or ReviewState()
     changing = state.changing is not None
+    kind = kind_of(config)
+    view = _view(assignment_id, content, presentation, state)
     head: list[Block] = [intro(config), DividerBlock()]
-    middle: list[Block] = [
-        b for b in (_prediction_block(config, content), suggestion_block(config, suggestion)) if b
-    ]
+    middle: list[Block] = kind.context_blocks(config, content)
+    suggestion_shown = suggestion_block(config, suggestion)
+    if suggestion_shown:
+        middle.append(suggestion_shown)
     if changing:
         answer = describe_answer(config, state.changing, presentation)
         middle.append(context(say("change_mode", answer=answer)))
-    answer_blocks = _answer_controls(config, assignment_id, content, state)
-    tail = _notes(config, state, presentation=presentation) + controls.tools_row(
+    answer_blocks = kind.controls(config, view)
+    tail = _notes(config, state, view) + controls.tools_row(
         assignment_id,
         mode="changing" if changing else "pending",
         has_rationale=bool(state.rationale),
@@ -290,9 +211,7 @@ def build_answered(
     change it while the item is still open."""
     closed = item_status in CLOSED_WORDS
     answer = describe_answer(config, value, assignment.presentation)
-    tail: list[Block] = []
-    if config.kind == "correction" and isinstance(value, dict) and value.get("changed"):
-        tail.append(section(f"*{control('your_version')}:*\n{_short(value['text'], 2400)}"))
+    tail: list[Block] = kind_of(config).answered_blocks(config, value)
     tail.append(context(say("answer_recorded", answer=answer, at=slack_time(at))))
     if revision > 1:
         tail.append(context(say("answer_revision", changes=revision - 1)))

@@ -23,13 +23,13 @@ from bot.quality.calibration import (
     propose_threshold,
     reliability_table,
 )
+from bot.workflow.intake.routing import LLM, PIPELINE
 from bot.workflow.project_versions import (
     ApplyResult,
     apply_project,
     project_config,
     require_project,
 )
-from bot.workflow.routing import LLM, PIPELINE
 from storage import prelabel_queries
 from storage.models import Item, PreLabelRecord
 
@@ -113,11 +113,12 @@ def calibration_cases(
     session: Session, project_id: int, config: ProjectConfig
 ) -> list[CalibrationCase]:
     rows = prelabel_queries.human_labelled_items(session, project_id, HUMAN_METHODS)
-    ids = [item.id for item, _label in rows]
+    ids = [item.id for item, _label in rows if item.id is not None]
     prelabels = prelabel_queries.latest_prelabels(session, ids)
     routed = prelabel_queries.routed_events(session, ids)
     cases = []
     for item, label in rows:
+        assert item.id is not None
         opinion = _model_opinion(item, prelabels.get(item.id))
         if opinion is None:
             continue
@@ -149,6 +150,7 @@ def calibration_report(
 ) -> CalibrationReport:
     project = require_project(session, project_name)
     config = project_config(session, project)
+    assert project.id is not None
     cases = calibration_cases(session, project.id, config)
     confidence = np.fromiter((c.confidence for c in cases), dtype=np.float64, count=len(cases))
     correct = np.fromiter((c.correct for c in cases), dtype=np.float64, count=len(cases))

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from bot.audit.chain import record_event
 from bot.config.project import ProjectConfig
 from storage import queries
-from storage.models import Project, ProjectVersion, utcnow
+from storage.models import Item, Project, ProjectVersion, utcnow
 
 
 class UnknownProjectError(LookupError):
@@ -38,6 +38,7 @@ def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli"
         session.flush()
         created, version = True, 1
     else:
+        assert project.id is not None
         if project.kind != config.kind:
             raise ValueError(
                 f"project {config.name!r} is a {project.kind} project; its kind cannot change "
@@ -47,6 +48,7 @@ def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli"
         if current is not None and current.config_hash == digest:
             return ApplyResult(project.id, project.current_version, created=False, changed=False)
         created, version = False, project.current_version + 1
+    assert project.id is not None
     session.add(
         ProjectVersion(
             project_id=project.id,
@@ -70,6 +72,7 @@ def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli"
 
 
 def project_config(session: Session, project: Project, version: int | None = None) -> ProjectConfig:
+    assert project.id is not None
     row = queries.project_version(session, project.id, version or project.current_version)
     if row is None:
         raise LookupError(f"project {project.name!r} has no config version {version}")
@@ -81,3 +84,10 @@ def require_project(session: Session, name: str) -> Project:
     if project is None:
         raise UnknownProjectError(name, [p.name for p in queries.list_projects(session)])
     return project
+
+
+def config_for_item(session: Session, item: Item) -> tuple[Project, ProjectConfig]:
+    """The item's project and the project's current config."""
+    project = session.get(Project, item.project_id)
+    assert project is not None
+    return project, project_config(session, project)

@@ -4,17 +4,28 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack
+from slack_sdk import WebClient
 
 from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from bot.slack.controls import is_change_block
 from bot.slack.payloads import decode
-from bot.workflow import answers, interactions
+from bot.workflow.review import answer, interactions
 from handlers.actions._reply import explain, user_of
 
 
-def make_answer_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
-    def on_answer(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+def make_answer_listener(ctx: QuorumContext) -> Callable[..., None]:
+    def on_answer(
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        logger: logging.Logger,
+    ) -> None:
         ack()
         if action.get("type") == "static_select":  # a label chosen from the menu
             assignment_id = ids.assignment_of_block(action.get("block_id"))
@@ -26,19 +37,15 @@ def make_answer_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
         if assignment_id is None or raw is None:
             logger.warning("an answer click without an assignment or value was ignored")
             return
-        try:
-            result = interactions.run_in_transaction(
-                ctx,
-                answers.submit,
-                assignment_id=int(assignment_id),
-                user_id=user_of(body),
-                raw=raw,
-                change=change,
-                interaction_id=action.get("action_ts"),
-            )
-        except Exception:
-            logger.exception("recording an answer failed")
-            raise
+        result = interactions.run_in_transaction(
+            ctx,
+            answer.submit,
+            assignment_id=int(assignment_id),
+            user_id=user_of(body),
+            raw=raw,
+            change=change,
+            interaction_id=action.get("action_ts"),
+        )
         explain(client, body, result)
 
     return on_answer

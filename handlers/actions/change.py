@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack
+from slack_sdk import WebClient
 
 from bot.runtime.context import QuorumContext
 from bot.slack.payloads import decode
-from bot.workflow import answers, interactions
+from bot.workflow.review import answer, interactions
 from handlers.actions._reply import explain, user_of
 
 
-def make_change_listener(ctx: QuorumContext, *, keep: bool = False):  # type: ignore[no-untyped-def]
-    service = answers.keep_answer if keep else answers.start_change
+def make_change_listener(ctx: QuorumContext, *, keep: bool = False) -> Callable[..., None]:
+    service = answer.keep_answer if keep else answer.start_change
 
-    def on_change(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+    def on_change(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
         ack()
-        try:
-            result = interactions.run_in_transaction(
-                ctx,
-                service,
-                assignment_id=int(decode(action.get("value"))["a"]),
-                user_id=user_of(body),
-            )
-        except Exception:
-            logger.exception("changing an answer failed")
-            raise
+        result = interactions.run_in_transaction(
+            ctx,
+            service,
+            assignment_id=int(decode(action.get("value"))["a"]),
+            user_id=user_of(body),
+        )
         explain(client, body, result)
 
     return on_change

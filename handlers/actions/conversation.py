@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
+from slack_bolt import Ack
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime.context import QuorumContext
 from bot.slack.payloads import decode
 from bot.slack.views import metadata
 from bot.slack.wording import say
-from bot.workflow import interactions
+from bot.workflow.review import interactions
 from handlers.actions._reply import tell, user_of
 
 
-def make_open_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
-    def on_open(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+def make_open_listener(ctx: QuorumContext) -> Callable[..., None]:
+    def on_open(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         view = interactions.conversation_view(
             ctx, user_id=user_of(body), ref=decode(action.get("value"))
@@ -28,8 +32,14 @@ def make_open_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
     return on_open
 
 
-def make_page_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
-    def on_page(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+def make_page_listener(ctx: QuorumContext) -> Callable[..., None]:
+    def on_page(
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        logger: logging.Logger,
+    ) -> None:
         ack()
         current = body.get("view") or {}
         ref = {k: v for k, v in metadata(current).items() if k in ("a", "i")}

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
+from typing import Any
 
+from slack_bolt import Ack
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime.context import QuorumContext
 from bot.slack.payloads import decode
 from bot.slack.wording import say
-from bot.workflow import interactions, reviewer_queue
+from bot.workflow.review import interactions, pause, queue
 from handlers.actions._reply import tell, user_of
 
 
-def publish_home(ctx: QuorumContext, client, user: str, current: dict | None) -> None:  # type: ignore[no-untyped-def]
+def publish_home(
+    ctx: QuorumContext, client: WebClient, user: str, current: dict[str, Any] | None
+) -> None:
     """Re-publish the Home tab; the hash keeps a newer one (from the outbox) in place."""
     view = interactions.home_view(ctx, user_id=user)
     try:
@@ -23,13 +28,13 @@ def publish_home(ctx: QuorumContext, client, user: str, current: dict | None) ->
             raise
 
 
-def make_open_item_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
-    def on_open(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+def make_open_item_listener(ctx: QuorumContext) -> Callable[..., None]:
+    def on_open(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         user = user_of(body)
         found = interactions.run_in_transaction(
             ctx,
-            reviewer_queue.open_item,
+            queue.open_item,
             assignment_id=int(decode(action.get("value"))["a"]),
             user_id=user,
             key=f"open:{user}:{action.get('action_ts')}",
@@ -41,18 +46,14 @@ def make_open_item_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
     return on_open
 
 
-def make_pause_listener(ctx: QuorumContext, *, resume: bool):  # type: ignore[no-untyped-def]
-    service = reviewer_queue.resume if resume else reviewer_queue.pause
+def make_pause_listener(ctx: QuorumContext, *, resume: bool) -> Callable[..., None]:
+    service = pause.resume if resume else pause.pause
     extra = {} if resume else {"rng": ctx.rng}
 
-    def on_toggle(ack, body: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+    def on_toggle(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         user = user_of(body)
-        try:
-            interactions.run_in_transaction(ctx, service, user_id=user, **extra)
-            publish_home(ctx, client, user, body.get("view"))
-        except Exception:
-            logger.exception("pausing or resuming failed")
-            raise
+        interactions.run_in_transaction(ctx, service, user_id=user, **extra)
+        publish_home(ctx, client, user, body.get("view"))
 
     return on_toggle

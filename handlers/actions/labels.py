@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack
+from slack_sdk import WebClient
 
 from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from bot.slack.payloads import decode
-from bot.workflow import answers, interactions
+from bot.workflow.review import answer, interactions
 from handlers.actions._reply import explain, user_of
 
 
@@ -26,45 +30,39 @@ def ticked_in_state(body: dict, assignment_id: int) -> list[str] | None:
     return None
 
 
-def make_tick_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
-    def on_tick(ack, body: dict, action: dict, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+def make_tick_listener(ctx: QuorumContext) -> Callable[..., None]:
+    def on_tick(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         assignment_id = ids.assignment_of_block(action.get("block_id"))
         if assignment_id is None:
             return
-        try:
-            interactions.run_in_transaction(
-                ctx,
-                answers.tick_labels,
-                assignment_id=assignment_id,
-                user_id=user_of(body),
-                labels=_chosen(action),
-            )
-        except Exception:
-            logger.exception("keeping ticked labels failed")
-            raise
+        interactions.run_in_transaction(
+            ctx,
+            answer.tick_labels,
+            assignment_id=assignment_id,
+            user_id=user_of(body),
+            labels=_chosen(action),
+        )
 
     return on_tick
 
 
-def make_submit_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
-    def on_submit(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+def make_submit_listener(ctx: QuorumContext) -> Callable[..., None]:
+    def on_submit(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
         ack()
         data = decode(action.get("value"))
         assignment_id = int(data["a"])
-        try:
-            result = interactions.run_in_transaction(
-                ctx,
-                answers.submit_labels,
-                assignment_id=assignment_id,
-                user_id=user_of(body),
-                labels=ticked_in_state(body, assignment_id),
-                change=bool(data.get("c")),
-                interaction_id=action.get("action_ts"),
-            )
-        except Exception:
-            logger.exception("submitting labels failed")
-            raise
+        result = interactions.run_in_transaction(
+            ctx,
+            answer.submit_labels,
+            assignment_id=assignment_id,
+            user_id=user_of(body),
+            labels=ticked_in_state(body, assignment_id),
+            change=bool(data.get("c")),
+            interaction_id=action.get("action_ts"),
+        )
         explain(client, body, result)
 
     return on_submit

@@ -6,38 +6,36 @@ away from what the database says now; the work happens when it is submitted.
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack
+from slack_sdk import WebClient
 
 from bot.runtime.context import QuorumContext
 from bot.slack.payloads import decode
-from bot.workflow import interactions
+from bot.workflow.review import interactions
 from handlers.actions._reply import explain, user_of
 
 
-def make_modal_listener(ctx: QuorumContext, kind: str):  # type: ignore[no-untyped-def]
-    def on_open(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+def make_modal_listener(ctx: QuorumContext, kind: str) -> Callable[..., None]:
+    def on_open(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         data = decode(action.get("value"))
         assignment_id, user = int(data["a"]), user_of(body)
-        try:
-            if kind == "correction":
-                result, view = interactions.correction_view(
-                    ctx, assignment_id=assignment_id, user_id=user, change=bool(data.get("c"))
-                )
-            elif kind == "rationale":
-                result, view = interactions.rationale_view(
-                    ctx, assignment_id=assignment_id, user_id=user
-                )
-            else:
-                result, view = interactions.flag_view(
-                    ctx, assignment_id=assignment_id, user_id=user
-                )
-            if view is not None:
-                client.views_open(trigger_id=body["trigger_id"], view=view)
-        except Exception:
-            logger.exception("opening the %s modal failed", kind)
-            raise
+        if kind == "correction":
+            result, view = interactions.correction_view(
+                ctx, assignment_id=assignment_id, user_id=user, change=bool(data.get("c"))
+            )
+        elif kind == "rationale":
+            result, view = interactions.rationale_view(
+                ctx, assignment_id=assignment_id, user_id=user
+            )
+        else:
+            result, view = interactions.flag_view(ctx, assignment_id=assignment_id, user_id=user)
         if view is None:
             explain(client, body, result)
+        else:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
 
     return on_open

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from slack_bolt import App
+
 from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from handlers.actions import change, conversation, home, labels, modals, rating, skip
 from handlers.actions.answer import make_answer_listener
 
 
-def register(app, ctx: QuorumContext) -> None:  # type: ignore[no-untyped-def]
+def register(app: App, ctx: QuorumContext) -> None:
     app.action(ids.PICK_LABEL)(make_answer_listener(ctx))
     app.action(ids.TICK_LABELS)(labels.make_tick_listener(ctx))
     app.action(ids.SUBMIT_LABELS)(labels.make_submit_listener(ctx))

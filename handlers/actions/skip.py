@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack
+from slack_sdk import WebClient
 
 from bot.runtime.context import QuorumContext
 from bot.slack.payloads import decode
-from bot.workflow import answers, interactions
+from bot.workflow.review import interactions, release
 from handlers.actions._reply import explain, user_of
 
 
-def make_skip_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
-    def on_skip(ack, body: dict, action: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+def make_skip_listener(ctx: QuorumContext) -> Callable[..., None]:
+    def on_skip(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        try:
-            result = interactions.run_in_transaction(
-                ctx,
-                answers.skip,
-                assignment_id=int(decode(action.get("value"))["a"]),
-                user_id=user_of(body),
-                rng=ctx.rng,
-            )
-        except Exception:
-            logger.exception("skipping an item failed")
-            raise
+        result = interactions.run_in_transaction(
+            ctx,
+            release.skip,
+            assignment_id=int(decode(action.get("value"))["a"]),
+            user_id=user_of(body),
+            rng=ctx.rng,
+        )
         explain(client, body, result)
 
     return on_skip

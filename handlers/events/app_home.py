@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime.context import QuorumContext
-from bot.workflow import interactions
+from bot.workflow.review import interactions
 
 
-def make_app_home_listener(ctx: QuorumContext):  # type: ignore[no-untyped-def]
-    def on_home_opened(event: dict, client, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+def make_app_home_listener(ctx: QuorumContext) -> Callable[..., None]:
+    def on_home_opened(event: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
         if event.get("tab") not in (None, "home"):
             return  # the Messages tab
         user = event["user"]

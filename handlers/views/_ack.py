@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from slack_bolt import Ack
 
-def ack_submission(ack, errors: dict[str, str] | None) -> None:  # type: ignore[no-untyped-def]
+
+def ack_submission(ack: Ack, errors: dict[str, str] | None) -> None:
     """`errors` maps a modal input block to its message; none closes the modal."""
     if errors:
         ack(response_action="errors", errors=errors)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
 
 from bot.runtime.context import QuorumContext
 from bot.slack.escalation import DECIDE_VIEW, modal_escalation_id
-from bot.workflow.escalation import submit_decision
+from bot.workflow.decision.escalation import submit_decision
 from handlers.views._ack import ack_submission
 
 
-def make_decide_submission(ctx: QuorumContext):  # type: ignore[no-untyped-def]
-    def on_submit(ack, body: dict, view: dict, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+def make_decide_submission(ctx: QuorumContext) -> Callable[..., None]:
+    def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
         try:
             result = submit_decision(
@@ -21,7 +24,7 @@ def make_decide_submission(ctx: QuorumContext):  # type: ignore[no-untyped-def]
                 state_values=(view.get("state") or {}).get("values") or {},
             )
         except Exception:
-            logger.exception("recording a lead's decision failed")
+            # The lead sees why the modal stayed open; the error boundary logs the failure.
             ack(response_action="errors", errors={"rationale": "Something went wrong; try again."})
             raise
         ack_submission(ack, result.errors)
@@ -29,5 +32,5 @@ def make_decide_submission(ctx: QuorumContext):  # type: ignore[no-untyped-def]
     return on_submit
 
 
-def register(app, ctx: QuorumContext) -> None:  # type: ignore[no-untyped-def]
+def register(app: App, ctx: QuorumContext) -> None:
     app.view(DECIDE_VIEW)(make_decide_submission(ctx))

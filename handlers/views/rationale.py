@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack
 
 from bot.runtime.context import QuorumContext
 from bot.slack.views import rationale_submission
-from bot.workflow import answers, interactions
+from bot.workflow.review import interactions, notes
 from handlers.views._ack import ack_submission
 
 
-def make_rationale_submission(ctx: QuorumContext):  # type: ignore[no-untyped-def]
-    def on_submit(ack, body: dict, view: dict, logger: logging.Logger) -> None:  # type: ignore[no-untyped-def]
+def make_rationale_submission(ctx: QuorumContext) -> Callable[..., None]:
+    def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         assignment_id, text = rationale_submission(view)
-        try:
-            result = interactions.run_in_transaction(
-                ctx,
-                answers.add_rationale,
-                assignment_id=assignment_id,
-                user_id=body["user"]["id"],
-                text=text,
-            )
-        except Exception:
-            logger.exception("recording a rationale failed")
-            raise
+        result = interactions.run_in_transaction(
+            ctx,
+            notes.add_rationale,
+            assignment_id=assignment_id,
+            user_id=body["user"]["id"],
+            text=text,
+        )
         ack_submission(ack, result.errors)
 
     return on_submit

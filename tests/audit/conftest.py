@@ -11,10 +11,9 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from bot.runtime.settings import get_settings
-from bot.workflow.dispatch import dispatch_queued
+from bot.workflow.intake.dispatch import dispatch_queued
 from storage.models import Assignment, Item
-from tests.conftest import apply, label_config
-from tests.workflow.test_label_loop import answer, conversation, import_file, write_items
+from tests.factories import answer, apply, conversation, import_file, label_config, write_items
 
 AUDIT_KEY = "test-audit-key"
 

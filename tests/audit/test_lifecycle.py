@@ -27,16 +27,17 @@ from bot.slack import ids
 from bot.workflow.project_versions import require_project
 from storage.db import session_scope
 from storage.models import Assignment, Event, Item
-from tests.conftest import apply
-from tests.e2e.review_support import (
+from tests.factories import (
+    apply,
+    conversation,
     kind_config,
     last_modal,
     press,
     press_in_block,
     start,
     texts,
+    write_items,
 )
-from tests.workflow.test_label_loop import conversation, write_items
 
 REVIEWERS = ["U01ALICE", "U02BOB", "U03CARA", "U04DAN"]
 LEAD = "U09LEAD"

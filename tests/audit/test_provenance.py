@@ -6,11 +6,10 @@ import json
 
 from sqlmodel import Session, select
 
-from bot.workflow.escalation import ResolveOutcome, resolve_escalation
+from bot.workflow.decision.escalation import ResolveOutcome, resolve_escalation
 from storage.db import session_scope
 from storage.models import Escalation, Event, ProjectVersion
-from tests.conftest import apply, label_config
-from tests.workflow.test_label_loop import conversation, import_file, write_items
+from tests.factories import apply, conversation, import_file, label_config, write_items
 
 LEAD = "U09LEAD"
 

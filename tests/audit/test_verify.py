@@ -209,8 +209,7 @@ def test_events_appended_after_a_checkpoint_keep_the_trail_intact(trail, quorum)
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_concurrent_appends_on_different_items_do_not_contend(engine, clock, tmp_path):
     """Bot processes write events on different items at once: no global lock, no error."""
-    from tests.conftest import apply, label_config
-    from tests.workflow.test_label_loop import conversation, import_file, write_items
+    from tests.factories import apply, conversation, import_file, label_config, write_items
 
     apply(engine, label_config())
     rows = [{"id": f"c-{n}", "conversation": conversation(f"case {n}")} for n in range(12)]

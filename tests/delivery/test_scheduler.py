@@ -14,7 +14,7 @@ from bot.delivery.jobs import JOBS
 from bot.delivery.scheduler import QuorumScheduler, claim, run_due_jobs, tick_of
 from storage.db import session_scope
 from storage.models import AssignmentStatus, Checkpoint, ItemStatus, OutboxStatus, Reviewer
-from tests.delivery.conftest import (
+from tests.factories import (
     REVIEWERS,
     assignments,
     events,

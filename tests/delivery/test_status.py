@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from typer.testing import CliRunner
 
-from bot.delivery.status_report import delivery_status_table
-from tests.delivery.conftest import slack_world, start_items
+from bot.cli.render.delivery import delivery_status_table
+from tests.factories import slack_world, start_items
 
 
 def render(table) -> str:  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ from storage.models import (
     Reviewer,
 )
 from storage.outbox_store import backlog
-from tests.delivery.conftest import (
+from tests.factories import (
     REVIEWERS,
     assignments,
     events,
@@ -172,7 +172,7 @@ def test_an_update_for_a_dm_that_was_never_sent_is_dropped(world, tmp_path):
 
 def test_graceful_stop_hands_unstarted_claims_back(world, tmp_path):
     start_items(world, tmp_path, count=4)
-    from bot.workflow.dispatch import dispatch_queued
+    from bot.workflow.intake.dispatch import dispatch_queued
 
     dispatch_queued(world.ctx.engine, clock=world.clock, rng=world.rng)
     worker = world.runtime.delivery

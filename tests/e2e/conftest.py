@@ -7,9 +7,14 @@ from collections.abc import Iterator
 import pytest
 
 from bot.sandbox.harness import SlackSandbox
+from tests.factories import LEADS, REVIEWERS, stop_started_processes
 
-REVIEWERS = ["U01ALICE", "U02BOB", "U03CARA", "U04DAN"]
-LEADS = ["U09LEAD"]
+
+@pytest.fixture(autouse=True)
+def no_stray_processes() -> Iterator[None]:
+    """Whatever a failing test leaves running is stopped (only processes it started)."""
+    yield
+    stop_started_processes()
 
 
 @pytest.fixture

@@ -10,12 +10,11 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.sandbox.leads import open_escalations, resolve_escalations
-from bot.workflow.escalation import refresh_escalation_message, remind_stale_escalations
+from bot.workflow.decision.escalation import refresh_escalation_message, remind_stale_escalations
 from bot.workflow.posterior import clear_cache
 from storage.db import session_scope
 from storage.models import Escalation, Event, Item, Label
-from tests.conftest import apply, label_config
-from tests.workflow.test_label_loop import conversation, import_file, write_items
+from tests.factories import apply, conversation, import_file, label_config, write_items
 
 REVIEWERS = ("U01ALICE", "U02BOB", "U03CARA", "U04DAN")
 ITEM = {

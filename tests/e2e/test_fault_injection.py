@@ -8,12 +8,7 @@ records it, restart it, and SIGTERM it mid-backlog.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -24,20 +19,22 @@ from sqlmodel import Session, select
 from bot.sandbox.slack_emulator import SlackEmulator
 from storage.db import make_engine
 from storage.models import OutboxMessage, OutboxStatus, Response
-from tests.conftest import apply, label_config
-from tests.delivery.conftest import (
+from tests.factories import (
     LEAD,
     REVIEWERS,
+    apply,
+    conversation,
+    import_file,
+    label_config,
     outbox_rows,
     posted_keys,
+    serve,
     slack_world,
     start_items,
     top_level_dms,
+    wait_for,
+    write_items,
 )
-from tests.workflow.test_label_loop import conversation, import_file, write_items
-
-QUORUM = Path(sys.executable).with_name("quorum")
-REPO = Path(__file__).resolve().parents[2]
 
 
 def review_keys(rows: list[OutboxMessage]) -> set[str]:
@@ -173,64 +170,6 @@ def test_every_kind_of_fault_at_once_still_delivers_everything_once(database_url
 
 
 # -- a real `quorum serve`, killed and restarted --------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-STARTED: list[subprocess.Popen] = []
-
-
-@pytest.fixture(autouse=True)
-def no_stray_processes():  # type: ignore[no-untyped-def]
-    """Whatever a failing test leaves running is stopped (only processes it started)."""
-    yield
-    while STARTED:
-        process = STARTED.pop()
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def serve(
-    database_url: str, emulator: SlackEmulator, workdir: Path, **env: str
-) -> subprocess.Popen:
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SLACK_API_URL": emulator.api_url,
-        "SLACK_BOT_TOKEN": "xoxb-emulator-token",
-        "SLACK_SIGNING_SECRET": "fault-test-secret",
-        "QUORUM_DELIVERY_INTERVAL_S": "0.05",
-        "QUORUM_DELIVERY_LEASE_S": "2",
-        "QUORUM_SCHEDULER_ENABLED": "false",
-        "PYTHONPATH": str(REPO),  # the checkout, whatever the working folder
-        **env,
-    }
-    environment.pop("SLACK_APP_TOKEN", None)
-    log = (workdir / f"serve-{time.monotonic_ns()}.log").open("w")
-    process = subprocess.Popen(
-        [str(QUORUM), "serve", "--host", "127.0.0.1", "--port", str(free_port())],
-        env=environment,
-        cwd=workdir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    STARTED.append(process)
-    return process
-
-
-def wait_for(predicate, *, timeout_s: float = 30.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def rows_in(engine) -> list[OutboxMessage]:  # type: ignore[no-untyped-def]

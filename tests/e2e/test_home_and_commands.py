@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from bot.slack import ids
-from tests.e2e.conftest import LEADS, REVIEWERS
-from tests.e2e.review_support import (
+from tests.factories import (
+    LEADS,
+    REVIEWERS,
     assert_slack_accepted_everything,
     assignments,
+    conversation,
     events,
     kind_config,
     press,
@@ -14,7 +16,6 @@ from tests.e2e.review_support import (
     start,
     texts,
 )
-from tests.workflow.test_label_loop import conversation
 
 LEAD = LEADS[0]
 

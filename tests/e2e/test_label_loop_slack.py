@@ -13,8 +13,7 @@ from sqlmodel import Session, select
 from bot.exports.labels import export_labels
 from storage.db import session_scope
 from storage.models import Label, Response
-from tests.conftest import apply, label_config
-from tests.workflow.test_label_loop import conversation, import_file, write_items
+from tests.factories import apply, conversation, import_file, label_config, write_items
 
 ITEM = {
     "id": "t-1",

@@ -14,14 +14,21 @@ from bot import EXAMPLES_DIR
 from bot.intake.importer import import_records, validate_file
 from bot.sandbox.harness import SlackSandbox
 from bot.sandbox.openai_stub import OpenAIStub, start_llm_stub
-from bot.workflow.prelabelling import enable_llm_assist
-from bot.workflow.prelabelling import start_llm_stub as start_demo_stub
+from bot.sandbox.openai_stub import start_llm_stub as start_demo_stub
+from bot.workflow.llm_projects import enable_llm_assist
 from bot.workflow.project_versions import apply_project
 from storage.db import session_scope
 from storage.models import Escalation, Event, Item, Label, PreLabelRecord, Project
-from tests.conftest import apply, example_config, label_config
-from tests.e2e.conftest import LEADS, REVIEWERS
-from tests.workflow.test_label_loop import conversation, import_file, write_items
+from tests.factories import (
+    LEADS,
+    REVIEWERS,
+    apply,
+    conversation,
+    example_config,
+    import_file,
+    label_config,
+    write_items,
+)
 
 SUMMARY = (
     "Reviewers disagree whether a duplicate charge is a billing or a bug issue. "

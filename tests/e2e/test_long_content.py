@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.review_support import (
+from tests.factories import (
     assert_slack_accepted_everything,
     kind_config,
     last_modal,

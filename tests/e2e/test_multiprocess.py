@@ -18,10 +18,17 @@ from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.slack_requests import SlackRequestSender
 from storage.db import make_engine
 from storage.models import Assignment, Item, ItemStatus, OutboxMessage, OutboxStatus, Response
-from tests.conftest import _truncate_all, apply, label_config
-from tests.delivery.conftest import posted_keys
-from tests.e2e.test_fault_injection import no_stray_processes, serve, wait_for  # noqa: F401
-from tests.workflow.test_label_loop import conversation, import_file, write_items
+from tests.factories import (
+    apply,
+    conversation,
+    import_file,
+    label_config,
+    posted_keys,
+    serve,
+    truncate_all,
+    wait_for,
+    write_items,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -65,7 +72,7 @@ def test_three_processes_share_the_work_without_double_sends(postgres_url, tmp_p
     # stopped in this test, never PostgreSQL, so what is committed stays committed.
     postgres_url = f"{postgres_url}?options=-csynchronous_commit%3Doff"
     engine = make_engine(postgres_url)
-    _truncate_all(engine)
+    truncate_all(engine)
     emulator = SlackEmulator(bot_token="xoxb-emulator-token").start()
     processes = []
     try:

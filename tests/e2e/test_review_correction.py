@@ -5,7 +5,7 @@ or unchanged submissions are refused inside the modal."""
 from __future__ import annotations
 
 from bot.slack import ids
-from tests.e2e.review_support import (
+from tests.factories import (
     assert_slack_accepted_everything,
     events,
     kind_config,

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from bot.slack import ids
 from bot.slack.payloads import label_token
-from tests.e2e.review_support import (
+from tests.factories import (
     assert_slack_accepted_everything,
+    conversation,
     events,
     item_status,
     kind_config,
@@ -19,7 +20,6 @@ from tests.e2e.review_support import (
     start,
     texts,
 )
-from tests.workflow.test_label_loop import conversation
 
 ITEM = {
     "id": "si-1",

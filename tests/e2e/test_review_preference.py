@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from storage.models import Assignment
-from tests.e2e.review_support import (
+from tests.factories import (
     assert_slack_accepted_everything,
     kind_config,
     labels,

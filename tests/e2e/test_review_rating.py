@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.slack import ids
 from storage.db import session_scope
 from storage.models import Draft
-from tests.e2e.review_support import (
+from tests.factories import (
     assert_slack_accepted_everything,
     events,
     kind_config,

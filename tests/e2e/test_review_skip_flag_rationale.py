@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from bot.slack import ids
-from tests.e2e.conftest import REVIEWERS
-from tests.e2e.review_support import (
+from tests.factories import (
+    REVIEWERS,
     assert_slack_accepted_everything,
     assignments,
+    conversation,
     events,
     item_status,
     kind_config,
@@ -20,7 +21,6 @@ from tests.e2e.review_support import (
     start,
     texts,
 )
-from tests.workflow.test_label_loop import conversation
 
 ITEM = {
     "id": "si-1",

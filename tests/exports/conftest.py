@@ -28,7 +28,7 @@ from storage.models import (
     PreLabelRecord,
     Response,
 )
-from tests.conftest import apply, example_config, label_config
+from tests.factories import apply, example_config, label_config
 
 LEAD = "U09LEAD"
 SALT = "test-export-salt"

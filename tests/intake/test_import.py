@@ -12,8 +12,7 @@ from bot.intake.importer import ImportRejected, import_records, validate_file
 from bot.workflow.project_versions import project_config, require_project
 from storage.db import session_scope
 from storage.models import Event, Item
-from tests.conftest import apply, example_config, label_config
-from tests.workflow.test_label_loop import conversation, write_items
+from tests.factories import apply, conversation, example_config, label_config, write_items
 
 
 def run_import(engine, path, name="support-intent"):

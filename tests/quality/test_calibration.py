@@ -11,22 +11,21 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from bot.cli.main import app
+from bot.cli.render.plots import plot_reliability
 from bot.quality.calibration import (
     expected_calibration_error,
-    plot_reliability,
     propose_threshold,
     reliability_table,
     wilson_lower_bound,
 )
-from bot.workflow.dispatch import dispatch_queued
+from bot.workflow.decision.labels import sign_off
 from bot.workflow.feedback import calibration_report
+from bot.workflow.intake.dispatch import dispatch_queued
+from bot.workflow.intake.routing import audit_draw
 from bot.workflow.project_versions import project_config, require_project
-from bot.workflow.routing import audit_draw
-from bot.workflow.signoff import sign_off
 from storage.db import session_scope
 from storage.models import Event, Item, Project
-from tests.conftest import apply, label_config
-from tests.workflow.test_label_loop import conversation, import_file, write_items
+from tests.factories import apply, conversation, import_file, label_config, write_items
 
 
 def calibrated(n: int, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:

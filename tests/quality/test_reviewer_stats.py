@@ -13,14 +13,13 @@ from typer.testing import CliRunner
 from bot.cli.main import app
 from bot.quality import encode_labels, krippendorff_alpha
 from bot.quality.reviewer_stats import project_quality
-from bot.workflow.escalation import resolve_escalation
+from bot.workflow.decision.escalation import resolve_escalation
 from bot.workflow.posterior import clear_cache
 from bot.workflow.project_versions import require_project
 from storage import quality_queries
 from storage.db import session_scope
 from storage.models import Escalation, Response
-from tests.conftest import apply, example_config, label_config
-from tests.workflow.test_signoff_rules import PAIR, chat, preference, seed_item
+from tests.factories import PAIR, apply, chat, example_config, label_config, preference, seed_item
 
 ALICE, BOB, CARA = "U01ALICE", "U02BOB", "U03CARA"
 

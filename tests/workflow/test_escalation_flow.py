@@ -11,17 +11,19 @@ from sqlmodel import Session, select
 from bot.config.project import SignOff
 from bot.sandbox.blockkit import validate_message_blocks, validate_view
 from bot.slack import escalation as escalation_blocks
-from bot.workflow import escalation as flow
+from bot.workflow.decision import escalation as flow
 from bot.workflow.posterior import clear_cache
 from storage.db import session_scope
 from storage.models import Escalation, Label, OutboxMessage, Response
-from tests.conftest import apply, example_config, label_config
-from tests.workflow.test_signoff_rules import (
+from tests.factories import (
     LEGAL,
     ORIGINAL,
     PAIR,
+    apply,
     chat,
     correction,
+    example_config,
+    label_config,
     preference,
     seed_item,
 )
@@ -47,7 +49,7 @@ def escalation_message(engine) -> tuple[int, dict]:
 
 def modal(engine, lead: str = "U09LEAD") -> dict:
     from bot.runtime.context import QuorumContext
-    from tests.conftest import make_settings
+    from tests.factories import make_settings
 
     ctx = QuorumContext(engine=engine, settings=make_settings(str(engine.url)))
     with Session(engine) as session:
@@ -61,7 +63,7 @@ def modal(engine, lead: str = "U09LEAD") -> dict:
 def resolve(engine, clock, state_values: dict, lead: str = "U09LEAD"):
     from bot.runtime.clock import FrozenClock
     from bot.runtime.context import QuorumContext
-    from tests.conftest import make_settings
+    from tests.factories import make_settings
 
     ctx = QuorumContext(
         engine=engine,
@@ -282,7 +284,7 @@ def test_decision_modal_refuses_non_leads_and_resolved_escalations(engine, clock
         answers=[(ALICE, "billing"), (BOB, "bug"), (CARA, "billing")],
     )
     from bot.runtime.context import QuorumContext
-    from tests.conftest import make_settings
+    from tests.factories import make_settings
 
     ctx = QuorumContext(engine=engine, settings=make_settings(str(engine.url)), clock=clock)
     with Session(engine) as session:

@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from sqlmodel import Session, select
 
-from bot.intake.importer import import_records, validate_file
-from bot.workflow.dispatch import dispatch_queued
-from bot.workflow.project_versions import require_project
-from bot.workflow.responses import AnswerOutcome, record_answer
-from storage.db import session_scope
+from bot.workflow.intake.dispatch import dispatch_queued
+from bot.workflow.review.outcome import AnswerOutcome
 from storage.models import Assignment, Item, Label, OutboxMessage
-from tests.conftest import apply, label_config
-
-
-def write_items(path: Path, items: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(item) + "\n" for item in items))
-    return path
-
-
-def conversation(text: str) -> list[dict]:
-    return [{"role": "user", "content": text}, {"role": "assistant", "content": "Let me check."}]
-
-
-def import_file(engine, path: Path, name: str = "support-intent") -> None:
-    with session_scope(engine) as session:
-        project = require_project(session, name)
-        from bot.workflow.project_versions import project_config
-
-        records = validate_file(path, project_config(session, project))
-        import_records(session, project, records, source=str(path))
+from tests.factories import answer, apply, conversation, import_file, label_config, write_items
 
 
 @pytest.fixture
@@ -59,17 +35,6 @@ def assignments_of(engine, external_id: str) -> list[Assignment]:
     with Session(engine) as session:
         item = session.exec(select(Item).where(Item.external_id == external_id)).one()
         return list(session.exec(select(Assignment).where(Assignment.item_id == item.id)))
-
-
-def answer(engine, clock, assignment: Assignment, value, user: str | None = None):
-    with session_scope(engine) as session:
-        return record_answer(
-            session,
-            assignment_id=assignment.id,
-            user_id=user or assignment.reviewer_id,
-            value=value,
-            now=clock.now(),
-        )
 
 
 def test_low_confidence_goes_to_three_distinct_reviewers_and_confident_is_auto_accepted(

@@ -16,17 +16,25 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import Session, col, select
 
-import bot.workflow.prelabelling as prelabelling
+import bot.workflow.intake.prelabel as prelabelling
 from bot.llm import PreLabelFailed, prompt_template_hash
 from bot.runtime.context import QuorumContext
 from bot.sandbox.openai_stub import OpenAIStub
-from bot.workflow.dispatch import dispatch_queued
-from bot.workflow.prelabelling import LLMAssistWorker, prelabel_pending, store_prelabel
+from bot.workflow.intake.dispatch import dispatch_queued
+from bot.workflow.intake.prelabel import prelabel_pending, store_prelabel
+from bot.workflow.llm_assist import LLMAssistWorker
+from bot.workflow.llm_projects import llm_projects
 from storage import prelabel_queries
 from storage.db import session_scope
 from storage.models import Event, Item, Label, OutboxMessage, PreLabelRecord
-from tests.conftest import apply, label_config, make_settings
-from tests.workflow.test_label_loop import conversation, import_file, write_items
+from tests.factories import (
+    apply,
+    conversation,
+    import_file,
+    label_config,
+    make_settings,
+    write_items,
+)
 
 KEY = "sk-test-PRELABEL-SECRET-42"
 
@@ -97,7 +105,7 @@ def events(engine, kind: str) -> list[Event]:
 
 def waiting_ids(engine) -> list[str]:
     with Session(engine) as session:
-        configs = prelabelling.llm_projects(session)
+        configs = llm_projects(session)
         waiting = prelabel_queries.items_awaiting_prelabel(session, configs)
         return [i.external_id for i in waiting]
 

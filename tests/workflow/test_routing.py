@@ -8,11 +8,10 @@ from statistics import NormalDist
 import pytest
 from sqlmodel import Session, select
 
-from bot.workflow.dispatch import dispatch_queued
-from bot.workflow.routing import LLM, PIPELINE, audit_draw, route, route_item
+from bot.workflow.intake.dispatch import dispatch_queued
+from bot.workflow.intake.routing import LLM, PIPELINE, audit_draw, route, route_item
 from storage.models import Event, Item, Label, PreLabelRecord
-from tests.conftest import apply, label_config
-from tests.workflow.test_label_loop import conversation, import_file, write_items
+from tests.factories import apply, conversation, import_file, label_config, write_items
 
 
 def item(confidence: float | None = None, label: str | None = "billing", external_id="t-1") -> Item:

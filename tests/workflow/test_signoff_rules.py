@@ -3,30 +3,37 @@ the posterior bound and "a lead signs off everything"."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlmodel import Session, select
 
-from bot.audit.chain import content_hash
 from bot.config.project import SignOff
-from bot.workflow.dispatch import dispatch_queued
+from bot.workflow.intake.dispatch import dispatch_queued
 from bot.workflow.posterior import clear_cache
 from bot.workflow.project_versions import project_config, require_project
-from bot.workflow.responses import record_answer
-from bot.workflow.signoff import decide
+from bot.workflow.review.answer import record_answer
 from storage.db import session_scope
 from storage.models import (
     Assignment,
     Escalation,
     Event,
-    Item,
     Label,
     OutboxMessage,
-    Response,
 )
-from tests.conftest import apply, example_config, label_config
-from tests.workflow.test_label_loop import conversation, import_file, write_items
+from tests.factories import (
+    LEGAL,
+    ORIGINAL,
+    PAIR,
+    apply,
+    chat,
+    conversation,
+    correction,
+    example_config,
+    import_file,
+    label_config,
+    preference,
+    seed_item,
+    write_items,
+)
 
 REVIEWERS = ["U01ALICE", "U02BOB", "U03CARA", "U04DAN", "U05ERIN"]
 
@@ -36,66 +43,6 @@ def _fresh_posterior_cache():
     clear_cache()  # each test has its own database; never reuse a fit across them
     yield
     clear_cache()
-
-
-def seed_item(
-    engine,
-    clock,
-    project: str,
-    *,
-    external_id: str,
-    content: dict,
-    answers: list[tuple],
-    gold: object = None,
-    seconds: float = 60.0,
-    presentation: dict | None = None,
-):
-    """An item whose reviewers have all answered, decided as record_answer would decide it.
-    Bypasses the review DMs so each kind's rule is tested on its own. Each answer is
-    (reviewer, value) or (reviewer, value, seconds taken)."""
-    now = clock.now()
-    with session_scope(engine) as session:
-        target = require_project(session, project)
-        config = project_config(session, target)
-        item = Item(
-            project_id=target.id,
-            external_id=external_id,
-            content=content,
-            content_hash=content_hash(content),
-            gold=gold,
-            status="answered",
-            route_reason="test",
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(item)
-        session.flush()
-        for reviewer, value, *took in answers:
-            taken = took[0] if took else seconds
-            assignment = Assignment(
-                item_id=item.id,
-                reviewer_id=reviewer,
-                status="answered",
-                presentation=presentation,
-                created_at=now - timedelta(seconds=taken),
-                answered_at=now,
-            )
-            session.add(assignment)
-            session.flush()
-            session.add(
-                Response(
-                    assignment_id=assignment.id,
-                    item_id=item.id,
-                    reviewer_id=reviewer,
-                    value=value,
-                    latency_ms=int(taken * 1000),
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        session.flush()
-        outcome = decide(session, item, target, config, now=now)
-        return item.id, type(outcome).__name__
 
 
 def label_of(engine, item_id: int) -> Label | None:
@@ -113,10 +60,6 @@ def channel_posts(engine) -> list[OutboxMessage]:
         return list(
             session.exec(select(OutboxMessage).where(OutboxMessage.operation == "post_message"))
         )
-
-
-def chat(text: str = "I was charged twice") -> dict:
-    return {"conversation": conversation(text)}
 
 
 # --------------------------------------------------------------------------- labels, end to end
@@ -272,19 +215,6 @@ def test_rating_agreement_is_the_lowest_criterion(engine, clock):
     assert escalation_of(engine, split).reason == "tie between answers"
 
 
-PAIR = {
-    "prompt": [{"role": "user", "content": "Explain DNS"}],
-    "responses": [
-        {"id": "r-short", "content": "It maps names to addresses.", "model": "m1"},
-        {"id": "r-long", "content": "DNS is the phone book of the internet...", "model": "m2"},
-    ],
-}
-
-
-def preference(choice: str, strength: str | None, shown_first: str) -> dict:
-    return {"choice": choice, "strength": strength, "shown_first": shown_first}
-
-
 def test_preferences_agree_on_the_response_not_its_position_or_strength(engine, clock):
     apply(engine, example_config("code-preference"))
     item_id, _ = seed_item(
@@ -303,17 +233,6 @@ def test_preferences_agree_on_the_response_not_its_position_or_strength(engine, 
     assert (label.value, label.method, round(label.agreement, 2)) == ("r-long", "consensus", 0.67)
 
 
-def correction(text: str, changed: bool) -> dict:
-    return {"text": text, "changed": changed, "diff": ""}
-
-
-LEGAL = {
-    "conversation": [
-        {"role": "user", "content": "Is a 12-month non-compete enforceable in California?"},
-        {"role": "assistant", "content": "Yes, if it is reasonable in scope."},
-    ]
-}
-ORIGINAL = "Yes, if it is reasonable in scope."
 FIXED = "No. California voids non-competes (Bus. & Prof. Code §16600)."
 
 

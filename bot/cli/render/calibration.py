@@ -36,12 +36,15 @@ def bucket_table(report: CalibrationReport) -> Table:
     table.add_column("gap", justify="right")
     for bucket in report.buckets:
         closing = "]" if bucket.high >= 1 else ")"
-        row = [f"[{bucket.low:.2f}, {bucket.high:.2f}{closing}", str(bucket.items)]
+        row: list[str | Text] = [
+            f"[{bucket.low:.2f}, {bucket.high:.2f}{closing}",
+            str(bucket.items),
+        ]
         if weighted:
             row.append(f"{bucket.weight:.0f}")
         gap = bucket.gap
         shown_gap = "–" if gap is None else f"{gap:+.1%}"
-        style = "red" if gap is not None and gap < -0.05 else None
+        style = "red" if gap is not None and gap < -0.05 else ""
         row += [_pct(bucket.mean_confidence), _pct(bucket.accuracy), Text(shown_gap, style=style)]
         table.add_row(*row)
     return table

@@ -30,6 +30,7 @@ def project_status_table(engine: Engine, project: str | None = None) -> Table:
         for p in projects:
             if project and p.name != project:
                 continue
+            assert p.id is not None  # a row read from the table has its key
             counts = queries.item_status_counts(session, p.id)
             table.add_row(
                 p.name, *(str(counts.get(c, 0)) for c in COLUMNS), str(sum(counts.values()))

@@ -1,0 +1,25 @@
+"""`quorum demo`: the whole review loop offline, against a local Slack emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bot.cli.output import console
+
+
+def demo(
+    accuracy: float = typer.Option(0.85, help="How often a simulated reviewer answers right."),
+    seed: int = typer.Option(7, help="Random seed for the simulated reviewers."),
+    workdir: Path = typer.Option(
+        Path("quorum-demo"), help="Where the demo's database and export go."
+    ),
+    llm_stub: bool = typer.Option(
+        False, "--llm-stub", help="Pre-label items with a local OpenAI-compatible stub."
+    ),
+) -> None:
+    """The whole loop offline: example projects, a local Slack emulator, simulated reviewers."""
+    from bot.sandbox.demo import run_demo
+
+    run_demo(workdir=workdir, accuracy=accuracy, seed=seed, console=console, llm_stub=llm_stub)

@@ -1,0 +1,87 @@
+"""`quorum export`: signed-off labels as training and evaluation data, with provenance."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from bot.cli.context import open_context
+from bot.cli.output import errors, fail, progress_bar
+
+
+def export(
+    project: str = typer.Option(..., "--project", "-p"),
+    format: str = typer.Option(  # noqa: A002
+        "labels", "--format", "-f", help="labels | ratings | dpo | sft"
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output file (default: stdout)."),
+    parquet: bool = typer.Option(False, "--parquet", help="Write Parquet to --out, not JSONL."),
+    hf_dataset: Path | None = typer.Option(
+        None, "--hf-dataset", help="Write a Hugging Face dataset folder (save_to_disk) here."
+    ),
+    ties_out: Path | None = typer.Option(
+        None, "--ties-out", help="dpo: write ties and both-bad pairs here (JSONL)."
+    ),
+    status: list[str] = typer.Option([], "--status", help="signed_off or auto_accepted."),
+    method: list[str] = typer.Option([], "--method", help="consensus, lead, auto or gold."),
+    date_from: str | None = typer.Option(None, "--from", help="Signed off on/after (ISO date)."),
+    date_to: str | None = typer.Option(
+        None, "--to", help="Signed off up to (ISO date, inclusive)."
+    ),
+    min_agreement: float | None = typer.Option(None, "--min-agreement", help="e.g. 0.67"),
+    since: bool = typer.Option(
+        False, "--since", help="Only labels signed off after the last export of this format."
+    ),
+    pseudonymise: bool = typer.Option(
+        False, "--pseudonymise", help="Replace reviewer and lead ids with stable salted hashes."
+    ),
+) -> None:
+    """Export signed-off labels for training and evaluation, streamed, with provenance."""
+    from bot.exports.outputs import open_outputs, parse_when
+    from bot.exports.run import ExportRequest, run_export
+    from bot.exports.writers import ExportError
+    from bot.workflow.project_versions import UnknownProjectError
+
+    try:
+        request = ExportRequest(
+            project=project,
+            format=format,
+            statuses=tuple(status),
+            methods=tuple(method),
+            signed_from=parse_when(date_from, "--from"),
+            signed_before=parse_when(date_to, "--to", end_of_day=True),
+            min_agreement=min_agreement,
+            since_last_run=since,
+            pseudonymise=pseudonymise,
+        )
+        fmt = request.check()
+        ctx = open_context()
+        outputs = open_outputs(
+            fmt, out=out, parquet=parquet, hf_dataset=hf_dataset, ties_out=ties_out
+        )
+        with outputs as (sink, ties, where), progress_bar() as bar:
+            task = bar.add_task(f"Exporting {format}", total=None)
+            result = run_export(
+                ctx.engine,
+                request,
+                sink=sink,
+                ties=ties,
+                now=ctx.clock.now(),
+                salt=ctx.settings.quorum_export_salt,
+                output=where,
+                actor=os.environ.get("USER", "cli"),
+                on_total=lambda n: bar.update(task, total=n),
+                on_progress=lambda n: bar.advance(task, n),
+            )
+    except (ExportError, UnknownProjectError) as exc:
+        raise fail(str(exc)) from None
+    summary = f"Exported {result.rows:,} {format} row(s) from {result.labels:,} label(s)"
+    summary += f" to {where}" if where else ""
+    if result.set_aside:
+        kept = f"written to {ties_out}" if ties_out else "left out"
+        summary += f"; {result.set_aside:,} tie/both-bad pair(s) {kept}"
+    if result.skipped:
+        summary += f"; {result.skipped:,} label(s) did not fit the format"
+    errors.print(summary + ".", highlight=False, soft_wrap=True)

@@ -1,0 +1,89 @@
+"""`quorum status --project NAME` on the terminal: reviewer quality and agreement as
+tables."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from bot.quality.reviewer_stats import ProjectQuality
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f} s" if value < 90 else f"{value / 60:.1f} min"
+
+
+def reviewer_table(quality: ProjectQuality) -> Table:
+    table = Table(title=f"Reviewers of {quality.project}")
+    table.add_column("reviewer", style="bold")
+    for column in (
+        "answered",
+        "median time",
+        "gold accuracy",
+        "agrees with final",
+        "overturned by lead",
+        "Dawid-Skene reliability",
+    ):
+        table.add_column(column, justify="right")
+    for stats in quality.reviewers:
+        gold = (
+            f"{_share(stats.gold_accuracy)} ({stats.gold_correct}/{stats.gold_answered})"
+            if stats.gold_answered
+            else "–"
+        )
+        final = (
+            f"{_share(stats.agreement_with_final)} ({stats.final_agreed}/{stats.final_compared})"
+            if stats.final_compared
+            else "–"
+        )
+        overturned = (
+            f"{stats.overturned} of {stats.lead_decided} ({_share(stats.overturn_rate)})"
+            if stats.lead_decided
+            else "–"
+        )
+        table.add_row(
+            stats.reviewer,
+            str(stats.answered),
+            _seconds(stats.median_seconds),
+            gold,
+            final,
+            overturned,
+            _number(stats.reliability),
+        )
+    if not quality.reviewers:
+        table.caption = "No answers yet."
+    return table
+
+
+def agreement_table(quality: ProjectQuality) -> Table:
+    table = Table(title=f"Agreement in {quality.project} ({quality.kind})", show_header=False)
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("items / answers", f"{quality.items} / {quality.answers}")
+    methods = ", ".join(f"{m} {n}" for m, n in sorted(quality.labels_by_method.items()))
+    table.add_row("signed off by method", methods or "–")
+    table.add_row("mean item agreement", _number(quality.mean_item_agreement))
+    for name, value in quality.alpha.items():
+        table.add_row(f"Krippendorff's alpha, {name}", _number(value, 3))
+    for facet, value in quality.fleiss_kappa.items():
+        label = "Fleiss' kappa" if len(quality.fleiss_kappa) == 1 else f"Fleiss' kappa ({facet})"
+        table.add_row(label, _number(value, 3))
+    if not quality.alpha and not quality.fleiss_kappa:
+        table.add_row("alpha / kappa", "n/a (needs items with two or more answers)")
+    bias = quality.position_bias
+    if bias is not None:
+        table.add_row(
+            "chose the response shown first",
+            f"{bias.rate:.0%} of {bias.n} (95% CI {bias.ci_low:.0%}–{bias.ci_high:.0%}, "
+            f"p = {bias.p_value:.3f})",
+        )
+    return table

@@ -1,0 +1,97 @@
+"""A conversation: turns of a chat with a model, the last assistant turn being the one
+rated, corrected or labelled."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+
+from bot.content.base import ContentType, InvalidContent, ItemRecord, Record, prompt_turns
+from bot.slack.conversation import Part
+from bot.slack.text import SECTION_LIMIT, format_turn, truncate
+
+MAX_CHANNEL_TURNS = 6
+CHANNEL_TURN_CHARS = 1200
+
+
+class Turn(Record):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+class ConversationRecord(ItemRecord):
+    conversation: list[Turn] = Field(min_length=1)
+
+
+class ReviewedConversationRecord(ConversationRecord):
+    """A conversation whose last assistant turn is under review (ratings, corrections)."""
+
+    @model_validator(mode="after")
+    def _has_assistant_turn(self) -> ReviewedConversationRecord:
+        if not any(turn.role == "assistant" for turn in self.conversation):
+            raise ValueError("`conversation` needs an assistant turn to review")
+        return self
+
+
+def reviewed_turn(content: dict | None) -> int | None:
+    """Index of the turn a rating or correction is about: the last assistant turn."""
+    turns = (content or {}).get("conversation") or []
+    for index in range(len(turns) - 1, -1, -1):
+        if turns[index].get("role") == "assistant":
+            return index
+    return None
+
+
+def original_response(content: dict | None) -> str:
+    """The model response under review (the last assistant turn), or ""."""
+    index = reviewed_turn(content)
+    return "" if index is None else str((content or {})["conversation"][index].get("content", ""))
+
+
+def channel_turn_blocks(turns: list[dict], *, budget: int = MAX_CHANNEL_TURNS) -> list[Block]:
+    blocks: list[Block] = []
+    if len(turns) > budget:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(text=f"_{len(turns) - budget} earlier turn(s) not shown_")
+                ]
+            )
+        )
+    for turn in turns[-budget:]:
+        text = truncate(truncate(format_turn(turn), CHANNEL_TURN_CHARS)[0], SECTION_LIMIT)[0]
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+    return blocks
+
+
+class Conversation(ContentType):
+    name = "conversation"
+    record = ConversationRecord
+
+    def parts(
+        self, content: dict, presentation: dict | None, *, focus_reviewed: bool
+    ) -> list[Part]:
+        focus = reviewed_turn(content) if focus_reviewed else None
+        return [Part(None, list(content.get("conversation", [])), focus=focus)]
+
+    def channel_blocks(self, content: dict) -> list[Block]:
+        return channel_turn_blocks(content.get("conversation") or [])
+
+    def prompt_variables(self, content: dict) -> dict[str, Any]:
+        return {"conversation": prompt_turns(content.get("conversation"), "conversation")}
+
+    def reviewed(self, content: dict, *, kind: str, verb: str) -> tuple[list[dict], str]:
+        """(the turns before the one under review, its text) for a prompt of a `kind`
+        item that asks to `verb` that turn."""
+        conversation = self.prompt_variables(content)["conversation"]
+        last = max(
+            (i for i, t in enumerate(conversation) if t["role"] == "assistant"), default=None
+        )
+        if last is None:
+            raise InvalidContent(f"a {kind} item needs an assistant turn to {verb}")
+        return conversation[:last], conversation[last]["content"]
+
+
+CONVERSATION = Conversation()

@@ -1,0 +1,1 @@
+"""Moving imported items towards reviewers: routing, pre-labels, assignment, dispatch."""

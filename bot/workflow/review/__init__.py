@@ -1,0 +1,1 @@
+"""Reviewing: what a reviewer does to a review request, and what they see."""

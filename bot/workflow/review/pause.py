@@ -1,0 +1,60 @@
+"""Pausing (holidays) and resuming a reviewer.
+
+Pausing moves the reviewer's pending items to other reviewers at once, instead of
+letting them wait out the reassignment timer, because a paused reviewer has said they
+will not answer. Each item moves on by the one release rule
+(bot.workflow.review.release).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from bot.audit.chain import record_event
+from bot.workflow.review import queue, release
+from storage.review_queries import lock_or_create_reviewer
+
+
+@dataclass(frozen=True)
+class PauseResult:
+    already: bool
+    moved: int = 0
+
+
+def _record_for_projects(
+    session: Session, kind: str, user_id: str, *, now: datetime, data: dict
+) -> None:
+    projects = [m.project.id for m in queue.memberships(session, user_id)] or [None]
+    for project_id in projects:
+        record_event(session, kind, actor=user_id, project_id=project_id, at=now, data=data)
+
+
+def pause(session: Session, *, user_id: str, now: datetime, rng: random.Random) -> PauseResult:
+    """Stop sending the reviewer items and move their pending ones to others."""
+    reviewer = lock_or_create_reviewer(session, user_id, now=now)
+    if reviewer.paused:
+        return PauseResult(already=True)
+    reviewer.paused, reviewer.updated_at = True, now
+    session.add(reviewer)
+    session.flush()
+    _record_for_projects(session, "paused", user_id, now=now, data={"reviewer": user_id})
+    moved = release.release_reviewer(
+        session, user_id, reason="paused", actor=user_id, now=now, rng=rng
+    )
+    queue.enqueue_home_refresh(session, user_id, now=now)
+    return PauseResult(already=False, moved=moved)
+
+
+def resume(session: Session, *, user_id: str, now: datetime) -> PauseResult:
+    reviewer = lock_or_create_reviewer(session, user_id, now=now)
+    if not reviewer.paused:
+        return PauseResult(already=True)
+    reviewer.paused, reviewer.updated_at = False, now
+    session.add(reviewer)
+    _record_for_projects(session, "resumed", user_id, now=now, data={"reviewer": user_id})
+    queue.enqueue_home_refresh(session, user_id, now=now)
+    return PauseResult(already=False)

@@ -1,0 +1,445 @@
+"""Builders the tests share: settings, projects, items and answers, items decided without
+Slack, the Slack sandbox (its people, what a reviewer sees and presses, what was sent)
+and `quorum serve` processes. Plain functions and constants; the fixtures that use them
+are in the conftest.py files."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlmodel import Session, SQLModel, col, select
+
+from bot import EXAMPLES_DIR
+from bot.audit.chain import content_hash
+from bot.config.project import ProjectConfig, load_project_file
+from bot.intake.importer import import_records, validate_file
+from bot.runtime.settings import Settings
+from bot.sandbox.harness import SlackSandbox
+from bot.sandbox.slack_emulator import SlackEmulator
+from bot.workflow.decision.decide import decide
+from bot.workflow.project_versions import apply_project, project_config, require_project
+from bot.workflow.review.answer import record_answer
+from storage.db import session_scope
+from storage.models import Assignment, Event, Item, Label, OutboxMessage, Response
+
+# -- settings and projects -------------------------------------------------------------
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "slack_bot_token": "xoxb-emulator-token",
+        "slack_signing_secret": "test-signing-secret",
+        "slack_app_token": None,
+        "openai_api_key": None,
+        "quorum_delivery_interval_s": 0.05,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def example_config(name: str, **changes: object) -> ProjectConfig:
+    config = load_project_file(EXAMPLES_DIR / f"{name}.yml")
+    return config.model_copy(update=changes) if changes else config
+
+
+def label_config(**changes: object) -> ProjectConfig:
+    base = {
+        "name": "support-intent",
+        "kind": "label",
+        "question": "Which team should handle this conversation?",
+        "labels": ["billing", "bug", "account", "other"],
+        "reviewers": ["U01ALICE", "U02BOB", "U03CARA", "U04DAN"],
+        "leads": ["U09LEAD"],
+        "overlap": 3,
+        "agreement": 0.67,
+        "escalation_channel": "C0ESCALATE",
+        "routing": {"confidence_below": 0.8, "audit_rate": 0.0},
+    }
+    base.update(changes)
+    return ProjectConfig.model_validate(base)
+
+
+def apply(engine: Engine, config: ProjectConfig) -> None:
+    with session_scope(engine) as session:
+        apply_project(session, config)
+
+
+def truncate_all(engine: Engine) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+# -- items and answers -----------------------------------------------------------------
+
+
+def write_items(path: Path, items: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(item) + "\n" for item in items))
+    return path
+
+
+def conversation(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}, {"role": "assistant", "content": "Let me check."}]
+
+
+def import_file(engine, path: Path, name: str = "support-intent") -> None:
+    with session_scope(engine) as session:
+        project = require_project(session, name)
+        records = validate_file(path, project_config(session, project))
+        import_records(session, project, records, source=str(path))
+
+
+def answer(engine, clock, assignment: Assignment, value, user: str | None = None):
+    with session_scope(engine) as session:
+        return record_answer(
+            session,
+            assignment_id=assignment.id,
+            user_id=user or assignment.reviewer_id,
+            value=value,
+            now=clock.now(),
+        )
+
+
+def chat(text: str = "I was charged twice") -> dict:
+    return {"conversation": conversation(text)}
+
+
+PAIR = {
+    "prompt": [{"role": "user", "content": "Explain DNS"}],
+    "responses": [
+        {"id": "r-short", "content": "It maps names to addresses.", "model": "m1"},
+        {"id": "r-long", "content": "DNS is the phone book of the internet...", "model": "m2"},
+    ],
+}
+
+
+def preference(choice: str, strength: str | None, shown_first: str) -> dict:
+    return {"choice": choice, "strength": strength, "shown_first": shown_first}
+
+
+def correction(text: str, changed: bool) -> dict:
+    return {"text": text, "changed": changed, "diff": ""}
+
+
+LEGAL = {
+    "conversation": [
+        {"role": "user", "content": "Is a 12-month non-compete enforceable in California?"},
+        {"role": "assistant", "content": "Yes, if it is reasonable in scope."},
+    ]
+}
+ORIGINAL = "Yes, if it is reasonable in scope."
+
+
+def seed_item(
+    engine,
+    clock,
+    project: str,
+    *,
+    external_id: str,
+    content: dict,
+    answers: list[tuple],
+    gold: object = None,
+    seconds: float = 60.0,
+    presentation: dict | None = None,
+):
+    """An item whose reviewers have all answered, decided as record_answer would decide it.
+    Bypasses the review DMs so each kind's rule is tested on its own. Each answer is
+    (reviewer, value) or (reviewer, value, seconds taken)."""
+    now = clock.now()
+    with session_scope(engine) as session:
+        target = require_project(session, project)
+        config = project_config(session, target)
+        item = Item(
+            project_id=target.id,
+            external_id=external_id,
+            content=content,
+            content_hash=content_hash(content),
+            gold=gold,
+            status="answered",
+            route_reason="test",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(item)
+        session.flush()
+        for reviewer, value, *took in answers:
+            taken = took[0] if took else seconds
+            assignment = Assignment(
+                item_id=item.id,
+                reviewer_id=reviewer,
+                status="answered",
+                presentation=presentation,
+                created_at=now - timedelta(seconds=taken),
+                answered_at=now,
+            )
+            session.add(assignment)
+            session.flush()
+            session.add(
+                Response(
+                    assignment_id=assignment.id,
+                    item_id=item.id,
+                    reviewer_id=reviewer,
+                    value=value,
+                    latency_ms=int(taken * 1000),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        session.flush()
+        outcome = decide(session, item, target, config, now=now)
+        return item.id, type(outcome).__name__
+
+
+# -- the Slack sandbox: its people, and what a reviewer sees and presses ---------------
+
+REVIEWERS = ["U01ALICE", "U02BOB", "U03CARA", "U04DAN"]
+LEAD = "U09LEAD"
+LEADS = [LEAD]
+
+
+@contextmanager
+def slack_world(
+    database_url: str,
+    clock,  # type: ignore[no-untyped-def]
+    *,
+    time_zones: dict[str, tuple[str, int]] | None = None,
+    **settings: object,
+) -> Iterator[SlackSandbox]:
+    """A sandbox whose emulator knows the reviewers (London unless told otherwise)."""
+    emulator = SlackEmulator(bot_token="xoxb-emulator-token").start()
+    for user in [*REVIEWERS, LEAD]:
+        tz, offset = (time_zones or {}).get(user, ("Europe/London", 0))
+        emulator.add_user(user, tz=tz, tz_offset=offset)
+    for channel in ("C0ESCALATE", "C0DIGEST"):
+        emulator.add_channel(channel, channel.lower())
+    sandbox = SlackSandbox(
+        database_url, clock=clock, emulator=emulator, settings_overrides=settings
+    )
+    try:
+        with sandbox:
+            yield sandbox
+    finally:
+        emulator.stop()
+
+
+def start_items(sandbox: SlackSandbox, tmp_path: Path, count: int = 1, **config: object) -> None:
+    """Apply the label project and import `count` items for humans (not settled)."""
+    apply(sandbox.ctx.engine, label_config(**config))
+    items = [
+        {
+            "id": f"t-{n}",
+            "conversation": conversation(f"question number {n}"),
+            "prediction": {"label": "billing", "confidence": 0.5, "model": "intent-v3"},
+        }
+        for n in range(1, count + 1)
+    ]
+    import_file(sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", items))
+
+
+def kind_config(name: str, **changes: Any) -> ProjectConfig:
+    """An example project with the sandbox's people, everything routed to reviewers."""
+    base = example_config(name).model_dump(mode="json")
+    base.update(
+        reviewers=REVIEWERS,
+        leads=LEADS,
+        overlap=3,
+        digest_channel=None,
+        routing={"confidence_below": 1.0, "audit_rate": 0.0},
+    )
+    base.update(changes)
+    return ProjectConfig.model_validate(base)
+
+
+def start(sandbox, tmp_path: Path, config: ProjectConfig, items: list[dict]) -> list[str]:
+    """Apply the project, import the items, send the DMs; the reviewers who got one."""
+    apply(sandbox.ctx.engine, config)
+    path = write_items(tmp_path / f"{config.name}-{len(items)}.jsonl", items)
+    import_file(sandbox.ctx.engine, path, name=config.name)
+    sandbox.settle()
+    return [user for user in REVIEWERS if sandbox.dm(user)]
+
+
+def texts(message: dict, *, block_prefix: str | None = None) -> list[str]:
+    """Visible texts of a message's buttons (optionally of blocks whose id starts so)."""
+    found = []
+    for block in message.get("blocks") or []:
+        if block_prefix and not (block.get("block_id") or "").startswith(block_prefix):
+            continue
+        elements = list(block.get("elements") or []) if block["type"] == "actions" else []
+        if isinstance(block.get("accessory"), dict):
+            elements.append(block["accessory"])
+        found += [e["text"]["text"] for e in elements if e.get("type") == "button"]
+    return found
+
+
+def shown(message: dict) -> str:
+    """Everything a message shows, as one string to search."""
+    return json.dumps(message.get("blocks") or [], ensure_ascii=False)
+
+
+def press(sandbox, user: str, message: dict, text: str, **kwargs: Any) -> None:
+    response = sandbox.sender.click(user, message, text=text, **kwargs)
+    assert response.status == 200, response.body
+
+
+def press_in_block(sandbox, user: str, message: dict, block_prefix: str, text: str) -> None:
+    """Press a button whose text repeats in other blocks (a Likert score per criterion)."""
+    block = next(b for b in message["blocks"] if (b.get("block_id") or "").startswith(block_prefix))
+    press(sandbox, user, {**message, "blocks": [block]}, text)
+
+
+def last_modal(sandbox) -> dict:
+    opened = sandbox.emulator.views_opened()
+    assert opened, "no modal was opened"
+    return opened[-1]
+
+
+REJECTIONS = {"invalid_blocks", "invalid_blocks_format", "invalid_arguments", "msg_too_long"}
+
+
+def assert_slack_accepted_everything(sandbox) -> None:
+    """No message or view we sent was refused by the emulator's Block Kit validation."""
+    refused = [
+        (call.method, call.response.get("error"), call.response.get("response_metadata"))
+        for call in sandbox.emulator.calls
+        if call.response.get("error") in REJECTIONS
+    ]
+    assert refused == []
+
+
+# -- what the sandbox sent and stored --------------------------------------------------
+
+
+def posted_keys(emulator: SlackEmulator) -> Counter:
+    """Idempotency key -> how many chat.postMessage calls Slack accepted with it."""
+    counts: Counter = Counter()
+    for call in emulator.calls_to("chat.postMessage"):
+        if call.status != 200 or not call.response.get("ok"):
+            continue
+        metadata = call.args.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        counts[metadata["event_payload"]["idempotency_key"]] += 1
+    return counts
+
+
+def outbox_rows(sandbox: SlackSandbox) -> list[OutboxMessage]:
+    with Session(sandbox.ctx.engine) as session:
+        return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def top_level_dms(sandbox: SlackSandbox, user: str) -> list[dict]:
+    return [m for m in sandbox.dm(user) if not m.get("thread_ts") or m["thread_ts"] == m["ts"]]
+
+
+def thread_replies(sandbox: SlackSandbox, user: str) -> list[dict]:
+    return [m for m in sandbox.dm(user) if m.get("thread_ts") and m["thread_ts"] != m["ts"]]
+
+
+def items(sandbox: SlackSandbox) -> list[Item]:
+    with Session(sandbox.ctx.engine) as session:
+        return list(session.exec(select(Item).order_by(Item.id)))
+
+
+def assignments(sandbox) -> list[Assignment]:
+    with Session(sandbox.ctx.engine) as session:
+        return list(session.exec(select(Assignment).order_by(col(Assignment.id))))
+
+
+def responses(sandbox) -> list[Response]:
+    with Session(sandbox.ctx.engine) as session:
+        return list(session.exec(select(Response).order_by(col(Response.id))))
+
+
+def response_of(sandbox, user: str) -> Response | None:
+    return next((r for r in responses(sandbox) if r.reviewer_id == user), None)
+
+
+def events(sandbox, kind: str) -> list[Event]:
+    with Session(sandbox.ctx.engine) as session:
+        return list(session.exec(select(Event).where(Event.kind == kind).order_by(col(Event.id))))
+
+
+def item_status(sandbox) -> str:
+    with Session(sandbox.ctx.engine) as session:
+        return session.exec(select(Item)).one().status
+
+
+def labels(sandbox) -> list[Label]:
+    with Session(sandbox.ctx.engine) as session:
+        return list(session.exec(select(Label)))
+
+
+# -- `quorum serve` as a real process --------------------------------------------------
+
+QUORUM = Path(sys.executable).with_name("quorum")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+STARTED: list[subprocess.Popen] = []
+
+
+def serve(
+    database_url: str, emulator: SlackEmulator, workdir: Path, **env: str
+) -> subprocess.Popen:
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SLACK_API_URL": emulator.api_url,
+        "SLACK_BOT_TOKEN": "xoxb-emulator-token",
+        "SLACK_SIGNING_SECRET": "fault-test-secret",
+        "QUORUM_DELIVERY_INTERVAL_S": "0.05",
+        "QUORUM_DELIVERY_LEASE_S": "2",
+        "QUORUM_SCHEDULER_ENABLED": "false",
+        "PYTHONPATH": str(REPO),  # the checkout, whatever the working folder
+        **env,
+    }
+    environment.pop("SLACK_APP_TOKEN", None)
+    log = (workdir / f"serve-{time.monotonic_ns()}.log").open("w")
+    process = subprocess.Popen(
+        [str(QUORUM), "serve", "--host", "127.0.0.1", "--port", str(free_port())],
+        env=environment,
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    STARTED.append(process)
+    return process
+
+
+def stop_started_processes() -> None:
+    """Stop whatever serve() started that still runs (only those processes)."""
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def wait_for(predicate, *, timeout_s: float = 30.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
