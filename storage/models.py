@@ -73,6 +73,11 @@ class AssignmentStatus:
     REASSIGNED = "reassigned"
 
 
+# Why a reviewer flagged an item (Response.flags[].reason): a note for the leads, not an
+# answer. The flag modal offers these, in this order.
+FLAG_REASONS = ("unsafe", "unclear", "personal_data", "other")
+
+
 class OutboxStatus:
     PENDING = "pending"
     SENDING = "sending"

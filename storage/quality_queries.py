@@ -3,7 +3,7 @@
 Rows come back as plain tuples so a project's whole answer history can be loaded without
 building an ORM object per answer. Correctness on gold needs no table of its own: it is
 each answer compared with its item's ``gold`` (``gold_answers`` returns both side by side;
-the comparison rules per task kind live in bot/workflow/item_agreement.py).
+the comparison rules per task kind live in bot/kinds/).
 """
 
 from __future__ import annotations

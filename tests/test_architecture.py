@@ -244,8 +244,75 @@ def test_bot_knows_nothing_of_handlers():
 
 
 def test_kinds_and_content_know_nothing_of_the_workflow():
-    forbidden = ("bot.workflow", "bot.delivery", "handlers", "storage")
-    for package in ("bot.kinds", "bot.content"):
-        if package not in MODULES:
-            continue  # not built yet
-        assert _violations(package, forbidden) == []
+    # Task kinds and content types are plain values in, plain values or blocks out: they
+    # may use each other, the Block Kit builders and the numeric quality code, no more.
+    allowed = ("bot.kinds", "bot.content", "bot.slack", "bot.quality", "bot")
+    found = []
+    for module, targets in sorted(GRAPH.items()):
+        if not (_inside(module, "bot.kinds") or _inside(module, "bot.content")):
+            continue
+        for target in sorted(targets):
+            if target in MODULES and not any(
+                target == "bot" or (package != "bot" and _inside(target, package))
+                for package in allowed
+            ):
+                found.append(f"{module} imports {target}")
+    assert found == []
+    slack_used = {
+        target
+        for module, targets in GRAPH.items()
+        if _inside(module, "bot.kinds") or _inside(module, "bot.content")
+        for target in targets
+        if _inside(target, "bot.slack")
+    }
+    # The Slack modules kinds build with must not reach back into the workflow.
+    for module in slack_used:
+        assert not any(_inside(t, "bot.workflow") for t in GRAPH[module]), module
+
+
+KIND_NAMES = ("label", "rating", "preference", "correction", "ranking")
+# Where a kind's name may be spelled: the kinds themselves and the project schema that
+# dispatches to them.
+MAY_NAME_KINDS = ("bot.kinds", "bot.config.project")
+
+
+def _names_kind(node: ast.AST) -> bool:
+    """`x.kind` or a variable called `kind`: what a comparison with a kind name reads."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "kind"
+    return isinstance(node, ast.Name) and node.id == "kind"
+
+
+def _kind_literals(node: ast.AST) -> set[str]:
+    values = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    return {v.value for v in values if isinstance(v, ast.Constant) and v.value in KIND_NAMES}
+
+
+def test_nothing_outside_the_kinds_branches_on_a_kind_name():
+    found = []
+    for module, path in sorted(MODULES.items()):
+        if any(_inside(module, allowed) for allowed in MAY_NAME_KINDS):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                if any(_names_kind(side) for side in sides) and any(
+                    _kind_literals(side) for side in sides
+                ):
+                    found.append(f"{module}:{node.lineno}")
+            elif isinstance(node, ast.Dict) and {
+                k.value for k in node.keys if isinstance(k, ast.Constant)
+            } >= {"label", "rating"}:
+                found.append(f"{module}:{node.lineno} (a table keyed by kind names)")
+    assert found == [], "kind names compared outside bot/kinds/: " + ", ".join(found)
+
+
+def test_the_kind_branch_check_sees_a_branch():
+    tree = ast.parse('if config.kind == "rating":\n    pass\nif kind in ("label", "x"): pass')
+    compares = [n for n in ast.walk(tree) if isinstance(n, ast.Compare)]
+    assert all(
+        any(_names_kind(s) for s in [c.left, *c.comparators])
+        and any(_kind_literals(s) for s in [c.left, *c.comparators])
+        for c in compares
+    )
+    assert len(compares) == 2

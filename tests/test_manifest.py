@@ -178,13 +178,14 @@ def _sample_action_id(action: object) -> str:
         return {
             ids.ANSWER_PATTERN.pattern: "quorum_answer:0",
             ids.RATE_PATTERN.pattern: "quorum_rate:3",
+            ids.STEP_PATTERN.pattern: "quorum_step:1",
         }[action.pattern]
     return str(action)
 
 
 def _element(action_id: str) -> dict:
     value = json.dumps({"a": 999, "v": "x", "k": "helpfulness", "s": 3})
-    if action_id in (ids.PICK_LABEL, ids.RATE_SELECT):
+    if action_id in (ids.PICK_LABEL, ids.RATE_SELECT) or action_id.startswith(ids.STEP):
         option = {"text": {"type": "plain_text", "text": "3"}, "value": "3"}
         return {"type": "static_select", "action_id": action_id, "options": [option]}
     if action_id == ids.TICK_LABELS:

@@ -96,6 +96,9 @@ class ItemAgreement:
     statistic: tuple[str, float] | None = None  # e.g. ("Kendall's W", 0.81)
 
     def describe(self) -> str:
+        if self.statistic:
+            name, figure = self.statistic
+            return f"{name} {figure:.2f}; {self.agreeing} of {self.answers} agree exactly"
         if self.per_criterion:
             shares = self.per_criterion
             worst = min(shares, key=lambda c: shares[c])

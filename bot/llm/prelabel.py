@@ -37,7 +37,6 @@ from bot.llm.client import (
 log = logging.getLogger("bot.llm")
 
 
-
 class PreLabelFailed(LLMCallFailed):
     """No usable pre-label; `reason` is shown to leads, e.g. "pre-label failed: timeout"."""
 

@@ -110,4 +110,3 @@ def serialise(blocks: list[Block]) -> list[dict]:
     if len(blocks) > MAX_MESSAGE_BLOCKS:
         raise ValueError(f"a message holds at most {MAX_MESSAGE_BLOCKS} blocks, not {len(blocks)}")
     return [block.to_dict() for block in blocks]
-

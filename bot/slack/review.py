@@ -94,7 +94,9 @@ def suggestion_block(config: ProjectConfig, suggestion: Any) -> Block | None:
 # --- the request --------------------------------------------------------------------------
 
 
-def _view(assignment_id: int, content: dict, presentation: dict | None, state: ReviewState) -> ReviewView:
+def _view(
+    assignment_id: int, content: dict, presentation: dict | None, state: ReviewState
+) -> ReviewView:
     return ReviewView(
         assignment_id=assignment_id,
         content=content,

@@ -27,7 +27,7 @@ from bot.slack.messages import actions, button, context, control, section
 from bot.slack.payloads import decode, encode
 from bot.slack.text import escape_mrkdwn
 from bot.slack.wording import say
-from bot.workflow.values import FLAG_REASONS
+from storage.models import FLAG_REASONS
 
 MAX_INPUT = 3000
 PART_CHARS = 2400  # room to add text in each box before Slack's 3000 limit

@@ -11,7 +11,7 @@ llm_assist   the background thread running pre-labels and escalation summaries
 Shared by all of them: project_versions (projects and their config versions),
 transaction (one retried transaction per step), llm_projects (which projects use LLM
 assist), deliveries (Slack events seen once), feedback (calibrating routing against
-human labels); values, item_agreement and posterior hold per-kind rules.
+human labels). What differs per task kind is asked of bot/kinds/, never branched on here.
 
 Dependencies point one way: review -> intake -> decision (a released assignment is
 topped up by intake's assignment; intake writes auto-accepted labels through decision),

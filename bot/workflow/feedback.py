@@ -8,7 +8,6 @@ precision at the target, and can store it as a new project config version.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 from sqlmodel import Session
 
 from bot.config.project import ProjectConfig
+from bot.kinds.registry import kind_of
 from bot.quality.calibration import (
     Bucket,
     ThresholdProposal,
@@ -69,25 +69,10 @@ class CalibrationReport:
         return [case for case in self.cases if case.audited and not case.correct]
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(sorted(json.dumps(v, sort_keys=True) for v in value))
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return value
-
-
 def model_agrees(config: ProjectConfig, content: dict, model_value: Any, human_value: Any) -> bool:
-    """Whether the model's value is the human label (order-free for multi-label)."""
-    if config.kind == "preference" and isinstance(model_value, str):
-        # The LLM answers "A"/"B" for the responses in item order; people's labels may
-        # name the response by its id instead.
-        responses = content.get("responses") or []
-        ids = [r.get("id") for r in responses if isinstance(r, dict)]
-        letters = {"A": 0, "B": 1}
-        if model_value in letters and human_value in ids and len(ids) == 2:
-            return ids[letters[model_value]] == human_value
-    return _canonical(model_value) == _canonical(human_value)
+    """Whether the model's value is the human label (order-free for multi-label; the
+    LLM's position letters mapped to response ids)."""
+    return kind_of(config).model_agrees(content, model_value, human_value)
 
 
 def _model_opinion(item: Item, prelabel: PreLabelRecord | None) -> tuple[Any, float, str] | None:

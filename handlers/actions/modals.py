@@ -18,16 +18,16 @@ from bot.workflow.review import interactions
 from handlers.actions._reply import explain, user_of
 
 
-def make_modal_listener(ctx: QuorumContext, kind: str) -> Callable[..., None]:
+def make_modal_listener(ctx: QuorumContext, modal: str) -> Callable[..., None]:
     def on_open(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         data = decode(action.get("value"))
         assignment_id, user = int(data["a"]), user_of(body)
-        if kind == "correction":
+        if modal == "correction":
             result, view = interactions.correction_view(
                 ctx, assignment_id=assignment_id, user_id=user, change=bool(data.get("c"))
             )
-        elif kind == "rationale":
+        elif modal == "rationale":
             result, view = interactions.rationale_view(
                 ctx, assignment_id=assignment_id, user_id=user
             )

@@ -6,7 +6,7 @@ from slack_bolt import App
 
 from bot.runtime.context import QuorumContext
 from bot.slack import ids
-from handlers.actions import change, conversation, home, labels, modals, rating, skip
+from handlers.actions import change, conversation, home, labels, modals, rating, skip, step
 from handlers.actions.answer import make_answer_listener
 
 
@@ -17,6 +17,7 @@ def register(app: App, ctx: QuorumContext) -> None:
     app.action(ids.RATE_PATTERN)(rating.make_rate_listener(ctx))
     app.action(ids.RATE_SELECT)(rating.make_rate_listener(ctx))
     app.action(ids.SAVE_RATING)(rating.make_save_listener(ctx))
+    app.action(ids.STEP_PATTERN)(step.make_step_listener(ctx))
     app.action(ids.EDIT_RESPONSE)(modals.make_modal_listener(ctx, "correction"))
     app.action(ids.ADD_RATIONALE)(modals.make_modal_listener(ctx, "rationale"))
     app.action(ids.FLAG)(modals.make_modal_listener(ctx, "flag"))

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from bot.sandbox.leads import open_escalations, resolve_escalations
 from bot.workflow.decision.escalation import refresh_escalation_message, remind_stale_escalations
-from bot.workflow.posterior import clear_cache
+from bot.workflow.decision.posterior import clear_cache
 from storage.db import session_scope
 from storage.models import Escalation, Event, Item, Label
 from tests.factories import apply, conversation, import_file, label_config, write_items

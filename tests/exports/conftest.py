@@ -2,7 +2,7 @@
 
 The rows are written directly (items, assignments, responses, pre-labels, escalations,
 labels), each change recorded on the item's chain with bot.audit.chain.record_event, in the
-value shapes of bot/workflow/values.py. The workflow's own path is covered by the
+value shapes of bot/kinds/. The workflow's own path is covered by the
 end-to-end and lifecycle tests; here the point is what the exporters make of the rows.
 """
 

@@ -117,7 +117,7 @@ def _labelled(order: list[str]) -> Labelled:
 
 def test_exports_keep_the_order_and_expand_it_into_pairwise_preferences() -> None:
     formats = {f.name: f for f in RANKING.export_formats}
-    (_, row), = formats["ranking"].build(_labelled(["c", "a", "b"]), None)
+    ((_, row),) = formats["ranking"].build(_labelled(["c", "a", "b"]), None)
     assert [(r["id"], r["rank"]) for r in row["responses"]] == [("c", 1), ("a", 2), ("b", 3)]
     pairs = [row for _, row in formats["dpo"].build(_labelled(["c", "a", "b"]), None)]
     assert [p["id"] for p in pairs] == ["r-1:c>a", "r-1:c>b", "r-1:a>b"]

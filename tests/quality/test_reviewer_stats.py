@@ -14,7 +14,7 @@ from bot.cli.main import app
 from bot.quality import encode_labels, krippendorff_alpha
 from bot.quality.reviewer_stats import project_quality
 from bot.workflow.decision.escalation import resolve_escalation
-from bot.workflow.posterior import clear_cache
+from bot.workflow.decision.posterior import clear_cache
 from bot.workflow.project_versions import require_project
 from storage import quality_queries
 from storage.db import session_scope

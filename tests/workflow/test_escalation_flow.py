@@ -12,7 +12,7 @@ from bot.config.project import SignOff
 from bot.sandbox.blockkit import validate_message_blocks, validate_view
 from bot.slack import escalation as escalation_blocks
 from bot.workflow.decision import escalation as flow
-from bot.workflow.posterior import clear_cache
+from bot.workflow.decision.posterior import clear_cache
 from storage.db import session_scope
 from storage.models import Escalation, Label, OutboxMessage, Response
 from tests.factories import (

@@ -7,8 +7,8 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.config.project import SignOff
+from bot.workflow.decision.posterior import clear_cache
 from bot.workflow.intake.dispatch import dispatch_queued
-from bot.workflow.posterior import clear_cache
 from bot.workflow.project_versions import project_config, require_project
 from bot.workflow.review.answer import record_answer
 from storage.db import session_scope
@@ -355,7 +355,7 @@ def test_min_confidence_passes_a_confident_consensus_and_stores_its_posterior(en
 def test_posterior_follows_reviewer_reliability(engine, clock):
     """The same 2-1 vote is more credible when the two agreeing reviewers are the ones
     Dawid-Skene found reliable than when the lone dissenter is."""
-    from bot.workflow.posterior import consensus_confidence
+    from bot.workflow.decision.posterior import consensus_confidence
 
     apply(engine, label_config(agreement=0.66))
     _history(engine, clock, 24)

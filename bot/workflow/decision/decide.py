@@ -7,10 +7,11 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.config.project import ProjectConfig
+from bot.kinds.base import ItemAgreement
+from bot.kinds.registry import kind_of
 from bot.workflow.decision.escalation import LEAD_SIGNS_OFF_ALL, escalate
 from bot.workflow.decision.labels import sign_off
-from bot.workflow.item_agreement import ItemAgreement, canonical, item_agreement, matches_gold
-from bot.workflow.posterior import consensus_confidence
+from bot.workflow.decision.posterior import consensus_confidence
 from storage import quality_queries, queries
 from storage.models import Escalation, Item, Label, Project
 
@@ -28,8 +29,8 @@ def decide(
 
     In order: a gold item signs off to its gold value (and scores the reviewers); a tie,
     agreement under the threshold, or a kind rule (an edited correction) escalates; with
-    `sign_off.min_confidence` set, a posterior under it escalates (see bot/workflow/
-    posterior.py for how it is computed; kinds without a posterior skip this rule); with
+    `sign_off.min_confidence` set, a posterior under it escalates (see
+    bot/workflow/decision/posterior.py for how it is computed; kinds without a posterior skip this rule); with
     `sign_off.lead_signs_off_all` everything else escalates with the consensus offered to
     the lead as the default. Otherwise the consensus is signed off.
     """
@@ -41,11 +42,12 @@ def decide(
     ]
     if not assignments or any(a.status == "pending" for a in assignments):
         return None
+    kind = kind_of(config)
     answers = [
-        (row.reviewer_id, canonical(config.kind, row.value, item.content, row.presentation))
+        (row.reviewer_id, kind.canonical(row.value, item.content, row.presentation))
         for row in quality_queries.item_answers(session, item.id)
     ]
-    agreement = item_agreement(config, [value for _, value in answers])
+    agreement = kind.agreement(config, [value for _, value in answers])
     if item.gold is not None:
         return _sign_off_gold(session, item, project, config, answers, agreement, now=now)
 
@@ -105,15 +107,15 @@ def _sign_off_gold(
 ) -> Label:
     """A gold item takes its known value, whatever the reviewers said; each reviewer's
     correctness goes into the sign-off event (reviewer stats recompute it from the answers)."""
+    kind = kind_of(config)
     correct = {
-        reviewer: matches_gold(config.kind, value, item.gold, item.content)
-        for reviewer, value in answers
+        reviewer: kind.matches_gold(value, item.gold, item.content) for reviewer, value in answers
     }
     return sign_off(
         session,
         item,
         project,
-        value=canonical(config.kind, item.gold, item.content),
+        value=kind.canonical(item.gold, item.content),
         method="gold",
         now=now,
         actor="quorum",

@@ -26,20 +26,13 @@ from sqlmodel import Session
 from bot.audit.chain import record_event
 from bot.config.project import ProjectConfig
 from bot.delivery import outbox
-from bot.kinds.base import DECISION_BLOCK
+from bot.kinds.base import ItemAgreement
+from bot.kinds.registry import kind_of
 from bot.runtime.context import QuorumContext
 from bot.slack import escalation as blocks
 from bot.slack.messages import SlackMessage
 from bot.workflow.decision.labels import sign_off
-from bot.workflow.item_agreement import (
-    ItemAgreement,
-    answer_key,
-    canonical,
-    describe,
-    item_agreement,
-    same_answer,
-)
-from bot.workflow.posterior import consensus_confidence
+from bot.workflow.decision.posterior import consensus_confidence
 from bot.workflow.project_versions import project_config
 from bot.workflow.transaction import transact
 from storage import escalation_queries, quality_queries, queries
@@ -79,9 +72,8 @@ def _load(session: Session, escalation: Escalation) -> _Context:
     assert item is not None and item.id is not None and project is not None
     config = project_config(session, project)
     rows = quality_queries.item_answers(session, item.id)
-    answers = [
-        (row, canonical(config.kind, row.value, item.content, row.presentation)) for row in rows
-    ]
+    kind = kind_of(config)
+    answers = [(row, kind.canonical(row.value, item.content, row.presentation)) for row in rows]
     return _Context(escalation, item, project, config, answers)
 
 
@@ -130,21 +122,15 @@ def escalate(
 # --------------------------------------------------------------------------- the message
 
 
-def _edited_text(kind: str, value: Any) -> str | None:
-    if kind == "correction" and isinstance(value, dict) and value.get("changed"):
-        return str(value.get("text", ""))
-    return None
-
-
 def _card(session: Session, ctx: _Context) -> blocks.EscalationCard:
     config, item, escalation = ctx.config, ctx.item, ctx.escalation
     assert escalation.id is not None
-    values = [value for _, value in ctx.answers]
-    agreement = item_agreement(config, values)
+    kind = kind_of(config)
+    agreement = kind.agreement(config, [value for _, value in ctx.answers])
     shown = []
     for number, (row, value) in enumerate(ctx.answers, start=1):
-        text = describe(config, value, item.content)
-        if _edited_text(config.kind, value):
+        text = kind.describe(config, value, item.content)
+        if kind.edited_text(value):
             text = f"edit {number}"
         shown.append(
             blocks.ShownAnswer(
@@ -152,7 +138,7 @@ def _card(session: Session, ctx: _Context) -> blocks.EscalationCard:
                 text=text,
                 seconds=row.latency_ms / 1000 if row.latency_ms is not None else None,
                 rationale=row.rationale,
-                edited_text=_edited_text(config.kind, value),
+                edited_text=kind.edited_text(value),
                 flags=[
                     str(flag.get("reason"))
                     for flag in row.flags or []
@@ -161,22 +147,22 @@ def _card(session: Session, ctx: _Context) -> blocks.EscalationCard:
             )
         )
     choices: dict[str, blocks.Choice] = {}
-    consensus_key = answer_key(config.kind, agreement.value) if agreement.value else None
+    consensus_key = kind.answer_key(agreement.value) if agreement.value else None
     for number, (row, value) in enumerate(ctx.answers, start=1):
-        key = answer_key(config.kind, value)
+        key = kind.answer_key(value)
         if key in choices:
             found = choices[key]
             choices[key] = blocks.Choice(
                 found.text, found.response_id, found.count + 1, found.is_consensus
             )
             continue
-        text = describe(config, value, item.content)
-        if _edited_text(config.kind, value):
+        text = kind.describe(config, value, item.content)
+        if kind.edited_text(value):
             text = f"edit {number}"
         choices[key] = blocks.Choice(text, row.response_id, 1, key == consensus_key)
     ordered = sorted(choices.values(), key=lambda c: (not c.is_consensus, -c.count))
     posterior = None
-    if agreement.value is not None and config.kind != "correction":
+    if agreement.value is not None:
         posterior = consensus_confidence(
             session,
             ctx.project,
@@ -187,7 +173,7 @@ def _card(session: Session, ctx: _Context) -> blocks.EscalationCard:
         )
     resolved_text = None
     if escalation.resolved_by:
-        resolved_text = describe(config, escalation.resolved_value, item.content)
+        resolved_text = kind.describe(config, escalation.resolved_value, item.content)
     return blocks.EscalationCard(
         escalation_id=escalation.id,
         config=config,
@@ -202,7 +188,7 @@ def _card(session: Session, ctx: _Context) -> blocks.EscalationCard:
         posterior=posterior,
         sign_off_only=escalation.reason == LEAD_SIGNS_OFF_ALL,
         consensus=agreement.value,
-        consensus_text=describe(config, agreement.value, item.content)
+        consensus_text=kind.describe(config, agreement.value, item.content)
         if agreement.value is not None
         else None,
         summary=escalation.summary,
@@ -267,33 +253,6 @@ def refresh_escalation_message(session: Session, escalation: Escalation, now: da
 # --------------------------------------------------------------------------- resolving
 
 
-def validate_decision(config: ProjectConfig, content: dict, value: Any) -> str | None:
-    """Why a lead's final value cannot be signed off, or None when it can."""
-    kind = config.kind
-    if kind == "label":
-        values = value if isinstance(value, list) else [value]
-        if not values or any(v not in config.labels for v in values):
-            return "Choose labels of this project."
-        if isinstance(value, list) and not config.multi_label:
-            return "This project takes a single label."
-    elif kind == "rating":
-        if not isinstance(value, dict) or set(value) != set(config.criteria):
-            return "Give a score for every criterion."
-        if any(not config.scale.min <= s <= config.scale.max for s in value.values()):
-            return f"Scores go from {config.scale.min} to {config.scale.max}."
-    elif kind == "preference":
-        allowed = [str(r.get("id")) for r in content.get("responses") or []]
-        allowed += ["tie"] if config.allow_tie else []
-        allowed += ["both_bad"] if config.allow_both_bad else []
-        if value not in allowed:
-            return "Choose one of the responses" + (", or tie" if config.allow_tie else "") + "."
-    elif kind == "correction" and not (
-        isinstance(value, dict) and str(value.get("text", "")).strip()
-    ):
-        return "Give the final response."
-    return None
-
-
 def resolve_escalation(
     session: Session,
     *,
@@ -320,7 +279,7 @@ def resolve_escalation(
     assert item is not None
     if escalation.status != escalation_queries.OPEN or item.status != ItemStatus.ESCALATED:
         decided = (
-            describe(config, escalation.resolved_value, item.content)
+            kind_of(config).describe(config, escalation.resolved_value, item.content)
             if escalation.resolved_by
             else None
         )
@@ -334,13 +293,12 @@ def resolve_escalation(
             return ResolveResult(ResolveOutcome.INVALID, "That answer is not part of this item.")
         final = chosen
     else:
-        if config.kind == "correction" and isinstance(value, str):
-            value = {"text": value}
-        final = canonical(config.kind, value, item.content)
-        problem = validate_decision(config, item.content, final)
+        kind = kind_of(config)
+        final = kind.decision_value(config, item.content, value)
+        problem = kind.decision_problem(config, item.content, final)
         if problem:
             return ResolveResult(ResolveOutcome.INVALID, problem, {"decision": problem})
-    agreement = item_agreement(config, [v for _, v in ctx.answers])
+    agreement = kind_of(config).agreement(config, [v for _, v in ctx.answers])
     escalation.status = escalation_queries.RESOLVED
     escalation.resolved_by = lead
     escalation.resolved_value = final
@@ -385,11 +343,11 @@ def _tell_overruled(
     session: Session, ctx: _Context, final: Any, *, lead: str, rationale: str | None, now: datetime
 ) -> None:
     config, item = ctx.config, ctx.item
-    decided = describe(config, final, item.content)
+    decided = kind_of(config).describe(config, final, item.content)
     for row, value in ctx.answers:
-        if same_answer(config.kind, value, final):
+        if kind_of(config).same_answer(value, final):
             continue
-        yours = describe(config, value, item.content)
+        yours = kind_of(config).describe(config, value, item.content)
         text, built = blocks.overruled_message(
             config,
             external_id=item.external_id,
@@ -450,10 +408,11 @@ def submit_decision(
         if result.outcome == ResolveOutcome.UNKNOWN:
             refusal = "This escalation no longer exists; nothing was changed."
         return ResolveResult(result.outcome, result.notice, {"rationale": refusal})
-    if result.errors and "decision" in result.errors and config.kind == "rating":
-        # Rating modals have one input per criterion; show the problem on the first.
-        first = f"{DECISION_BLOCK}:{config.criteria[0]}"[:255]
-        return ResolveResult(result.outcome, result.notice, {first: result.errors["decision"]})
+    if result.errors and "decision" in result.errors:
+        # The kind says which input shows a problem with the value (ratings and rankings
+        # have one input per criterion or rank).
+        block = kind_of(config).decision_error_block(config)
+        return ResolveResult(result.outcome, result.notice, {block: result.errors["decision"]})
     return result
 
 
@@ -473,7 +432,9 @@ def decision_modal(ctx: QuorumContext, *, escalation_id: int, lead: str) -> Deci
         if lead not in loaded.config.leads:
             return DecisionModal(refusal=blocks.not_a_lead_notice(loaded.config))
         if escalation.status != escalation_queries.OPEN:
-            decided = describe(loaded.config, escalation.resolved_value, loaded.item.content)
+            decided = kind_of(loaded.config).describe(
+                loaded.config, escalation.resolved_value, loaded.item.content
+            )
             return DecisionModal(
                 refusal=blocks.already_resolved_notice(escalation.resolved_by, decided)
             )

@@ -17,11 +17,12 @@ from sqlmodel import Session
 
 from bot.audit.chain import record_event
 from bot.config.project import ProjectConfig
-from bot.content.candidates import shown_order as preference_order
+from bot.kinds.base import InvalidAnswer
+from bot.kinds.correction import edit_problem
+from bot.kinds.label import labels_for_tokens
+from bot.kinds.registry import kind_of
 from bot.slack import ids
-from bot.slack.payloads import label_from_token
 from bot.slack.wording import say
-from bot.workflow import values
 from bot.workflow.decision.decide import decide
 from bot.workflow.project_versions import config_for_item
 from bot.workflow.review import messages, queue
@@ -38,21 +39,13 @@ from bot.workflow.review.outcome import (
     load,
     with_error,
 )
-from bot.workflow.values import validation_problem
 from storage import queries, review_queries
 from storage.models import Assignment, AssignmentStatus, Item, ItemStatus, Response
 
 
 def validate_value(config: ProjectConfig, value: Any) -> str | None:
     """A reason the value is not a valid answer for this project, or None."""
-    if config.kind == "label":
-        values = value if isinstance(value, list) else [value]
-        if not values or any(v not in config.labels for v in values):
-            return f"{value!r} is not a label of this project"
-        if isinstance(value, list) and not config.multi_label:
-            return "this project takes a single label"
-        return None
-    return validation_problem(config, value)  # rating, preference, correction
+    return kind_of(config).validate(config, value)
 
 
 def record_answer(
@@ -134,42 +127,9 @@ def _all_answered(session: Session, item_id: int) -> bool:
 # --- turning a click into a stored value --------------------------------------------------
 
 
-def labels_for_tokens(config: ProjectConfig, tokens: list[Any]) -> list[str]:
-    """Labels for option values (long labels travel as hashed tokens); unknown ones are
-    kept as given so validation names them."""
-    return [label_from_token(str(t), config.labels) or str(t) for t in tokens]
-
-
 def resolve_value(config: ProjectConfig, assignment: Assignment, item: Item, raw: Any) -> Any:
-    """The stored value for what was clicked; ValueError says why it is not an answer."""
-    if config.kind == "label":
-        if isinstance(raw, list):
-            chosen = set(labels_for_tokens(config, raw))
-            return [label for label in config.labels if label in chosen] or raw
-        if isinstance(raw, str):
-            return label_from_token(raw, config.labels) or raw
-        return raw
-    if config.kind == "preference":
-        if not isinstance(raw, dict) or raw.get("pick") not in (
-            *values.SIDES,
-            values.TIE,
-            values.BOTH_BAD,
-        ):
-            raise ValueError("not a choice of this preference item")
-        order = preference_order(item.content, assignment.presentation)
-        value = values.preference_value(order, raw["pick"], raw.get("strength"))
-        problem = values.preference_problem_for_item(item.content, value)
-        if problem:
-            raise ValueError(problem)
-        return value
-    if config.kind == "correction":
-        original = values.original_response(item.content)
-        if isinstance(raw, dict) and raw.get("looks_right"):
-            return values.correction_value(original, None)
-        if isinstance(raw, dict) and isinstance(raw.get("text"), str):
-            return values.correction_value(original, raw["text"])
-        raise ValueError("not a correction")
-    return raw
+    """The stored value for what was clicked; InvalidAnswer says why it is not an answer."""
+    return kind_of(config).decode(config, item.content, assignment.presentation, raw)
 
 
 def submit(
@@ -188,7 +148,7 @@ def submit(
         return loaded
     try:
         value = resolve_value(loaded.config, loaded.assignment, loaded.item, raw)
-    except ValueError as exc:
+    except InvalidAnswer as exc:
         return ReviewResult(Outcome.INVALID, loaded.item.id, detail=str(exc))
     if change:
         return change_answer(session, loaded, value=value, now=now, interaction_id=interaction_id)
@@ -238,11 +198,10 @@ def start_change(
             if assignment.status != AssignmentStatus.PENDING
             else ReviewResult(Outcome.SAVED, loaded.item.id)
         )
-    draft: dict[str, Any] = {"changing": True}
-    if loaded.config.kind == "rating" and isinstance(response.value, dict):
-        draft["scores"] = dict(response.value)
-    if loaded.config.kind == "label" and isinstance(response.value, list):
-        draft["labels"] = list(response.value)
+    draft: dict[str, Any] = {
+        "changing": True,
+        **kind_of(loaded.config).draft_for_change(response.value),
+    }
     review_queries.save_draft(session, loaded.assignment_id, draft, now=now)
     messages.refresh(session, assignment, now=now)
     return ReviewResult(Outcome.SAVED, loaded.item.id)
@@ -398,6 +357,62 @@ def rate(
     return ReviewResult(Outcome.SAVED, loaded.item.id)
 
 
+def step(
+    session: Session,
+    *,
+    assignment_id: int,
+    user_id: str,
+    raw: Any,
+    change: bool,
+    now: datetime,
+    interaction_id: str | None = None,
+) -> ReviewResult:
+    """One partial step of an answer made of several choices (a rank). The task kind
+    merges it into the draft; the answer is recorded (or the recorded one replaced) once
+    the draft holds a complete one, and until then the DM shows the progress, or why a
+    step was refused, in place."""
+    loaded = load(session, assignment_id, user_id)
+    if isinstance(loaded, ReviewResult):
+        return loaded
+    if loaded.closed:
+        return closed(loaded)
+    assignment = loaded.assignment
+    draft = review_queries.get_draft(session, loaded.assignment_id)
+    draft_value = dict(draft.value) if draft else {}
+    changing = change or bool(draft_value.get("changing"))
+    if changing and assignment.status != AssignmentStatus.ANSWERED:
+        return gone(loaded)
+    if not changing and assignment.status == AssignmentStatus.ANSWERED:
+        return ReviewResult(Outcome.ALREADY_ANSWERED, loaded.item.id)
+    if not changing and assignment.status != AssignmentStatus.PENDING:
+        return gone(loaded)
+    kind = kind_of(loaded.config)
+    try:
+        result = kind.step(
+            loaded.config, loaded.item.content, assignment.presentation, draft_value, raw
+        )
+    except InvalidAnswer as exc:
+        return ReviewResult(Outcome.INVALID, loaded.item.id, detail=str(exc))
+    if result.value is not None and changing:
+        return change_answer(
+            session, loaded, value=result.value, now=now, interaction_id=interaction_id
+        )
+    if result.value is not None:
+        recorded = record_answer(
+            session,
+            assignment_id=loaded.assignment_id,
+            user_id=user_id,
+            value=result.value,
+            now=now,
+            interaction_id=interaction_id,
+        )
+        return ReviewResult(recorded.outcome, recorded.item_id, detail=recorded.detail)
+    if result.draft != draft_value:
+        review_queries.save_draft(session, loaded.assignment_id, result.draft, now=now)
+    messages.refresh(session, assignment, now=now, notice=result.notice)
+    return ReviewResult(Outcome.SAVED, loaded.item.id)
+
+
 def save_rating(
     session: Session,
     *,
@@ -486,17 +501,11 @@ def submit_correction(
     loaded = load(session, assignment_id, user_id)
     if isinstance(loaded, ReviewResult):
         return with_error(loaded, block)
-    original = values.original_response(loaded.item.content)
-    if not text.strip():
-        return ReviewResult(Outcome.INVALID, errors={block: say("correction_empty")})
-    if values.normalise_text(text) == values.normalise_text(original):
-        return ReviewResult(Outcome.INVALID, errors={block: say("correction_unchanged")})
     response = queries.response_for_assignment(session, loaded.assignment_id)
     recorded = response.value if change and response is not None else None
-    if isinstance(recorded, dict) and values.normalise_text(
-        str(recorded.get("text", ""))
-    ) == values.normalise_text(text):
-        return ReviewResult(Outcome.INVALID, errors={block: say("correction_same")})
+    problem = edit_problem(loaded.item.content, text, recorded)
+    if problem:
+        return ReviewResult(Outcome.INVALID, errors={block: say(problem)})
     result = submit(
         session,
         assignment_id=assignment_id,

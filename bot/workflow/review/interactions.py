@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.content.conversation import original_response
 from bot.runtime.context import QuorumContext
 from bot.slack import views
 from bot.slack.review import content_parts, describe_answer
@@ -17,7 +18,6 @@ from bot.workflow.project_versions import config_for_item
 from bot.workflow.review import answer, notes, queue
 from bot.workflow.review.outcome import Loaded, Outcome, ReviewResult, load
 from bot.workflow.transaction import run_in_transaction, transact
-from bot.workflow.values import original_response
 from storage import queries, review_queries
 from storage.db import session_scope
 from storage.models import Assignment, AssignmentStatus, Item

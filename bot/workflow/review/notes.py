@@ -27,9 +27,8 @@ from bot.workflow.review.outcome import (
     load,
     with_error,
 )
-from bot.workflow.values import FLAG_REASONS
 from storage import queries, review_queries
-from storage.models import Assignment, AssignmentStatus, Response
+from storage.models import FLAG_REASONS, Assignment, AssignmentStatus, Response
 
 
 def _attach_note(

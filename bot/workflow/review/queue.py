@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from bot.config.project import ProjectConfig
 from bot.delivery import outbox
+from bot.kinds.registry import kind_named
 from bot.slack.home import (
     EscalationEntry,
     FlagEntry,
@@ -23,7 +24,6 @@ from bot.slack.messages import context, intro, serialise
 from bot.slack.wording import say
 from bot.workflow.project_versions import config_for_item, project_config
 from bot.workflow.review import messages
-from bot.workflow.values import agreement_key
 from storage import escalation_queries, queries, review_queries
 from storage.models import Assignment, AssignmentStatus, Project
 from storage.review_queries import lock_or_create_reviewer
@@ -68,7 +68,10 @@ def reviewer_stats(session: Session, user_id: str, *, now: datetime) -> Reviewer
     day, week = _local_starts(now, reviewer.tz_offset_s if reviewer else None)
     pairs = review_queries.answers_with_final_labels(session, user_id)
     agreed = sum(
-        agreement_key(kind, answer) == agreement_key(kind, final) for kind, answer, final in pairs
+        kind_named(kind).same_answer(
+            kind_named(kind).canonical(answer), kind_named(kind).canonical(final)
+        )
+        for kind, answer, final in pairs
     )
     return ReviewerStats(
         pending=review_queries.pending_count(session, user_id),

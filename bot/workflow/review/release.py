@@ -23,11 +23,11 @@ from sqlmodel import Session
 
 from bot.audit.chain import record_event
 from bot.config.project import ProjectConfig
+from bot.kinds.base import NO_ANSWERS
 from bot.slack.review import build_closed
 from bot.workflow.decision.decide import decide
 from bot.workflow.decision.escalation import escalate
 from bot.workflow.intake.assignment import assign_reviewers
-from bot.workflow.item_agreement import item_agreement
 from bot.workflow.project_versions import config_for_item
 from bot.workflow.review import messages, queue
 from bot.workflow.review.outcome import Outcome, ReviewResult, closed, gone, load
@@ -117,9 +117,7 @@ def _decide_on_what_it_has(
         return None  # the others are still working on it
     if active:
         return decide(session, item, project, config, now=now)
-    return escalate(
-        session, item, consensus=item_agreement(config, []), reason=NO_REVIEWER, now=now
-    )
+    return escalate(session, item, consensus=NO_ANSWERS, reason=NO_REVIEWER, now=now)
 
 
 def release_reviewer(

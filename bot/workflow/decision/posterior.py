@@ -6,10 +6,11 @@
   Π_reviewers confusion[r, k, answer_r]``, and the confidence is the posterior of the
   consensus class (for ratings, the lowest over criteria). Multi-label answers use each
   distinct label set seen in the project as a class.
-- **Preferences**: ``preference_confidence`` on the item's own votes (a Beta posterior that
+- **Preferences** (the kind's ``vote_posterior``): ``preference_confidence`` on the item's own votes (a Beta posterior that
   the majority-preferred response really is better; "Tie" and "Both bad" votes count half
   each way). A consensus of "tie" or "both_bad" has no posterior.
-- **Corrections** have none: edits only sign off when unanimous (item_agreement.py).
+- **Corrections** and **rankings** have none: edits only sign off when unanimous, rankings
+  are judged by Kendall's W (bot/kinds/).
 
 Small projects: Dawid-Skene's class priors collapse onto the classes seen in a handful of
 items, which would make every posterior ~1, so the priors used here are add-one smoothed
@@ -27,9 +28,8 @@ process refits on its own.
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +37,9 @@ import numpy as np
 from sqlmodel import Session
 
 from bot.config.project import ProjectConfig
-from bot.quality import PREFER_A, PREFER_B, TIE, dawid_skene, preference_confidence
-from bot.workflow.item_agreement import canonical
+from bot.kinds.base import Facet
+from bot.kinds.registry import kind_of
+from bot.quality import dawid_skene
 from storage import quality_queries
 from storage.models import Project
 
@@ -68,44 +69,17 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-@dataclass(frozen=True)
-class Facet:
-    """One categorical question inside an answer: the label, or one rating criterion."""
-
-    name: str
-    classes: tuple[str, ...] | None  # None: the distinct values seen in the project
-    code: Callable[[Any], str | None]
-
-
-def _label_code(value: Any) -> str | None:
-    if value is None:
-        return None
-    return json.dumps(value, sort_keys=True) if isinstance(value, list) else str(value)
-
-
 def facets(config: ProjectConfig) -> list[Facet]:
     """The categorical questions Dawid-Skene is fitted on for this project's kind."""
-    if config.kind == "label":
-        classes = None if config.multi_label else tuple(config.labels)
-        return [Facet("label", classes, _label_code)]
-    if config.kind == "rating":
-        points = tuple(str(s) for s in range(config.scale.min, config.scale.max + 1))
-        return [
-            Facet(
-                criterion,
-                points,
-                lambda v, c=criterion: (
-                    str(v[c]) if isinstance(v, dict) and v.get(c) is not None else None
-                ),
-            )
-            for criterion in config.criteria
-        ]
-    return []
+    return kind_of(config).facets(config)
 
 
 def _fit(facet: Facet, answers: Sequence[tuple[int, str, Any]], n_answers: int) -> _Fit | None:
-    coded = [(item, rater, facet.code(value)) for item, rater, value in answers]
-    coded = [row for row in coded if row[2] is not None]
+    coded = [
+        (item, rater, code)
+        for item, rater, value in answers
+        if (code := facet.code(value)) is not None
+    ]
     classes = facet.classes or tuple(sorted({code for _, _, code in coded}))
     index = {c: i for i, c in enumerate(classes)}
     coded = [row for row in coded if row[2] in index]
@@ -144,7 +118,7 @@ def _fit(facet: Facet, answers: Sequence[tuple[int, str, Any]], n_answers: int) 
 def _cache_key(session: Session, project: Project, facet: Facet, config: ProjectConfig) -> tuple:
     bind = session.get_bind()
     return (
-        str(bind.url),
+        str(bind.engine.url),
         project.id,
         project.created_at.isoformat() if project.created_at else None,
         config.kind,
@@ -160,6 +134,7 @@ def project_fits(
     wanted = facets(config)
     if not wanted:
         return {}
+    assert project.id is not None  # a stored project
     count = quality_queries.count_project_answers(session, project.id)
     keys = {f.name: _cache_key(session, project, f, config) for f in wanted}
     with _lock:
@@ -173,7 +148,8 @@ def project_fits(
     if fresh and not force:
         return {name: fit for name, fit in cached.items() if fit is not None}
     rows = quality_queries.project_answer_values(session, project.id)
-    answers = [(item, reviewer, canonical(config.kind, value)) for item, reviewer, value in rows]
+    kind = kind_of(config)
+    answers = [(item, reviewer, kind.canonical(value)) for item, reviewer, value in rows]
     fits: dict[str, _Fit] = {}
     for facet in wanted:
         fit = _fit(facet, answers, count)
@@ -199,23 +175,6 @@ def _class_posterior(fit: _Fit, answers: Sequence[tuple[str, str | None]]) -> np
     return p / p.sum()
 
 
-def _preference_posterior(
-    consensus: Any, answers: Sequence[tuple[str, Any]], content: dict
-) -> float | None:
-    ids = [str(r.get("id")) for r in content.get("responses") or []]
-    if consensus not in ids or len(ids) != 2:
-        return None
-    votes = [PREFER_A if v == ids[0] else PREFER_B if v == ids[1] else TIE for _, v in answers]
-    if not votes:
-        return None
-    result = preference_confidence(
-        np.zeros(len(votes), dtype=np.int64), np.arange(len(votes)), votes
-    )
-    if int(result.preferred[0]) != ids.index(consensus):
-        return None
-    return float(result.prob_better[0])
-
-
 def consensus_confidence(
     session: Session,
     project: Project,
@@ -229,8 +188,9 @@ def consensus_confidence(
     the kind or the answers give no posterior. ``answers`` are (reviewer, canonical value)."""
     if consensus is None:
         return None
-    if config.kind == "preference":
-        return _preference_posterior(consensus, answers, content)
+    own = kind_of(config).vote_posterior(consensus, answers, content)
+    if own is not NotImplemented:
+        return own
     fits = project_fits(session, project, config)
     confidences = []
     for facet in facets(config):
