@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TypedDict
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -135,7 +136,15 @@ def delivered_pending_assignments(session: Session) -> Sequence[tuple[Assignment
     ).all()
 
 
-def project_outcomes(session: Session, project_id: int) -> dict[str, object]:
+class ProjectOutcomes(TypedDict):
+    items: int
+    answers: int
+    methods: dict[str, int]  # labels by method (consensus, gold, lead, auto)
+    escalated: int
+    agreement: float | None  # mean agreement of the labels; None when there are none
+
+
+def project_outcomes(session: Session, project_id: int) -> ProjectOutcomes:
     """Counts the demo summary shows: items, answers, labels by method, escalations."""
     items = session.exec(
         select(func.count()).select_from(Item).where(Item.project_id == project_id)

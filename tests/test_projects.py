@@ -16,7 +16,8 @@ from tests.factories import label_config
 
 
 @pytest.mark.parametrize(
-    "name", ["support-intent", "triage-rating", "code-preference", "legal-correction"]
+    "name",
+    ["support-intent", "triage-rating", "code-preference", "legal-correction", "answer-ranking"],
 )
 def test_every_example_project_loads(name):
     config = load_project_file(EXAMPLES_DIR / f"{name}.yml")

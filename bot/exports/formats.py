@@ -9,10 +9,12 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from bot.exports.pseudonyms import People
+from bot.exports.writers import ExportError
+from bot.kinds.base import TaskKind
 from bot.kinds.exporting import SET_ASIDE, ExportFormat, Labelled, Row
 from bot.kinds.registry import KINDS
 
-__all__ = ["FORMATS", "LABELS", "SET_ASIDE", "ExportFormat", "Labelled", "kinds_reading"]
+__all__ = ["FORMATS", "LABELS", "SET_ASIDE", "ExportFormat", "Labelled", "format_for"]
 
 
 # --- labels ---------------------------------------------------------------------------
@@ -72,8 +74,16 @@ for _kind in KINDS.values():
         FORMATS.setdefault(_fmt.name, _fmt)
 
 
-def kinds_reading(fmt: ExportFormat) -> tuple[str, ...]:
-    """The project kinds that export `fmt`; empty for formats every kind has (labels)."""
-    if fmt is LABELS:
-        return ()
-    return tuple(k.name for k in KINDS.values() if fmt in k.export_formats)
+def format_for(kind: TaskKind, name: str, *, project: str) -> ExportFormat:
+    """The kind's own builder of format `name` (a ranking's dpo rows are its pairs, a
+    preference's its one pair); ExportError names the kinds that have it."""
+    if name == LABELS.name:
+        return LABELS
+    found = next((f for f in kind.export_formats if f.name == name), None)
+    if found is None:
+        kinds = [k.name for k in KINDS.values() if any(f.name == name for f in k.export_formats)]
+        raise ExportError(
+            f"--format {name} reads {' or '.join(kinds)} projects; {project} is a "
+            f"{kind.name} project (try --format labels)"
+        )
+    return found

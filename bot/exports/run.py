@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -18,10 +19,11 @@ from sqlmodel import Session
 
 from bot.audit.chain import record_event
 from bot.audit.provenance import PageSources, iso, provenance_block
-from bot.exports.formats import FORMATS, SET_ASIDE, ExportFormat, Labelled, kinds_reading
+from bot.exports.formats import FORMATS, SET_ASIDE, ExportFormat, Labelled, format_for
 from bot.exports.pseudonyms import People, Pseudonyms
 from bot.exports.read_ahead import read_ahead
 from bot.exports.writers import DiscardSink, ExportError, RowSink
+from bot.kinds.registry import kind_named
 from bot.workflow.project_versions import project_config, require_project
 from storage import label_queries
 from storage.db import session_scope
@@ -94,6 +96,7 @@ def _two_decimals(threshold: float | None) -> float | None:
 def _watermark(session: Session, project: Project, request: ExportRequest) -> datetime | None:
     if not request.since_last_run:
         return None
+    assert project.id is not None  # loaded from the database, so it has its key
     previous = label_queries.last_export_run(session, project.id, request.format)
     if previous is None:
         return None
@@ -101,8 +104,8 @@ def _watermark(session: Session, project: Project, request: ExportRequest) -> da
     return datetime.fromisoformat(until) if until else previous.created_at
 
 
-def _labelled(  # type: ignore[no-untyped-def]
-    row, project: tuple[str, str], block: dict, people: People, criteria: list, content: bool
+def _labelled(
+    row: Any, project: tuple[str, str], block: dict, people: People, criteria: list, content: bool
 ) -> Labelled:
     return Labelled(
         id=row.external_id,
@@ -148,12 +151,8 @@ def run_export(
     result = ExportResult(until=iso(now))
     with Session(engine) as session:
         project = require_project(session, request.project)
-        kinds = kinds_reading(fmt)
-        if kinds and project.kind not in kinds:
-            raise ExportError(
-                f"--format {fmt.name} reads {' or '.join(kinds)} projects; "
-                f"{project.name} is a {project.kind} project (try --format labels)"
-            )
+        assert project.id is not None  # loaded from the database, so it has its key
+        fmt = format_for(kind_named(project.kind), fmt.name, project=project.name)
         config = project_config(session, project)
         since = _watermark(session, project, request)
         result.since = iso(since)
@@ -249,4 +248,5 @@ def _record_run(
                 "output": Path(output).name if output else "stdout",
             },
         )
-        return run.id  # type: ignore[return-value]
+        assert run.id is not None  # flush() gave the new row its key
+        return run.id

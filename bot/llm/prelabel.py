@@ -79,10 +79,10 @@ def _environment() -> jinja2.Environment:
 
 
 def _template_source(prompt_name: str) -> str:
+    environment = _environment()  # cached: the same Environment on every call
+    assert environment.loader is not None  # _environment() always gives it a FileSystemLoader
     try:
-        source, _filename, _uptodate = _environment().loader.get_source(  # type: ignore[union-attr]
-            _environment(), prompt_name
-        )
+        source, _filename, _uptodate = environment.loader.get_source(environment, prompt_name)
     except jinja2.TemplateNotFound:
         raise PromptTemplateError(
             f"prompt template {prompt_name!r} not found in {prompts_dir() / 'llm'}"

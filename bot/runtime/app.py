@@ -37,7 +37,7 @@ def build_app(ctx: QuorumContext, *, listener_executor: ThreadPoolExecutor | Non
     )
     app = App(  # the token travels in the client (which points at SLACK_API_URL)
         signing_secret=secret,
-        client=make_web_client(token, settings.slack_api_url),  # type: ignore[arg-type]  # WebClient takes token=None; make_web_client's `token: str` is too narrow
+        client=make_web_client(token, settings.slack_api_url),
         request_verification_enabled=True,
         process_before_response=settings.quorum_process_before_response,
         listener_executor=listener_executor,

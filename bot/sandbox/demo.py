@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot import EXAMPLES_DIR
@@ -29,7 +30,10 @@ from storage import queries
 from storage.db import make_engine, session_scope, upgrade_schema
 from storage.models import Item, Project
 
-EXAMPLE_PROJECTS = ["support-intent", "triage-rating", "code-preference", "legal-correction"]
+# Every example project with its items, one per task kind.
+EXAMPLE_PROJECTS = sorted(
+    path.stem for path in EXAMPLES_DIR.glob("*.yml") if path.with_suffix(".jsonl").exists()
+)
 DEMO_TIMEOUT_S = 50.0
 
 
@@ -43,7 +47,7 @@ def demo_config(config: ProjectConfig) -> ProjectConfig:
 def _load_examples(database_url: str, *, llm_assist: bool = False) -> dict[int, ProjectConfig]:
     engine = make_engine(database_url)
     upgrade_schema(engine)
-    configs = {}
+    configs: dict[int, ProjectConfig] = {}
     with session_scope(engine) as session:
         for name in EXAMPLE_PROJECTS:
             config = demo_config(load_project_file(EXAMPLES_DIR / f"{name}.yml"))
@@ -55,6 +59,7 @@ def _load_examples(database_url: str, *, llm_assist: bool = False) -> dict[int, 
             project = session.exec(select(Project).where(Project.name == name)).one()
             records = validate_file(EXAMPLES_DIR / f"{name}.jsonl", config)
             import_records(session, project, records, source=f"{name}.jsonl", actor="demo")
+            assert project.id is not None  # loaded from the database, so it has its key
             configs[project.id] = config
     engine.dispose()
     return configs
@@ -87,6 +92,9 @@ def _answer_open_reviews(
             (a, i) for a, i in queries.delivered_pending_assignments(session) if a.id not in done
         ]
     for assignment, item in work:
+        assert assignment.id is not None  # loaded from the database, so it has its key
+        # Delivered: the worker set channel and message_ts together when the DM was posted.
+        assert assignment.channel is not None and assignment.message_ts is not None
         done.add(assignment.id)
         message = dict(sandbox.emulator.message(assignment.channel, assignment.message_ts))
         message["channel"] = assignment.channel
@@ -120,7 +128,7 @@ SUMMARY_COLUMNS = {
 }
 
 
-def _summary(engine, configs: dict[int, ProjectConfig]) -> Table:  # type: ignore[no-untyped-def]
+def _summary(engine: Engine, configs: dict[int, ProjectConfig]) -> Table:
     table = Table(title="Quorum demo: where every item ended up", caption=_caption())
     for column in SUMMARY_COLUMNS:
         table.add_column(

@@ -43,8 +43,11 @@ def _assignment_id(message: dict) -> int:
 def _load(sandbox: Any, assignment_id: int) -> tuple[Assignment, Item, ProjectConfig]:
     with Session(sandbox.ctx.engine) as session:
         assignment = session.get(Assignment, assignment_id)
+        assert assignment is not None  # the id is from a review DM the bot posted for it
         item = session.get(Item, assignment.item_id)
+        assert item is not None  # foreign key: an assignment's item exists
         project = session.get(Project, item.project_id)
+        assert project is not None  # foreign key: an item's project exists
         return assignment, item, project_config(session, project)
 
 

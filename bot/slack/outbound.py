@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 
-def make_web_client(token: str, base_url: str) -> WebClient:
+def make_web_client(token: str | None, base_url: str) -> WebClient:
     # Only connection errors are retried here; 429s and 5xx are the delivery worker's job
     # so that a slow Slack never blocks a request thread.
     return WebClient(
@@ -74,7 +74,8 @@ class SlackOutbound:
                 page = self.client.conversations_history(
                     channel=channel, limit=200, cursor=cursor, include_all_metadata=True
                 )
-            for message in page.get("messages", []):
+            messages: list[dict[str, Any]] = page.get("messages", [])
+            for message in messages:
                 payload = (message.get("metadata") or {}).get("event_payload") or {}
                 if payload.get("idempotency_key") == key:
                     return message

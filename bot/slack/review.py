@@ -222,6 +222,7 @@ def build_answered(
     if flags:
         tail.append(context(say("flagged_note", reasons=[_flag_word(f) for f in flags])))
     if closed:
+        assert item_status is not None  # closed means it is one of CLOSED_WORDS' keys
         tail.append(context(say("answer_closed", state=CLOSED_WORDS[item_status])))
     if notice:
         tail.append(context(notice))
