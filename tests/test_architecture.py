@@ -316,3 +316,10 @@ def test_the_kind_branch_check_sees_a_branch():
         for c in compares
     )
     assert len(compares) == 2
+
+
+def test_the_quality_maths_is_plain_numpy():
+    # Agreement, Dawid-Skene, Bradley-Terry and calibration take arrays, not sessions:
+    # reports that read the database live in the workflow (bot/workflow/quality_report.py).
+    forbidden = ("storage", "bot.workflow", "bot.slack", "bot.kinds", "handlers")
+    assert _violations("bot.quality", forbidden) == []

@@ -34,8 +34,8 @@ def status(
 def _print_project_quality(ctx: QuorumContext, project: str, plot: Path | None) -> None:
     from bot.cli.render.plots import plot_quality
     from bot.cli.render.quality import agreement_table, reviewer_table
-    from bot.quality.status_report import load_project_quality
     from bot.workflow.project_versions import UnknownProjectError
+    from bot.workflow.quality_report import load_project_quality
 
     try:
         quality = load_project_quality(ctx.engine, project)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.quality.calibration import Bucket
-from bot.quality.reviewer_stats import ProjectQuality
+from bot.workflow.quality_report import ProjectQuality
 
 
 def plot_reliability(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from bot.quality.reviewer_stats import ProjectQuality
+from bot.workflow.quality_report import ProjectQuality
 
 
 def _share(value: float | None) -> str:

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.quality import encode_labels, krippendorff_alpha
-from bot.quality.reviewer_stats import project_quality
 from bot.workflow.decision.escalation import resolve_escalation
 from bot.workflow.decision.posterior import clear_cache
 from bot.workflow.project_versions import require_project
+from bot.workflow.quality_report import project_quality
 from storage import quality_queries
 from storage.db import session_scope
 from storage.models import Escalation, Response

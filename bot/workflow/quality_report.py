@@ -27,6 +27,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.config.project import ProjectConfig
@@ -40,7 +41,7 @@ from bot.quality import (
     position_bias,
 )
 from bot.quality.agreement import PositionBias
-from bot.workflow.project_versions import project_config
+from bot.workflow.project_versions import project_config, require_project
 from storage import quality_queries
 from storage.models import Project
 
@@ -273,3 +274,10 @@ def _daily(
             )
         )
     return points
+
+
+def load_project_quality(engine: Engine, name: str) -> ProjectQuality:
+    """The quality report of one project (`quorum status --project NAME`);
+    UnknownProjectError names the known ones."""
+    with Session(engine) as session:
+        return project_quality(session, require_project(session, name))
