@@ -142,6 +142,21 @@ class Click:
 
 
 @dataclass(frozen=True)
+class SimulatedReview:
+    """A review DM as a simulated reviewer meets it (bot.sandbox): `truth` is what a
+    careful expert would answer, `right` whether this answer should be it (drawn with
+    probability `accuracy`)."""
+
+    content: dict
+    presentation: dict | None
+    message: dict
+    truth: Any
+    right: bool
+    accuracy: float
+    rng: random.Random
+
+
+@dataclass(frozen=True)
 class ReviewView:
     """What a review request knows about the reviewer's progress, for the controls."""
 
@@ -383,20 +398,8 @@ class TaskKind:
         """What a careful expert would answer an example item, when it has no gold."""
         return None
 
-    def simulate(
-        self,
-        config: KindConfig,
-        *,
-        content: dict,
-        presentation: dict | None,
-        message: dict,
-        truth: Any,
-        right: bool,
-        accuracy: float,
-        rng: random.Random,
-    ) -> tuple[Any, list[Click]]:
-        """(what the simulated reviewer means, the clicks that answer it). `right` says
-        whether this answer should be the truth (drawn with probability `accuracy`)."""
+    def simulate(self, config: KindConfig, review: SimulatedReview) -> tuple[Any, list[Click]]:
+        """(what the simulated reviewer means, the clicks that answer it)."""
         raise NotImplementedError
 
 

@@ -11,7 +11,6 @@ the same answer (all "Looks right", or identical edits); any other goes to a lea
 from __future__ import annotations
 
 import difflib
-import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +29,7 @@ from bot.kinds.base import (
     ItemAgreement,
     KindConfig,
     ReviewView,
+    SimulatedReview,
     TaskKind,
     majority,
     short,
@@ -280,18 +280,8 @@ class Correction(TaskKind):
         return (SFT,)
 
     # --- simulated reviewers ------------------------------------------------------------
-    def simulate(
-        self,
-        config: KindConfig,
-        *,
-        content: dict,
-        presentation: dict | None,
-        message: dict,
-        truth: Any,
-        right: bool,
-        accuracy: float,
-        rng: random.Random,
-    ) -> tuple[Any, list[Click]]:
+    def simulate(self, config: KindConfig, review: SimulatedReview) -> tuple[Any, list[Click]]:
+        content, truth, right = review.content, review.truth, review.right
         corrected = truth
         if not right:
             original = original_response(content)

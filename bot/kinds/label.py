@@ -8,7 +8,6 @@ multi-label projects; two multi-label answers agree only on the exact same set.
 from __future__ import annotations
 
 import json
-import random
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -32,6 +31,7 @@ from bot.kinds.base import (
     InvalidAnswer,
     KindConfig,
     ReviewView,
+    SimulatedReview,
     TaskKind,
     show_value,
 )
@@ -348,23 +348,13 @@ class Label(TaskKind):
     def demo_truth(self, config: KindConfig, external_id: str, content: dict) -> Any:
         return _predicted(content)
 
-    def simulate(
-        self,
-        config: KindConfig,
-        *,
-        content: dict,
-        presentation: dict | None,
-        message: dict,
-        truth: Any,
-        right: bool,
-        accuracy: float,
-        rng: random.Random,
-    ) -> tuple[Any, list[Click]]:
+    def simulate(self, config: KindConfig, review: SimulatedReview) -> tuple[Any, list[Click]]:
+        content, truth, right, rng = review.content, review.truth, review.right, review.rng
         if config.multi_label:
             wanted = list(truth) if isinstance(truth, list) else [rng.choice(config.labels)]
             if not right:
                 wanted = rng.sample(config.labels, k=rng.randint(1, min(2, len(config.labels))))
-            block = block_with_prefix(message, "labels:")
+            block = block_with_prefix(review.message, "labels:")
             picker = block["elements"][0]
             values = {block["block_id"]: {picker["action_id"]: [label_token(w) for w in wanted]}}
             return wanted, [Click(text=control("submit_labels"), values=values)]

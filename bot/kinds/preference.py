@@ -40,6 +40,7 @@ from bot.kinds.base import (
     InvalidAnswer,
     KindConfig,
     ReviewView,
+    SimulatedReview,
     TaskKind,
     show_value,
 )
@@ -295,19 +296,9 @@ class Preference(TaskKind):
         return (DPO,)
 
     # --- simulated reviewers ------------------------------------------------------------
-    def simulate(
-        self,
-        config: KindConfig,
-        *,
-        content: dict,
-        presentation: dict | None,
-        message: dict,
-        truth: Any,
-        right: bool,
-        accuracy: float,
-        rng: random.Random,
-    ) -> tuple[Any, list[Click]]:
-        order = shown_order(content, presentation)
+    def simulate(self, config: KindConfig, review: SimulatedReview) -> tuple[Any, list[Click]]:
+        content, truth, right, rng = review.content, review.truth, review.right, review.rng
+        order = shown_order(content, review.presentation)
         choice = truth if truth is not None else rng.choice(order)
         if not right:
             choice = rng.choice([r for r in order if r != choice] or order)

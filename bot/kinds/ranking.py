@@ -51,6 +51,7 @@ from bot.kinds.base import (
     ItemAgreement,
     KindConfig,
     ReviewView,
+    SimulatedReview,
     TaskKind,
     show_value,
 )
@@ -347,18 +348,8 @@ class Ranking(TaskKind):
     def demo_truth(self, config: KindConfig, external_id: str, content: dict) -> Any:
         return response_ids(content)  # the order the pipeline listed them in
 
-    def simulate(
-        self,
-        config: KindConfig,
-        *,
-        content: dict,
-        presentation: dict | None,
-        message: dict,
-        truth: Any,
-        right: bool,
-        accuracy: float,
-        rng: random.Random,
-    ) -> tuple[Any, list[Click]]:
+    def simulate(self, config: KindConfig, review: SimulatedReview) -> tuple[Any, list[Click]]:
+        content, truth, right, rng = review.content, review.truth, review.right, review.rng
         order = order_of(truth) or response_ids(content)
         if not right:
             i = rng.randrange(len(order) - 1)
@@ -367,7 +358,7 @@ class Ranking(TaskKind):
         for slot, response in enumerate(order[:-1]):  # the last rank fills itself
             block = next(
                 b
-                for b in message.get("blocks") or []
+                for b in review.message.get("blocks") or []
                 if (b.get("accessory") or {}).get("action_id") == ids.indexed(ids.STEP, slot)
             )
             clicks.append(

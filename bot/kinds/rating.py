@@ -10,7 +10,6 @@ criterion is a tie.
 from __future__ import annotations
 
 import hashlib
-import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -37,6 +36,7 @@ from bot.kinds.base import (
     ItemAgreement,
     KindConfig,
     ReviewView,
+    SimulatedReview,
     TaskKind,
     majority,
     show_value,
@@ -387,27 +387,17 @@ class Rating(TaskKind):
             c: low + (seed >> (8 * i)) % (high - low + 1) for i, c in enumerate(config.criteria)
         }
 
-    def simulate(
-        self,
-        config: KindConfig,
-        *,
-        content: dict,
-        presentation: dict | None,
-        message: dict,
-        truth: Any,
-        right: bool,
-        accuracy: float,
-        rng: random.Random,
-    ) -> tuple[Any, list[Click]]:
+    def simulate(self, config: KindConfig, review: SimulatedReview) -> tuple[Any, list[Click]]:
+        truth, rng = review.truth, review.rng
         low, high = config.scale.min, config.scale.max
         scores = {}
         clicks = []
         for index, criterion in enumerate(config.criteria):
             target = (truth or {}).get(criterion, rng.randint(low, high))
-            if rng.random() >= accuracy:
+            if rng.random() >= review.accuracy:
                 target = min(high, max(low, target + rng.choice((-1, 1))))
             scores[criterion] = target
-            block = _rate_block(message, index)
+            block = _rate_block(review.message, index)
             if block["type"] == "actions":
                 clicks.append(
                     Click(text=config.scale.label_for(target), block_id=block["block_id"])

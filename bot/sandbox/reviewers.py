@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.config.project import ProjectConfig
-from bot.kinds.base import Click
+from bot.kinds.base import Click, SimulatedReview
 from bot.kinds.registry import kind_of
 from bot.slack import ids
 from bot.slack.views import split_for_inputs
@@ -63,8 +63,7 @@ def answer_review(
     """Answer one review DM; returns what the simulated reviewer meant to answer."""
     assignment, item, config = _load(sandbox, _assignment_id(message))
     right = rng.random() < accuracy
-    meant, clicks = kind_of(config).simulate(
-        config,
+    review = SimulatedReview(
         content=item.content,
         presentation=assignment.presentation,
         message=message,
@@ -73,6 +72,7 @@ def answer_review(
         accuracy=accuracy,
         rng=rng,
     )
+    meant, clicks = kind_of(config).simulate(config, review)
     for click in clicks:
         _perform(sandbox, user, message, click)
     return meant
