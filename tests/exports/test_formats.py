@@ -166,7 +166,9 @@ def test_sft_messages_end_with_the_signed_off_assistant_turn(exports, tmp_path):
 
 def test_a_format_for_another_kind_is_refused_with_a_hint(exports):
     request = ExportRequest(project="support-intent", format="dpo")
-    with pytest.raises(ExportError, match="dpo reads preference or ranking projects.*label project"):
+    with pytest.raises(
+        ExportError, match="dpo reads preference or ranking projects.*label project"
+    ):
         run_export(
             exports.engine,
             request,
