@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.config.project import ProjectConfig, parse_project
+from bot.kinds.registry import kind_named
 from bot.llm import (
     PreLabel,
     PreLabelFailed,
@@ -153,6 +154,21 @@ def test_preference_prelabel_offers_only_allowed_answers(stub: OpenAIStub, clien
     user = stub.requests[0]["messages"][-1]["content"]
     assert "DNS maps names to IP addresses." in user and "It is a network thing." in user
     assert "m1" not in user  # model names would bias the judge
+
+
+def test_ranking_prelabel_orders_every_response_by_letter(stub: OpenAIStub, client: Any) -> None:
+    three = {**PAIR, "responses": [*PAIR["responses"], {"id": "c", "content": "Names."}]}
+    stub.responder = lambda request: answer(["A", "C", "B"], 0.6)
+    config = project("ranking")
+    result = prelabel_item(client, config, three, sleep=Sleeps())
+    assert result.value == ["A", "C", "B"]
+    user = stub.requests[0]["messages"][-1]["content"]
+    assert "Response C:" in user and "best first" in user and "m1" not in user
+    # Letters are positions in the item's order; people's labels name response ids.
+    assert kind_named("ranking").model_agrees(three, result.value, ["a", "c", "b"])
+    stub.responder = lambda request: answer(["A", "A", "B"], 0.6)
+    with pytest.raises(PreLabelFailed, match="does not rank each response once"):
+        prelabel_item(client, config, three, sleep=Sleeps())
 
 
 def test_correction_prelabel_returns_the_corrected_text(stub: OpenAIStub, client: Any) -> None:
