@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 from bot.content.base import ContentType, InvalidContent, ItemRecord, Record, prompt_turns
 from bot.content.conversation import Turn, channel_turn_blocks
 from bot.slack.conversation import Part
-from bot.slack.text import escape_mrkdwn, truncate
+from bot.slack.text import SECTION_LIMIT, escape_mrkdwn, truncate
 from bot.slack.wording import say
 
 LETTERS = "ABCDEFGH"
@@ -64,12 +64,14 @@ class Candidates(ContentType):
     def channel_blocks(self, content: dict) -> list[Block]:
         blocks = channel_turn_blocks(content.get("prompt") or [], budget=3)
         for response in content.get("responses") or []:
-            model = f" · {escape_mrkdwn(str(response['model']))}" if response.get("model") else ""
+            model = response.get("model")
+            shown_model = f" · {escape_mrkdwn(str(model)[:80])}" if model else ""
             body = truncate(
                 escape_mrkdwn(str(response.get("content", ""))), CHANNEL_RESPONSE_CHARS
             )[0]
-            header = f"*Response `{escape_mrkdwn(str(response.get('id')))}`*{model}"
-            blocks.append(SectionBlock(text=MarkdownTextObject(text=f"{header}\n{body}")))
+            header = f"*Response `{escape_mrkdwn(str(response.get('id')))}`*{shown_model}"
+            text = truncate(f"{header}\n{body}", SECTION_LIMIT)[0]
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
         return blocks
 
     def prompt_variables(self, content: dict) -> dict[str, Any]:

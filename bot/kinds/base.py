@@ -251,6 +251,11 @@ class TaskKind:
         """One partial step of an answer (kinds with several controls per answer)."""
         raise InvalidAnswer(f"a {self.name} answer has no partial steps")
 
+    def step_repeats(self, value: Any, raw: Any) -> bool:
+        """Whether a step repeats what the recorded answer already holds (a retry of
+        the step that completed it)."""
+        return False
+
     # --- comparing ----------------------------------------------------------------------
     def canonical(
         self, value: Any, content: dict | None = None, presentation: dict | None = None
@@ -289,6 +294,11 @@ class TaskKind:
     ) -> float | None | NotImplementedType:
         """A posterior from the item's own votes, for kinds not fitted by Dawid-Skene."""
         return NotImplemented
+
+    def first_choice(self, canonical_value: Any) -> str | None:
+        """The response an answer puts first, for kinds that show candidates in a
+        per-reviewer order (position bias); None when it picks none (a tie)."""
+        return None
 
     def metric_codes(
         self, config: KindConfig, value: Any, content: dict | None
@@ -381,9 +391,15 @@ class TaskKind:
     def llm_value_schema(self, config: KindConfig) -> dict:
         raise NotImplementedError
 
-    def llm_value(self, config: KindConfig, value: object) -> object:
-        """The LLM's `value` checked and normalised; InvalidAnswer says what is wrong."""
+    def llm_value(self, config: KindConfig, content: dict, value: object) -> object:
+        """The LLM's `value` checked against the project and the item and normalised;
+        InvalidAnswer says what is wrong."""
         raise NotImplementedError
+
+    def model_value(self, content: dict, value: Any) -> Any:
+        """A model's answer (a pre-label) as a label value: what an auto-accepted item
+        signs off (position letters become response ids)."""
+        return value
 
     # --- exports ------------------------------------------------------------------------
     @property

@@ -267,7 +267,7 @@ class Correction(TaskKind):
     def llm_value_schema(self, config: KindConfig) -> dict:
         return {"type": "string", "description": "the full corrected response"}
 
-    def llm_value(self, config: KindConfig, value: object) -> object:
+    def llm_value(self, config: KindConfig, content: dict, value: object) -> object:
         if not isinstance(value, str):
             raise InvalidAnswer("corrected response is not text")
         if not value.strip():

@@ -328,7 +328,7 @@ class Label(TaskKind):
             return {"type": "array", "items": one, "minItems": 1}
         return one
 
-    def llm_value(self, config: KindConfig, value: object) -> object:
+    def llm_value(self, config: KindConfig, content: dict, value: object) -> object:
         if config.multi_label:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise InvalidAnswer("value is not a list of labels")

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.content.base import export_turns
+from bot.content.base import InvalidContent, export_turns
 from bot.content.candidates import (
     CANDIDATES,
     CandidateResponse,
@@ -56,7 +56,7 @@ TIE = "tie"
 BOTH_BAD = "both_bad"
 STRENGTHS = ("slightly", "much")
 SIDES = ("A", "B")
-LETTERS = {"A": 0, "B": 1}
+SIDE_INDEX = {"A": 0, "B": 1}  # position letter -> index in the order shown
 
 
 class PreferenceRecord(CandidatesRecord):
@@ -181,7 +181,7 @@ class Preference(TaskKind):
         # A position letter ("A"/"B") that is not itself a response id: map it through the
         # order this reviewer saw, so agreement is about responses, not positions.
         order = (presentation or {}).get("order") or []
-        position = LETTERS.get(choice.upper())
+        position = SIDE_INDEX.get(choice.upper())
         if position is not None and position < len(order):
             return str(order[position])
         return choice
@@ -207,6 +207,9 @@ class Preference(TaskKind):
             return None
         return float(result.prob_better[0])
 
+    def first_choice(self, canonical_value: Any) -> str | None:
+        return None if canonical_value in (TIE, BOTH_BAD, None) else str(canonical_value)
+
     def metric_codes(
         self, config: KindConfig, value: Any, content: dict | None
     ) -> dict[str, str | None]:
@@ -215,13 +218,16 @@ class Preference(TaskKind):
             return {"choice": f"response {known.index(value) + 1}"}
         return {"choice": str(value) if value is not None else None}
 
-    def model_agrees(self, content: dict, model_value: Any, human_value: Any) -> bool:
-        # The LLM answers "A"/"B" for the responses in item order; people's labels name
-        # the response by its id.
+    def model_value(self, content: dict, value: Any) -> Any:
+        # The LLM answers "A"/"B" for the responses in item order; a label names the
+        # response by its id.
         known = response_ids(content)
-        if model_value in LETTERS and human_value in known and len(known) == 2:
-            return known[LETTERS[model_value]] == human_value
-        return super().model_agrees(content, model_value, human_value)
+        if value in SIDE_INDEX and len(known) == 2:
+            return known[SIDE_INDEX[value]]
+        return value
+
+    def model_agrees(self, content: dict, model_value: Any, human_value: Any) -> bool:
+        return super().model_agrees(content, self.model_value(content, model_value), human_value)
 
     # --- reading ------------------------------------------------------------------------
     def describe(
@@ -279,12 +285,14 @@ class Preference(TaskKind):
 
     # --- LLM assist ---------------------------------------------------------------------
     def prompt_variables(self, config: KindConfig, content: dict) -> dict[str, Any]:
+        if len(response_ids(content)) != 2:
+            raise InvalidContent("a preference item needs exactly two `responses`")
         return {"options": options(config)}
 
     def llm_value_schema(self, config: KindConfig) -> dict:
         return {"type": "string", "enum": options(config)}
 
-    def llm_value(self, config: KindConfig, value: object) -> object:
+    def llm_value(self, config: KindConfig, content: dict, value: object) -> object:
         allowed = options(config)
         if value not in allowed:
             raise InvalidAnswer(f"{show_value(value)} is not one of {', '.join(allowed)}")

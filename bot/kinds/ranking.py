@@ -142,6 +142,9 @@ class Ranking(TaskKind):
     def presentation(self, content: dict, rng: random.Random) -> dict | None:
         return shuffled_order(content, rng)
 
+    def decode(self, config: KindConfig, content: dict, presentation: dict | None, raw: Any) -> Any:
+        raise InvalidAnswer("a ranking is given rank by rank")
+
     def step(
         self, config: KindConfig, content: dict, presentation: dict | None, draft: dict, raw: Any
     ) -> DraftStep:
@@ -167,6 +170,11 @@ class Ranking(TaskKind):
             return DraftStep(new_draft)
         order = [ranks[s] for s in range(len(shown))]
         return DraftStep(new_draft, {"order": order, "shown": shown})
+
+    def step_repeats(self, value: Any, raw: Any) -> bool:
+        order = order_of(value) or []
+        slot = raw.get("slot") if isinstance(raw, dict) else None
+        return isinstance(slot, int) and 0 <= slot < len(order) and order[slot] == raw.get("value")
 
     def validate(self, config: KindConfig, value: Any) -> str | None:
         order = order_of(value)
@@ -206,13 +214,12 @@ class Ranking(TaskKind):
             statistic=("Kendall's W", w),
         )
 
+    def first_choice(self, canonical_value: Any) -> str | None:
+        order = order_of(canonical_value)
+        return order[0] if order else None
+
     def model_agrees(self, content: dict, model_value: Any, human_value: Any) -> bool:
-        # The LLM ranks by letters in item order; people's labels name response ids.
-        known = response_ids(content)
-        letters = order_of(model_value)
-        if letters and all(letter in LETTERS[: len(known)] for letter in letters):
-            return [known[LETTERS.index(letter)] for letter in letters] == order_of(human_value)
-        return super().model_agrees(content, model_value, human_value)
+        return order_of(self.model_value(content, model_value)) == order_of(human_value)
 
     # --- reading ------------------------------------------------------------------------
     def describe(
@@ -221,7 +228,10 @@ class Ranking(TaskKind):
         order = order_of(canonical_value)
         if order is None:
             return super().describe(config, canonical_value, content)
-        return " > ".join(order)
+        # Ids may be long and share a prefix ("resp-1", "resp-2"); leads' buttons hold 75
+        # characters, so a long id keeps its end, where such ids differ.
+        width = max(4, 60 // len(order) - 3)
+        return " > ".join(r if len(r) <= width else "…" + r[-(width - 1) :] for r in order)
 
     def describe_answer(self, config: KindConfig, value: Any, presentation: dict | None) -> str:
         order = order_of(value)
@@ -329,14 +339,27 @@ class Ranking(TaskKind):
         return {
             "type": "array",
             "items": {"type": "string", "enum": list(LETTERS[:MAX_RESPONSES])},
-            "description": "the response letters, best first",
+            "minItems": MIN_RESPONSES,
+            "maxItems": MAX_RESPONSES,
+            "description": "every response letter once, best first",
         }
 
-    def llm_value(self, config: KindConfig, value: object) -> object:
+    def llm_value(self, config: KindConfig, content: dict, value: object) -> object:
+        letters = list(LETTERS[: len(response_ids(content))])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InvalidAnswer("value is not a list of response letters")
-        if len(set(value)) != len(value) or len(value) < MIN_RESPONSES:
-            raise InvalidAnswer(f"{show_value(value)} does not rank each response once")
+        if sorted(value) != letters:
+            raise InvalidAnswer(
+                f"{show_value(value)} does not rank each response once ({', '.join(letters)})"
+            )
+        return value
+
+    def model_value(self, content: dict, value: Any) -> Any:
+        # The model ranks by letters in item order; a label names response ids.
+        known = response_ids(content)
+        letters = order_of(value)
+        if letters and all(letter in LETTERS[: len(known)] for letter in letters):
+            return [known[LETTERS.index(letter)] for letter in letters]
         return value
 
     # --- exports ------------------------------------------------------------------------

@@ -355,7 +355,7 @@ class Rating(TaskKind):
             "additionalProperties": False,
         }
 
-    def llm_value(self, config: KindConfig, value: object) -> object:
+    def llm_value(self, config: KindConfig, content: dict, value: object) -> object:
         if not isinstance(value, dict):
             raise InvalidAnswer("value is not an object of scores per criterion")
         scores: dict[str, int] = {}

@@ -199,14 +199,14 @@ def _strip_fences(raw: str) -> str:
     return text.strip()
 
 
-def _check_value(config: ProjectConfig, value: object) -> object:
+def _check_value(config: ProjectConfig, content: dict, value: object) -> object:
     try:
-        return kind_of(config).llm_value(config, value)
+        return kind_of(config).llm_value(config, content, value)
     except InvalidAnswer as exc:
         raise MalformedOutput(str(exc)) from None
 
 
-def parse_output(config: ProjectConfig, raw: str) -> tuple[object, float, str]:
+def parse_output(config: ProjectConfig, raw: str, content: dict) -> tuple[object, float, str]:
     """(value, confidence, rationale) from the model's text, or MalformedOutput saying why."""
     try:
         data = json.loads(_strip_fences(raw))
@@ -225,7 +225,7 @@ def parse_output(config: ProjectConfig, raw: str) -> tuple[object, float, str]:
     rationale = data["rationale"]
     if not isinstance(rationale, str):
         raise MalformedOutput("rationale is not text")
-    return _check_value(config, data["value"]), float(confidence), rationale.strip()
+    return _check_value(config, content, data["value"]), float(confidence), rationale.strip()
 
 
 def completion_text(completion: Any) -> str:
@@ -278,7 +278,7 @@ def prelabel_item(
             timeout=llm.timeout_s,
         )
         raw = completion_text(completion)
-        value, confidence, rationale = parse_output(config, raw)
+        value, confidence, rationale = parse_output(config, raw, content)
         return value, confidence, rationale, raw, getattr(completion, "model", None) or llm.model
 
     (value, confidence, rationale, raw, model), attempts = call_with_retries(

@@ -20,6 +20,7 @@ from bot.slack.escalation import DECIDE, RATIONALE_BLOCK
 from storage.models import Escalation
 
 DECIDE_RATE = 0.2
+MODAL_TRIES = 10
 MODAL_WAIT_S = 3.0
 RATIONALES = [
     "Checked against the guidelines: this is the reading that matches the customer's request.",
@@ -98,7 +99,11 @@ def resolve_escalations(
             view = _open_decide_modal(sandbox, lead_user, message)
             if view is None:
                 continue  # refused (not a lead, already resolved) or never opened
-            sender.submit_view(lead_user, view, _decision_values(view, rng, rng.choice(RATIONALES)))
+            rationale = rng.choice(RATIONALES)
+            for _ in range(MODAL_TRIES):  # a refused choice is chosen again, as a person would
+                reply = sender.submit_view(lead_user, view, _decision_values(view, rng, rationale))
+                if '"response_action"' not in reply.body:
+                    break
         else:
             primary = [b for b in accepts if b.get("style") == "primary"]
             choice = primary[0] if primary and rng.random() < 0.8 else rng.choice(accepts)

@@ -61,6 +61,13 @@ def _last_assistant_text(request: dict) -> str:
     return "Corrected response."
 
 
+def _mentions(request: dict, text: str) -> bool:
+    return any(
+        isinstance(m.get("content"), str) and text in m["content"]
+        for m in request.get("messages") or []
+    )
+
+
 def _example_for(schema: dict, request: dict, key: str | None = None) -> Any:
     """A plausible value for a JSON schema: first enum value, midpoint, a copied text."""
     if "enum" in schema:
@@ -72,7 +79,12 @@ def _example_for(schema: dict, request: dict, key: str | None = None) -> Any:
         props = schema.get("properties", {})
         return {name: _example_for(sub, request, name) for name, sub in props.items()}
     if kind == "array":
-        return [_example_for(schema.get("items", {}), request)]
+        items = schema.get("items", {})
+        if "enum" in items and schema.get("minItems", 1) > 1:
+            # An ordering (a ranking): every option the prompt shows, each once, in order.
+            shown = [o for o in items["enum"] if _mentions(request, f"<response_{o}>")]
+            return shown or items["enum"][: schema["minItems"]]
+        return [_example_for(items, request)]
     if kind == "integer":
         low, high = schema.get("minimum", 1), schema.get("maximum", 5)
         return (int(low) + int(high)) // 2

@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.config.project import ProjectConfig
+from bot.kinds.base import TaskKind
 from bot.kinds.registry import kind_of
 from bot.quality import (
     dawid_skene,
@@ -188,7 +189,7 @@ def project_quality(session: Session, project: Project) -> ProjectQuality:
     )
     _agreement_metrics(quality, config, coded)
     if kind.randomises_order:
-        quality.position_bias = _position_bias(rows, answers)
+        quality.position_bias = _position_bias(kind, rows, answers)
     quality.daily = _daily(rows, labels)
     return quality
 
@@ -236,17 +237,21 @@ def _agreement_metrics(
         quality.mean_item_agreement = float(np.mean(list(lowest.values())))
 
 
-def _position_bias(rows: list[Any], answers: list[tuple[Any, Any]]) -> PositionBias | None:
-    """Did reviewers pick whichever response they were shown first? Uses the order each
-    reviewer saw (`shown_first` in the answer, or the assignment's recorded order)."""
+def _position_bias(
+    kind: TaskKind, rows: list[Any], answers: list[tuple[Any, Any]]
+) -> PositionBias | None:
+    """Did reviewers put first whichever response they were shown first? Uses the order
+    each reviewer saw (`shown_first` / `shown` in the answer, or the assignment's order)."""
     chose_first = []
     for row, value in answers:
-        first = row.value.get("shown_first") if isinstance(row.value, dict) else None
+        stored = row.value if isinstance(row.value, dict) else {}
+        first = stored.get("shown_first") or (stored.get("shown") or [None])[0]
         if first is None:
             first = ((row.presentation or {}).get("order") or [None])[0]
-        if first is None or value in ("tie", "both_bad", None):
+        top = kind.first_choice(value)
+        if first is None or top is None:
             continue
-        chose_first.append(value == first)
+        chose_first.append(top == first)
     return position_bias(chose_first) if chose_first else None
 
 

@@ -196,3 +196,23 @@ def test_a_borda_tie_goes_to_the_lead_who_decides_the_order_in_the_modal(sandbox
         "U09LEAD",
     )
     assert_slack_accepted_everything(sandbox)
+
+
+def test_the_completing_rank_clicked_twice_records_once_and_says_nothing(sandbox, tmp_path):
+    reviewers = start(sandbox, tmp_path, kind_config("answer-ranking"), [ITEM])
+    user = reviewers[0]
+    pick(sandbox, user, 0, "ok")
+    request = sandbox.latest_dm(user)  # still showing the menus, as a slow client would
+    (block,) = [
+        b
+        for b in request["blocks"]
+        if (b.get("accessory") or {}).get("action_id") == "quorum_step:1"
+    ]
+    for _ in range(2):
+        sandbox.sender.click(
+            user, {**request, "blocks": [block]}, action_id="quorum_step:1", selected="best"
+        )
+        sandbox.settle()
+    assert response_of(sandbox, user).value["order"] == ["ok", "best", "bad"]
+    ephemerals = [c for c in sandbox.emulator.calls_to("chat.postEphemeral")]
+    assert ephemerals == []

@@ -124,3 +124,37 @@ def test_exports_keep_the_order_and_expand_it_into_pairwise_preferences() -> Non
     assert pairs[0]["chosen"][0]["content"] == CONTENT["responses"][2]["content"]
     assert pairs[0]["rejected"][0]["content"] == CONTENT["responses"][0]["content"]
     assert pairs[0]["prompt"] == [{"role": "user", "content": "Explain DNS"}]
+
+
+def test_a_model_ranking_is_checked_against_the_item_and_read_as_response_ids() -> None:
+    assert RANKING.llm_value(CONFIG, CONTENT, ["C", "A", "B"]) == ["C", "A", "B"]
+    for wrong in (["A", "B", "F"], ["A", "B"], ["A", "A", "B"], "ABC"):
+        with pytest.raises(InvalidAnswer):
+            RANKING.llm_value(CONFIG, CONTENT, wrong)
+    # Letters are positions in the item's own order: what auto-acceptance signs off.
+    assert RANKING.model_value(CONTENT, ["C", "A", "B"]) == ["c", "a", "b"]
+    assert RANKING.model_agrees(CONTENT, ["C", "A", "B"], ["c", "a", "b"])
+    assert not RANKING.model_agrees(CONTENT, ["A", "C", "B"], ["c", "a", "b"])
+
+
+def test_whole_orders_from_a_button_are_refused_and_only_ranks_are_answers() -> None:
+    with pytest.raises(InvalidAnswer, match="rank by rank"):
+        RANKING.decode(CONFIG, CONTENT, None, {"order": ["x", "y", "z"]})
+    done = {"order": ["c", "b", "a"], "shown": ["b", "a", "c"]}
+    assert RANKING.step_repeats(done, {"slot": 1, "value": "b"})
+    assert not RANKING.step_repeats(done, {"slot": 1, "value": "a"})
+
+
+def test_the_response_put_first_is_what_position_bias_counts() -> None:
+    assert RANKING.first_choice(["c", "b", "a"]) == "c"
+    preference = kind_named("preference")
+    assert preference.first_choice("resp-1") == "resp-1"
+    assert preference.first_choice("tie") is None
+
+
+def test_leads_buttons_stay_readable_with_long_response_ids() -> None:
+    ids = [f"response-with-a-very-long-identifier-{n}" for n in range(6)]
+    text = RANKING.describe(CONFIG, ids)
+    assert len(f"Accept: {text}") <= 75 + 30  # each id shortened, the order still visible
+    assert text.count(" > ") == 5
+    assert RANKING.describe(CONFIG, list(reversed(ids))) != text

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config.project import ProjectConfig
+from bot.kinds.registry import kind_of
 from storage.models import Item, PreLabelRecord
 
 PIPELINE = "pipeline"
@@ -84,7 +85,7 @@ def route_item(
         )
         source = PIPELINE
     elif prelabel is not None and prelabel.confidence is not None:
-        value = prelabel.value
+        value = kind_of(config).model_value(item.content, prelabel.value)
         decision = route(
             config,
             external_id=item.external_id,
