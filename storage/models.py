@@ -140,6 +140,7 @@ class Assignment(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("item_id", "reviewer_id"),
         Index("ix_assignment_reviewer_status", "reviewer_id", "status"),
+        Index("ix_assignment_status_due", "status", "due_at"),  # the expiry sweep
     )
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="item.id", index=True)
@@ -156,6 +157,8 @@ class Assignment(SQLModel, table=True):
 
 
 class Response(SQLModel, table=True):
+    # A reviewer's counts (App Home, /quorum stats): today, this week, ever.
+    __table_args__ = (Index("ix_response_reviewer_created", "reviewer_id", "created_at"),)
     id: int | None = Field(default=None, primary_key=True)
     assignment_id: int = Field(foreign_key="assignment.id", unique=True)
     item_id: int = Field(foreign_key="item.id", index=True)
@@ -232,6 +235,7 @@ class Event(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("chain", "seq"),
         Index("ix_event_project_id", "project_id", "id"),
+        Index("ix_event_project_kind", "project_id", "kind", "id"),  # recent flags
     )
     id: int | None = Field(default=None, primary_key=True)
     chain: str = Field(max_length=64)
@@ -275,8 +279,10 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     result: dict | None = _json()
     item_id: int | None = Field(default=None, foreign_key="item.id", index=True)
-    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
-    escalation_id: int | None = Field(default=None, foreign_key="escalation.id")
+    # Indexed like every foreign key: SQLite checks the children of an assignment or an
+    # escalation whose key is written, and without these that is a scan of the outbox.
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
+    escalation_id: int | None = Field(default=None, foreign_key="escalation.id", index=True)
     created_at: datetime = _when(default_factory=utcnow)
     sent_at: datetime | None = _when(default=None)
     # A send slot already reserved under the pacing limits (bot/delivery/pacing.py).

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, update
+from sqlalchemy import ColumnElement, case, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -130,6 +130,50 @@ def rows_for_target(
     else:
         query = query.where(OutboxMessage.escalation_id == escalation_id)
     return session.exec(query).all()
+
+
+FINISHED = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.CANCELLED)
+
+
+def upsert_pending(
+    session: Session,
+    *,
+    key: str,
+    operation: str,
+    payload: dict,
+    due: datetime,
+    now: datetime,
+) -> None:
+    """One statement: a row for `key` due at `due`, unless one is there already and not
+    taken for sending yet, which is left as it is (so a burst of these leaves one row, and
+    its due time does not slip). The delivery worker renames the key of a row it takes
+    (bot/delivery/worker.py), so the next call queues a new one; a finished row still
+    under the key (never the case for rows the worker took) is made pending again.
+
+    The conflicting row is updated, not skipped, so on PostgreSQL this takes its row
+    lock: a worker taking it meanwhile waits for this transaction to commit."""
+    dialect = postgresql if _postgres(session) else sqlite
+    row = OutboxMessage.__table__.c  # type: ignore[attr-defined]
+    finished = row.status.in_(FINISHED)
+    insert = dialect.insert(OutboxMessage).values(
+        idempotency_key=key,
+        operation=operation,
+        payload=payload,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=due,
+        created_at=now,
+    )
+    again = {
+        "status": case((finished, OutboxStatus.PENDING), else_=row.status),
+        "next_attempt_at": case(
+            (finished, insert.excluded.next_attempt_at), else_=row.next_attempt_at
+        ),
+        "attempts": case((finished, 0), else_=row.attempts),
+        "last_error": case((finished, None), else_=row.last_error),
+        "sent_at": case((finished, None), else_=row.sent_at),
+    }
+    session.execute(insert.on_conflict_do_update(index_elements=["idempotency_key"], set_=again))
 
 
 def row_by_key(session: Session, key: str) -> OutboxMessage | None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -18,8 +18,6 @@ from storage.models import (
     Event,
     Item,
     Label,
-    OutboxMessage,
-    OutboxStatus,
     Project,
     Response,
     Reviewer,
@@ -30,14 +28,20 @@ from storage.models import (
 
 def hold_assignment(session: Session, assignment_id: int) -> None:
     """Serialise work on one assignment. PostgreSQL does it with SELECT ... FOR UPDATE
-    (queries.lock_assignment); SQLite ignores that, and pysqlite starts a transaction only
-    at the first write, so two quick clicks could both read a draft before either writes
-    it. A no-op write takes SQLite's write lock now: the reads that follow see what the
-    previous click committed, and the next click waits for this one."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Assignment).where(col(Assignment.id) == assignment_id).values(id=Assignment.id)
-        )
+    (queries.lock_assignment, which every review step calls next); this is a no-op there.
+
+    SQLite ignores FOR UPDATE, and pysqlite starts a transaction only at the first
+    write, so two quick clicks could both read a draft before either writes it. So the
+    transaction takes SQLite's write lock now, with BEGIN IMMEDIATE: the reads that follow
+    see what the previous click committed, and the next click waits for this one. (A
+    no-op UPDATE of the assignment's key would do the same, but writing a parent key
+    makes SQLite check every child table of the assignment.) When this transaction has
+    written already, pysqlite has begun it and the lock is held: nothing to do."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = session.connection()
+    if not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 # --- drafts ---------------------------------------------------------------------------------
@@ -170,33 +174,3 @@ def recent_flags(
         .order_by(col(Event.id).desc())
         .limit(limit)
     ).all()
-
-
-# --- App Home publishes ---------------------------------------------------------------------
-
-
-def home_key_prefix(user_id: str) -> str:
-    return f"home:{user_id}:"
-
-
-def replace_pending_home(session: Session, user_id: str, payload: dict) -> bool:
-    """Put a newer Home view into the user's publish that is still waiting to be sent;
-    False when there is none (or the delivery worker took it meanwhile)."""
-    waiting = session.exec(
-        select(OutboxMessage.id)
-        .where(
-            col(OutboxMessage.idempotency_key).startswith(home_key_prefix(user_id)),
-            OutboxMessage.status == OutboxStatus.PENDING,
-        )
-        .order_by(col(OutboxMessage.id).desc())
-        .limit(1)
-    ).first()
-    if waiting is None:
-        return False
-    # Guarded on the status, so a row the worker claimed in between is left alone.
-    result = session.exec(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == waiting, col(OutboxMessage.status) == OutboxStatus.PENDING)
-        .values(payload=payload)
-    )
-    return result.rowcount == 1

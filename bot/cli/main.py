@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import audit, calibrate, demo, export, items, project, serve, status
+from bot.cli import audit, calibrate, demo, export, items, project, serve, status, worker
 
 app = typer.Typer(help="Quorum: expert annotation of AI data inside Slack.", no_args_is_help=True)
 app.command("import")(items.import_items)
 app.command("serve")(serve.serve)
+app.command("worker")(worker.worker)
 app.command("demo")(demo.demo)
 app.command("calibrate")(calibrate.calibrate)
 app.command("export")(export.export)

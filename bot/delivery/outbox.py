@@ -8,11 +8,12 @@ A crash between commit and send therefore loses nothing, and a rollback sends no
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, select
 
+from storage import outbox_store
 from storage.models import OutboxMessage
 
 # Operations the delivery worker knows how to perform.
@@ -20,6 +21,10 @@ POST_DM = "post_dm"  # open the reviewer's DM, then chat.postMessage
 POST_MESSAGE = "post_message"  # chat.postMessage to a channel (optionally in a thread)
 UPDATE_MESSAGE = "update_message"  # chat.update of a message we posted earlier
 PUBLISH_HOME = "publish_home"  # views.publish of a user's App Home
+
+# How long a stale App Home waits for more changes before it is published: a reviewer
+# answering one item after another gets one publish every few seconds, not one each.
+HOME_REFRESH_DELAY = timedelta(seconds=3)
 
 _wake = threading.Event()
 
@@ -44,17 +49,21 @@ def enqueue(
     item_id: int | None = None,
     assignment_id: int | None = None,
     escalation_id: int | None = None,
+    new: bool = False,
 ) -> OutboxMessage:
     """Queue one Slack call; a second enqueue with the same key is a no-op.
 
     The key names the intent ("review:assignment:12"), so redelivered clicks or retried
-    jobs cannot queue the same message twice.
+    jobs cannot queue the same message twice. With `new`, the caller knows the key is
+    unused (it names a row this transaction created, such as the answer it recorded) and
+    the look-up is skipped; the unique key still refuses a second row.
     """
-    existing = session.exec(
-        select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
-    ).first()
-    if existing is not None:
-        return existing
+    if not new:
+        existing = session.exec(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
+        ).first()
+        if existing is not None:
+            return existing
     message = OutboxMessage(
         idempotency_key=key,
         operation=operation,
@@ -79,6 +88,7 @@ def enqueue_update(
     text: str,
     blocks: list[dict],
     item_id: int | None = None,
+    new: bool = False,
 ) -> OutboxMessage:
     """Queue a chat.update. `target` names what to update ({"assignment_id": 3} or
     {"escalation_id": 4} or {"channel", "ts"}); it is resolved at send time, because the
@@ -91,4 +101,26 @@ def enqueue_update(
         key=key,
         now=now,
         item_id=item_id,
+        new=new,
+    )
+
+
+def home_key(user_id: str) -> str:
+    """The key of a user's App Home publish that has not been taken for sending yet."""
+    return f"home:{user_id}"
+
+
+def publish_home_later(session: Session, user_id: str, *, now: datetime) -> None:
+    """Mark the user's App Home stale: one publish_home row, due HOME_REFRESH_DELAY from
+    now, or the one still waiting (a burst of changes leaves one publish). The view is
+    not built here: the delivery worker builds it from the database when it sends, so
+    the Home shows the state after the last change, and building it costs the change's
+    transaction nothing."""
+    outbox_store.upsert_pending(
+        session,
+        key=home_key(user_id),
+        operation=PUBLISH_HOME,
+        payload={"user": user_id},
+        due=now + HOME_REFRESH_DELAY,
+        now=now,
     )

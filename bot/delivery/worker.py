@@ -44,6 +44,7 @@ from bot.delivery.work_hours import TZ_REFRESH, next_work_start, reviewer_zone
 from bot.runtime.clock import SYSTEM_CLOCK, Clock
 from bot.slack.outbound import SlackOutbound
 from bot.workflow.project_versions import project_config
+from bot.workflow.review.queue import home_view
 from storage import outbox_store, queries
 from storage.db import session_scope
 from storage.models import (
@@ -284,6 +285,12 @@ class DeliveryWorker:
                 self._hold(row, decision.at, slot=decision.at if decision.reserved else None)
                 return None
             check_first = row.operation in POSTS and (row.last_error or "").startswith(UNCERTAIN)
+            if row.operation == outbox.PUBLISH_HOME and row.idempotency_key == outbox.home_key(
+                row.payload.get("user", "")
+            ):
+                # Its view is read once this commits: from now on a change to the Home
+                # must queue a publish of its own (outbox.publish_home_later).
+                row.idempotency_key = f"{row.idempotency_key}:{row_id}"
             row.attempts += 1
             row.pace_slot_at = None
             row.claimed_until = now + self.lease
@@ -341,8 +348,15 @@ class DeliveryWorker:
                 blocks=payload["blocks"],  # outbox.enqueue_update always stores them
             )
         plan.method = "views.publish"
-        self.outbound.publish_home(payload["user"], payload["view"], payload.get("hash"))
+        view = payload.get("view") or self._home_view(payload["user"])
+        self.outbound.publish_home(payload["user"], view, payload.get("hash"))
         return {}
+
+    def _home_view(self, user: str) -> dict:
+        """The user's App Home as the database has it now: built at send time, after the
+        row was taken (see _prepare), so it shows every change that marked it stale."""
+        with session_scope(self.engine) as session:
+            return home_view(session, user, now=self.clock.now())
 
     def _open_dm(self, plan: Plan, user: str) -> str:
         if user not in self._dm_channels:

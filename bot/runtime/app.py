@@ -4,9 +4,9 @@ background loops, and their orderly shutdown."""
 from __future__ import annotations
 
 import logging
-import signal
+import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -15,8 +15,9 @@ from bot.delivery.pacing import Pacer
 from bot.delivery.scheduler import QuorumScheduler
 from bot.delivery.worker import DeliveryWorker
 from bot.runtime.context import QuorumContext
-from bot.runtime.server import HttpServer
+from bot.runtime.server import HttpLimits, HttpServer, ListenerExecutor
 from bot.runtime.settings import Settings
+from bot.runtime.supervisor import wait_for_signal
 from bot.slack.outbound import SlackOutbound, make_web_client
 from bot.workflow.intake.dispatch import dispatch_queued
 from bot.workflow.llm_assist import LLMAssistWorker
@@ -29,7 +30,7 @@ def _token(settings: Settings) -> str | None:
     return settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
 
 
-def build_app(ctx: QuorumContext, *, listener_executor: ThreadPoolExecutor | None = None) -> App:
+def build_app(ctx: QuorumContext, *, listener_executor: Executor | None = None) -> App:
     settings = ctx.settings
     token = _token(settings)
     secret = (
@@ -60,14 +61,15 @@ def make_delivery_client(settings: Settings) -> WebClient:
 
 
 class Runtime:
-    """Everything `quorum serve` runs: the HTTP endpoint, queued-item dispatch, delivery,
-    LLM assist and the scheduler. Any number of processes may run against one
-    PostgreSQL; see docs/delivery.md."""
+    """Everything `quorum serve` runs: the HTTP endpoint (`start_http`) and the background
+    loops (`start_background`: queued-item dispatch, delivery, LLM assist, the scheduler),
+    together or apart (`quorum serve --no-background`, `quorum worker`). Any number of
+    processes may run against one PostgreSQL; see docs/delivery.md."""
 
     def __init__(self, ctx: QuorumContext, *, dispatch_interval_s: float = 1.0) -> None:
         self.ctx = ctx
         settings = ctx.settings
-        self._listeners = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bolt-listener")
+        self._listeners = ListenerExecutor(settings.quorum_listener_threads)
         self.app = build_app(ctx, listener_executor=self._listeners)
         self.outbound = SlackOutbound(self.app.client)
         self.delivery = DeliveryWorker(
@@ -114,23 +116,29 @@ class Runtime:
                 log.exception("dispatching queued items failed")
             self._stop.wait(self.dispatch_interval_s)
 
-    def start_http(self, *, port: int = 3000, host: str = "127.0.0.1") -> HttpServer:
-        self.http = HttpServer(self.app, host=host, port=port).start()
+    def start_http(
+        self, *, port: int = 3000, host: str = "127.0.0.1", sock: socket.socket | None = None
+    ) -> HttpServer:
+        """Serve Slack's requests on `host:port`, or on a listening socket shared with
+        other web processes (`quorum serve --workers N`)."""
+        secret = self.ctx.settings.slack_signing_secret
+        if secret is None or not secret.get_secret_value():
+            raise RuntimeError("HTTP mode needs SLACK_SIGNING_SECRET")
+        self.http = HttpServer(
+            self.app,
+            signing_secret=secret.get_secret_value(),
+            host=host,
+            port=port,
+            limits=HttpLimits.from_settings(self.ctx.settings),
+            sock=sock,
+        ).start()
         return self.http
 
     def wait_for_signal(self) -> int:
         """Block until SIGTERM or Ctrl-C; the caller then calls stop(). Returns the signal."""
-        received: list[int] = []
-        done = threading.Event()
-
-        def on_signal(signum: int, _frame: object) -> None:
-            received.append(signum)
-            done.set()
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, on_signal)
-        done.wait()
-        return received[0]
+        received = wait_for_signal()
+        assert received is not None
+        return received
 
     def stop(self) -> None:
         """Graceful shutdown, in the order that leaves nothing half done:

@@ -1,76 +1,262 @@
 """HTTP mode: Slack's requests at POST /slack/events and a health check at GET /healthz,
-on a threaded WSGI server so a slow request never holds up the others."""
+served by uvicorn (one asyncio event loop per process) with a Starlette app.
+
+A request to /slack/events goes through, in this order, on the event loop (no thread):
+
+1. a Content-Length over the limit: 413 at once, nothing read;
+2. the body, read as it arrives, with the same limit (413 as soon as it is passed, for
+   bodies without a length) and a deadline: a client that sends less than it announced,
+   or drips it, gets 408 and its connection is closed when the deadline passes;
+3. Slack's signature (`v0=` HMAC-SHA256 of `v0:{timestamp}:{raw body}`, the timestamp
+   within five minutes) checked on the raw bytes: bad, missing or a timestamp that is not
+   a number, 401, and nothing has parsed the body;
+
+and only then in a bounded thread pool (`QUORUM_HTTP_THREADS` at once; the rest wait on
+the event loop holding no thread): Bolt's synchronous `App.dispatch`, which verifies the
+signature again, parses, acks and hands the listener to Bolt's listener threads
+(`ListenerExecutor`). Anything else is 404 (405 for a known path with another method).
+Access logs are off: request lines say nothing Bolt does not, and bodies hold user text.
+"""
 
 from __future__ import annotations
 
-import json
+import logging
+import socket
 import threading
-from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
-from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+import anyio
+import anyio.to_thread
+import uvicorn
+from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.starlette.handler import to_starlette_response
+from slack_sdk.signature import SignatureVerifier
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
+@dataclass(frozen=True)
+class HttpLimits:
+    """What one serving process allows (the settings of the same names, per process)."""
+
+    max_body_bytes: int = 1024 * 1024  # QUORUM_HTTP_MAX_BODY_BYTES
+    body_timeout_s: float = 10.0  # QUORUM_HTTP_BODY_TIMEOUT_S
+    threads: int = 16  # QUORUM_HTTP_THREADS: requests in Bolt at once
+    backlog: int = 2048  # QUORUM_HTTP_BACKLOG
+    limit_concurrency: int = 1000  # QUORUM_HTTP_LIMIT_CONCURRENCY: then 503
+    keep_alive_s: int = 5  # idle keep-alive connections are closed after this
+    graceful_shutdown_s: int = 30  # requests still running at stop get this long
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HttpLimits:
+        return cls(
+            max_body_bytes=settings.quorum_http_max_body_bytes,
+            body_timeout_s=settings.quorum_http_body_timeout_s,
+            threads=settings.quorum_http_threads,
+            backlog=settings.quorum_http_backlog,
+            limit_concurrency=settings.quorum_http_limit_concurrency,
+        )
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass  # request lines would repeat what Bolt logs; never log bodies (they hold user text)
+# -- the ASGI app ------------------------------------------------------------------------
 
 
-def make_wsgi_app(app: App, *, health: Callable[[], Any] = lambda: {"ok": True}) -> WSGIApplication:
-    bolt = SlackRequestHandler(app)
+class _Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
 
-    def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        method = environ.get("REQUEST_METHOD", "GET")
-        if path == "/healthz" and method == "GET":
-            body = json.dumps(health()).encode()
-            start_response("200 OK", [("Content-Type", "application/json")])
-            return [body]
-        if path == "/slack/events" and method == "POST":
-            return bolt(environ, start_response)
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"not found"]
 
-    return wsgi
+def _closing(status: int, text: str) -> _Refused:
+    """A refusal sent before the body was read whole: the connection cannot be reused."""
+    return _Refused(PlainTextResponse(text, status_code=status, headers={"connection": "close"}))
+
+
+async def read_body(request: Request, limits: HttpLimits) -> bytes:
+    """The raw body, at most `max_body_bytes`, complete within `body_timeout_s`."""
+    announced = request.headers.get("content-length")
+    if announced is not None:
+        if not announced.isdigit():
+            raise _closing(400, "bad content-length")
+        if int(announced) > limits.max_body_bytes:
+            raise _closing(413, "request body too large")
+    body = bytearray()
+    try:
+        with anyio.fail_after(limits.body_timeout_s):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limits.max_body_bytes:
+                    raise _closing(413, "request body too large")
+    except TimeoutError:
+        raise _closing(408, "request body not received in time") from None
+    except ClientDisconnect:
+        raise _closing(400, "client disconnected") from None
+    return bytes(body)
+
+
+def signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]) -> bool:
+    try:
+        return verifier.is_valid_request(body, dict(headers))
+    except ValueError:  # a timestamp that is not a number, a body that is not UTF-8
+        return False
+
+
+def make_asgi_app(
+    app: App,
+    *,
+    signing_secret: str,
+    limits: HttpLimits | None = None,
+    health: Callable[[], Any] | None = None,
+) -> Starlette:
+    limits = limits or HttpLimits()
+    verifier = SignatureVerifier(signing_secret)
+    report = health or (lambda: {"ok": True})
+    limiter: list[anyio.CapacityLimiter] = []  # made on the server's own event loop
+
+    async def slack_events(request: Request) -> Response:
+        try:
+            body = await read_body(request, limits)
+        except _Refused as refused:
+            return refused.response
+        if not signed_by_slack(verifier, body, request.headers):
+            log.info("refused a request without a valid Slack signature")
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        headers: dict[str, str | Sequence[str]] = {
+            name: request.headers.getlist(name) for name in request.headers
+        }
+        query = request.url.query
+
+        def dispatch() -> Response:  # parse and run in a pool thread, never on the loop
+            bolt_request = BoltRequest(body=body.decode("utf-8"), query=query, headers=headers)
+            return to_starlette_response(app.dispatch(bolt_request))
+
+        if not limiter:
+            limiter.append(anyio.CapacityLimiter(limits.threads))
+        return await anyio.to_thread.run_sync(dispatch, limiter=limiter[0])
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse(report())
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+
+
+# -- Bolt's listener threads --------------------------------------------------------------
+
+
+class ListenerExecutor(Executor):
+    """Bolt's listener threads, at most `max_workers`. Bolt (acking first) submits each
+    listener here and holds the HTTP response until it calls ack(); a listener queued
+    behind others' work would ack late, past Slack's 3 seconds, under a burst. So when
+    every thread is busy the listener runs at once in the thread that submitted it (its
+    own request's): its ack waits only for itself, and the threads stay bounded."""
+
+    def __init__(self, max_workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="bolt-listener")
+        self._free = threading.BoundedSemaphore(max_workers)
+        self._closed = False
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        if not self._closed and self._free.acquire(blocking=False):
+            try:
+                future = self._pool.submit(fn, *args, **kwargs)
+            except RuntimeError:  # shut down meanwhile
+                self._free.release()
+            else:
+                future.add_done_callback(lambda _done: self._free.release())
+                return future
+        here: Future[T] = Future()
+        try:
+            here.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # Bolt's own wrapper reports listener errors
+            here.set_exception(exc)
+        return here
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._closed = True
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+# -- the server ---------------------------------------------------------------------------
+
+
+def bind_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening socket; bound here so that port 0 is known at once and several web
+    processes can share one (each accepts from it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=backlog)
 
 
 class HttpServer:
+    """uvicorn serving `make_asgi_app` on its own thread: `start()`, `stop()`, `.url`,
+    `.port`. Signals stay with the caller (uvicorn installs none off the main thread)."""
+
     def __init__(
         self,
         app: App,
         *,
+        signing_secret: str,
         host: str = "127.0.0.1",
         port: int = 3000,
+        limits: HttpLimits | None = None,
         health: Callable[[], Any] | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
-        self.httpd = make_server(
-            host,
-            port,
-            make_wsgi_app(app, health=health) if health else make_wsgi_app(app),
-            server_class=_ThreadingWSGIServer,
-            handler_class=_QuietHandler,
+        self.limits = limits or HttpLimits()
+        self.sock = sock or bind_socket(host, port, self.limits.backlog)
+        self.port: int = self.sock.getsockname()[1]
+        self.url = f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+        asgi = make_asgi_app(app, signing_secret=signing_secret, limits=self.limits, health=health)
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                asgi,
+                http="h11",
+                lifespan="off",
+                access_log=False,
+                log_config=None,  # keep the process's logging; uvicorn's own at warning
+                log_level="warning",
+                server_header=False,
+                proxy_headers=False,
+                backlog=self.limits.backlog,
+                limit_concurrency=self.limits.limit_concurrency,
+                timeout_keep_alive=self.limits.keep_alive_s,
+                timeout_graceful_shutdown=self.limits.graceful_shutdown_s,
+            )
         )
-        self.port = self.httpd.server_port
-        self.url = f"http://{host}:{self.port}"
         self._thread: threading.Thread | None = None
 
-    def start(self) -> HttpServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="http")
+    def start(self, *, timeout_s: float = 10.0) -> HttpServer:
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True, name="http"
+        )
         self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the HTTP server did not start on port {self.port}")
+            time.sleep(0.005)
         return self
 
-    def serve_forever(self) -> None:
-        self.httpd.serve_forever()
-
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        """No new connections; requests in progress finish (up to the graceful timeout)."""
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(self.limits.graceful_shutdown_s + 5)
+            self._thread = None
+        self.sock.close()

@@ -39,6 +39,19 @@ class Settings(BaseSettings):
     # Tests set this so a request returns only after its listener finished (deterministic);
     # in production Bolt acks first and works in its thread pool.
     quorum_process_before_response: bool = False
+    # The HTTP server (bot/runtime/server.py, docs/delivery.md "Serving HTTP"), per process.
+    # A body over the limit is refused with 413 before it is read; a body not complete
+    # within the timeout (a stalled or dripping client) gets 408 and its connection closed.
+    quorum_http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    quorum_http_body_timeout_s: float = Field(default=10.0, gt=0)
+    # Requests verified and handed to Bolt at once (the rest wait on the event loop,
+    # holding no thread), and Bolt's listener threads; when every listener thread is busy
+    # a listener runs in its request's thread, so an ack never queues behind other work.
+    quorum_http_threads: int = Field(default=16, ge=1, le=256)
+    quorum_listener_threads: int = Field(default=16, ge=1, le=256)
+    quorum_http_backlog: int = Field(default=2048, ge=1)  # the listen() queue
+    # Open connections and requests past which new requests get 503 (uvicorn's limit).
+    quorum_http_limit_concurrency: int = Field(default=1000, ge=1)
 
     def missing_for_serve(self) -> list[str]:
         missing = []
@@ -47,6 +60,10 @@ class Settings(BaseSettings):
         if not self.slack_signing_secret and not self.slack_app_token:
             missing.append("SLACK_SIGNING_SECRET")
         return missing
+
+    def missing_for_worker(self) -> list[str]:
+        """The background loops call Slack (delivery), but never receive its requests."""
+        return [] if self.slack_bot_token else ["SLACK_BOT_TOKEN"]
 
 
 def get_settings() -> Settings:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session
 
@@ -71,12 +74,60 @@ def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli"
     return ApplyResult(project.id, version, created=created, changed=True)
 
 
+class ConfigCache:
+    """Validated project configs by (database, project, version), least recently used
+    dropped beyond `size`. A version row never changes once written, so its config is
+    read and validated once per process; applying a new version bumps the project's
+    `current_version`, which is a new key. The project's `updated_at` (set when a version
+    is applied) is part of the key too: a version read inside an apply that then rolls
+    back, or a database emptied and filled again under the same URL (tests do), never
+    hands out another config under the same number. ProjectConfig is frozen, so threads
+    share the cached objects."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._configs: OrderedDict[tuple[Any, ...], ProjectConfig] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> ProjectConfig | None:
+        with self._lock:
+            config = self._configs.get(key)
+            if config is not None:
+                self._configs.move_to_end(key)
+            return config
+
+    def put(self, key: tuple[Any, ...], config: ProjectConfig) -> None:
+        with self._lock:
+            self._configs[key] = config
+            self._configs.move_to_end(key)
+            while len(self._configs) > self.size:
+                self._configs.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._configs.clear()
+
+    def __len__(self) -> int:
+        return len(self._configs)
+
+
+CONFIGS = ConfigCache()
+
+
 def project_config(session: Session, project: Project, version: int | None = None) -> ProjectConfig:
+    """The project's config at `version` (its current one by default)."""
     assert project.id is not None
-    row = queries.project_version(session, project.id, version or project.current_version)
+    number = version or project.current_version
+    key = (str(session.get_bind().engine.url), project.id, project.updated_at, number)
+    config = CONFIGS.get(key)
+    if config is not None:
+        return config
+    row = queries.project_version(session, project.id, number)
     if row is None:
         raise LookupError(f"project {project.name!r} has no config version {version}")
-    return ProjectConfig.model_validate(row.config)
+    config = ProjectConfig.model_validate(row.config)
+    CONFIGS.put(key, config)
+    return config
 
 
 def require_project(session: Session, name: str) -> Project:

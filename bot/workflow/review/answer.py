@@ -57,44 +57,58 @@ def record_answer(
     now: datetime,
     interaction_id: str | None = None,
     rationale: str | None = None,
+    loaded: Loaded | None = None,
 ) -> AnswerResult:
-    assignment = queries.lock_assignment(session, assignment_id)
-    if assignment is None:
-        return AnswerResult(AnswerOutcome.UNKNOWN, detail="no such assignment")
-    if assignment.reviewer_id != user_id:
-        return AnswerResult(AnswerOutcome.NOT_ASSIGNED, assignment.item_id)
-    item = queries.lock_item(session, assignment.item_id)
+    """Record `value` as the reviewer's answer, once. With `loaded` (what the review
+    step's `load` read and locked in this transaction, for `user_id`), the assignment,
+    item and config are not read again."""
+    if loaded is None:
+        assignment = queries.lock_assignment(session, assignment_id)
+        if assignment is None:
+            return AnswerResult(AnswerOutcome.UNKNOWN, detail="no such assignment")
+        if assignment.reviewer_id != user_id:
+            return AnswerResult(AnswerOutcome.NOT_ASSIGNED, assignment.item_id)
+        item = queries.lock_item(session, assignment.item_id)
+    else:
+        assignment, item = loaded.assignment, loaded.item
     assert item is not None and item.id is not None
-    existing = queries.response_for_assignment(session, assignment_id)
-    if existing is not None:
+    # A response is written together with its assignment's "answered" status, so only an
+    # assignment that is no longer pending can have one (response.assignment_id is
+    # unique whatever happens).
+    if assignment.status != AssignmentStatus.PENDING and (
+        queries.response_for_assignment(session, assignment_id) is not None
+    ):
         return AnswerResult(AnswerOutcome.DUPLICATE, item.id, detail="already answered")
     if item.status in CLOSED_STATES or assignment.status != AssignmentStatus.PENDING:
         return AnswerResult(AnswerOutcome.CLOSED, item.id, detail=item.status)
-    project, config = config_for_item(session, item)
+    project, config = (loaded.project, loaded.config) if loaded else config_for_item(session, item)
     problem = validate_value(config, value)
     if problem:
         return AnswerResult(AnswerOutcome.INVALID, item.id, detail=problem)
     latency_ms = int((now - assignment.created_at).total_seconds() * 1000)
     notes = take_draft_notes(session, assignment_id)  # rationale and flags given before answering
-    session.add(
-        Response(
-            assignment_id=assignment_id,
-            item_id=item.id,
-            reviewer_id=user_id,
-            value=value,
-            rationale=rationale or notes.rationale,
-            flags=notes.flags,
-            latency_ms=latency_ms,
-            interaction_id=interaction_id,
-            created_at=now,
-            updated_at=now,
-        )
+    response = Response(
+        assignment_id=assignment_id,
+        item_id=item.id,
+        reviewer_id=user_id,
+        value=value,
+        rationale=rationale or notes.rationale,
+        flags=notes.flags,
+        latency_ms=latency_ms,
+        interaction_id=interaction_id,
+        created_at=now,
+        updated_at=now,
     )
+    session.add(response)
     assignment.status = AssignmentStatus.ANSWERED
     assignment.answered_at = now
     session.add(assignment)
-    if item.status in (ItemStatus.QUEUED, ItemStatus.ASSIGNED):
-        item.status = ItemStatus.ANSWERED if _all_answered(session, item.id) else item.status
+    # Read after the flush of this answer: is anyone still working on the item?
+    all_answered = all(
+        a.status != AssignmentStatus.PENDING for a in queries.assignments_for_item(session, item.id)
+    )
+    if item.status in (ItemStatus.QUEUED, ItemStatus.ASSIGNED) and all_answered:
+        item.status = ItemStatus.ANSWERED
     session.flush()
     record_event(
         session,
@@ -110,18 +124,24 @@ def record_answer(
             "latency_ms": latency_ms,
         },
     )
-    decide(session, item, project, config, now=now)
+    if all_answered:  # decide() waits while any assignment of the item is pending
+        decide(session, item, project, config, now=now)
     # Rendered after the decision: when this answer closed the item, the DM says so and
-    # offers no "Change my answer".
-    messages.refresh(session, assignment, now=now, key=f"answered:assignment:{assignment.id}:1")
-    queue.enqueue_home_refresh(session, user_id, now=now)
-    return AnswerResult(AnswerOutcome.RECORDED, item.id)
-
-
-def _all_answered(session: Session, item_id: int) -> bool:
-    return all(
-        a.status != AssignmentStatus.PENDING for a in queries.assignments_for_item(session, item_id)
+    # offers no "Change my answer". The draft was consumed above; the key is this
+    # response's, so nothing can have queued it before.
+    message = messages.current_message(
+        session, assignment, item=item, config=config, draft_value={}, response=response
     )
+    messages.enqueue_message(
+        session,
+        assignment,
+        message,
+        now=now,
+        key=f"answered:assignment:{assignment.id}:1",
+        new=True,
+    )
+    queue.mark_home_stale(session, user_id, now=now)
+    return AnswerResult(AnswerOutcome.RECORDED, item.id)
 
 
 # --- turning a click into a stored value --------------------------------------------------
@@ -159,6 +179,7 @@ def submit(
         value=value,
         now=now,
         interaction_id=interaction_id,
+        loaded=loaded,
     )
     if result.outcome == AnswerOutcome.DUPLICATE:
         # The same answer again is a double click or a retry: nothing to say. A different
@@ -243,6 +264,7 @@ def change_answer(
             value=value,
             now=now,
             interaction_id=interaction_id,
+            loaded=loaded,
         )
         return ReviewResult(result.outcome, result.item_id, detail=result.detail)
     if loaded.closed:
@@ -285,7 +307,7 @@ def change_answer(
     messages.refresh(
         session, assignment, now=now, key=f"answered:assignment:{assignment.id}:{response.revision}"
     )
-    queue.enqueue_home_refresh(session, assignment.reviewer_id, now=now)
+    queue.mark_home_stale(session, assignment.reviewer_id, now=now)
     return ReviewResult(Outcome.CHANGED, item.id)
 
 
@@ -348,6 +370,7 @@ def rate(
             value=value,
             now=now,
             interaction_id=interaction_id,
+            loaded=loaded,
         )
         return ReviewResult(result.outcome, result.item_id, detail=result.detail)
     review_queries.save_draft(
@@ -382,11 +405,15 @@ def step(
     changing = change or bool(draft_value.get("changing"))
     if changing and assignment.status != AssignmentStatus.ANSWERED:
         return gone(loaded)
+    kind = kind_of(loaded.config)
     if not changing and assignment.status == AssignmentStatus.ANSWERED:
+        # The step that completed the answer, delivered again (a double click, a retry).
+        recorded = queries.response_for_assignment(session, loaded.assignment_id)
+        if recorded is not None and kind.step_repeats(recorded.value, raw):
+            return ReviewResult(Outcome.DUPLICATE, loaded.item.id)
         return ReviewResult(Outcome.ALREADY_ANSWERED, loaded.item.id)
     if not changing and assignment.status != AssignmentStatus.PENDING:
         return gone(loaded)
-    kind = kind_of(loaded.config)
     try:
         result = kind.step(
             loaded.config, loaded.item.content, assignment.presentation, draft_value, raw
@@ -398,17 +425,19 @@ def step(
             session, loaded, value=result.value, now=now, interaction_id=interaction_id
         )
     if result.value is not None:
-        recorded = record_answer(
+        answered = record_answer(
             session,
             assignment_id=loaded.assignment_id,
             user_id=user_id,
             value=result.value,
             now=now,
             interaction_id=interaction_id,
+            loaded=loaded,
         )
-        return ReviewResult(recorded.outcome, recorded.item_id, detail=recorded.detail)
-    if result.draft != draft_value:
-        review_queries.save_draft(session, loaded.assignment_id, result.draft, now=now)
+        return ReviewResult(answered.outcome, answered.item_id, detail=answered.detail)
+    draft_now = {**result.draft, "changing": True} if changing else result.draft
+    if draft_now != draft_value:
+        review_queries.save_draft(session, loaded.assignment_id, draft_now, now=now)
     messages.refresh(session, assignment, now=now, notice=result.notice)
     return ReviewResult(Outcome.SAVED, loaded.item.id)
 

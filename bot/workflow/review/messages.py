@@ -20,7 +20,7 @@ from bot.workflow.intake.prelabel import suggestion_for
 from bot.workflow.project_versions import config_for_item
 from bot.workflow.review.outcome import CLOSED_STATES
 from storage import queries, review_queries
-from storage.models import Assignment, AssignmentStatus, Item
+from storage.models import Assignment, AssignmentStatus, Item, Response
 
 
 def flag_reasons(flags: list | None) -> tuple[str, ...]:
@@ -34,13 +34,19 @@ def current_message(
     item: Item | None = None,
     config: ProjectConfig | None = None,
     notice: str | None = None,
+    draft_value: dict | None = None,
+    response: Response | None = None,
 ) -> SlackMessage:
+    """The DM as it should look now. `draft_value` and `response` are for callers that
+    hold them already (the answer just recorded, whose draft it consumed): they are
+    read from the database otherwise."""
     item = item or session.get(Item, assignment.item_id)
     assert item is not None and item.id is not None and assignment.id is not None
     if config is None:
         _, config = config_for_item(session, item)
-    draft = review_queries.get_draft(session, assignment.id)
-    draft_value = dict(draft.value) if draft else {}
+    if draft_value is None:
+        draft = review_queries.get_draft(session, assignment.id)
+        draft_value = dict(draft.value) if draft else {}
     if assignment.status == AssignmentStatus.PENDING:
         state = ReviewState(
             draft=draft_value,
@@ -55,7 +61,8 @@ def current_message(
             suggestion=suggestion_for(session, config, item.id),
             state=state,
         )
-    response = queries.response_for_assignment(session, assignment.id)
+    if response is None:
+        response = queries.response_for_assignment(session, assignment.id)
     if assignment.status == AssignmentStatus.ANSWERED and response is not None:
         if draft_value.get("changing") and item.status not in CLOSED_STATES:
             state = ReviewState(
@@ -94,8 +101,10 @@ def enqueue_message(
     *,
     now: datetime,
     key: str | None = None,
+    new: bool = False,
 ) -> None:
-    """Queue a chat.update of the assignment's DM (sent after the DM itself)."""
+    """Queue a chat.update of the assignment's DM (sent after the DM itself); `new` as
+    for outbox.enqueue."""
     outbox.enqueue_update(
         session,
         key=key or f"dm:assignment:{assignment.id}:{uuid.uuid4().hex[:16]}",
@@ -104,6 +113,7 @@ def enqueue_message(
         text=message.text,
         blocks=message.blocks,
         item_id=assignment.item_id,
+        new=new,
     )
 
 

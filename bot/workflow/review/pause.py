@@ -45,7 +45,7 @@ def pause(session: Session, *, user_id: str, now: datetime, rng: random.Random) 
     moved = release.release_reviewer(
         session, user_id, reason="paused", actor=user_id, now=now, rng=rng
     )
-    queue.enqueue_home_refresh(session, user_id, now=now)
+    queue.mark_home_stale(session, user_id, now=now)
     return PauseResult(already=False, moved=moved)
 
 
@@ -56,5 +56,5 @@ def resume(session: Session, *, user_id: str, now: datetime) -> PauseResult:
     reviewer.paused, reviewer.updated_at = False, now
     session.add(reviewer)
     _record_for_projects(session, "resumed", user_id, now=now, data={"reviewer": user_id})
-    queue.enqueue_home_refresh(session, user_id, now=now)
+    queue.mark_home_stale(session, user_id, now=now)
     return PauseResult(already=False)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -128,21 +127,13 @@ def home_view(session: Session, user_id: str, *, now: datetime) -> dict:
     return build_home(home_data(session, user_id, now=now))
 
 
-def enqueue_home_refresh(session: Session, user_id: str, *, now: datetime) -> None:
-    """Queue a views.publish of the person's Home tab as it is after this transaction.
-    A publish still waiting is given the newer view instead, so a reviewer answering
-    ten items in a minute costs one or two publishes, not ten; rows are sent in order,
-    so the newest state is the one left showing."""
-    payload = {"user": user_id, "view": home_view(session, user_id, now=now)}
-    if review_queries.replace_pending_home(session, user_id, payload):
-        return
-    outbox.enqueue(
-        session,
-        outbox.PUBLISH_HOME,
-        payload,
-        key=f"{review_queries.home_key_prefix(user_id)}{uuid.uuid4().hex[:16]}",
-        now=now,
-    )
+def mark_home_stale(session: Session, user_id: str, *, now: datetime) -> None:
+    """The person's Home tab no longer shows what this transaction changes: queue its
+    views.publish a few seconds ahead, or leave the one still waiting, so a reviewer
+    answering ten items in a minute costs a few publishes, not ten. Nothing is built
+    here; the delivery worker builds the view (home_view) when it sends, from the
+    database as it is then, so the publish shows the newest state."""
+    outbox.publish_home_later(session, user_id, now=now)
 
 
 def remember_timezone(

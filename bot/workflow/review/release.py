@@ -194,5 +194,5 @@ def skip(
         event="skipped",
     )
     messages.refresh(session, assignment, now=now, key=f"skipped:assignment:{assignment.id}")
-    queue.enqueue_home_refresh(session, user_id, now=now)
+    queue.mark_home_stale(session, user_id, now=now)
     return ReviewResult(Outcome.SKIPPED, item.id)
