@@ -29,12 +29,14 @@ class ApplyResult:
     version: int
     created: bool
     changed: bool
+    removed_reviewers: tuple[str, ...] = ()  # listed in the previous version, not in this one
 
 
 def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli") -> ApplyResult:
     """Create the project or store its config as a new version when it changed."""
     project = queries.get_project(session, config.name)
     digest = config.version_hash
+    removed: tuple[str, ...] = ()
     if project is None:
         project = Project(name=config.name, kind=config.kind)
         session.add(project)
@@ -51,6 +53,9 @@ def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli"
         if current is not None and current.config_hash == digest:
             return ApplyResult(project.id, project.current_version, created=False, changed=False)
         created, version = False, project.current_version + 1
+        if current is not None:
+            listed = set(config.reviewers)
+            removed = tuple(r for r in current.config.get("reviewers") or [] if r not in listed)
     assert project.id is not None
     session.add(
         ProjectVersion(
@@ -71,7 +76,9 @@ def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli"
         project_id=project.id,
         data={"version": version, "config_hash": digest, "created": created},
     )
-    return ApplyResult(project.id, version, created=created, changed=True)
+    return ApplyResult(
+        project.id, version, created=created, changed=True, removed_reviewers=removed
+    )
 
 
 class ConfigCache:

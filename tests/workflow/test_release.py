@@ -9,8 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import yaml
 from sqlmodel import Session, select
+from typer.testing import CliRunner
 
+from bot.cli.main import app
 from bot.delivery.reassignment import reassign_expired, reassign_unreachable
 from bot.workflow.intake.dispatch import dispatch_queued
 from bot.workflow.project_versions import require_project
@@ -26,7 +29,15 @@ from storage.models import (
     ItemStatus,
     Label,
 )
-from tests.factories import answer, apply, conversation, import_file, label_config, write_items
+from tests.factories import (
+    answer,
+    apply,
+    conversation,
+    example_config,
+    import_file,
+    label_config,
+    write_items,
+)
 
 ALICE, BOB, CARA = "U01ALICE", "U02BOB", "U03CARA"
 ITEM = {
@@ -231,3 +242,26 @@ def test_a_reviewer_leaving_a_projects_pool_hands_on_only_that_projects_items(
     (left,) = events(engine, "reassigned")
     assert left.actor == "U09LEAD" and left.data["reason"] == "left"
     assert pending_of(engine, BOB if first == ALICE else ALICE)
+
+
+def test_project_apply_without_a_reviewer_hands_their_pending_items_on(engine, tmp_path):
+    reviewers = [ALICE, BOB, CARA, "U04DAN"]
+    config = example_config("support-intent", reviewers=reviewers, overlap=3)
+    apply(engine, config)
+    import_file(engine, write_items(tmp_path / "items.jsonl", [ITEM]))
+    dispatch_queued(engine)
+    (leaving,) = [a.reviewer_id for a in assignments(engine)][:1]
+    kept = [r for r in reviewers if r != leaving]
+    path = tmp_path / "support-intent.yml"
+    data = config.model_dump(mode="json")
+    data["reviewers"] = kept
+    path.write_text(yaml.safe_dump(data))
+    url = str(engine.url.render_as_string(hide_password=False))
+    result = CliRunner().invoke(app, ["project", "apply", str(path)], env={"DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    assert f"Removed from the reviewers: {leaving}; 1 pending item(s) moved" in result.output
+    (left,) = events(engine, "reassigned")
+    assert left.data["reason"] == "removed from the project's reviewers"
+    pending = [a.reviewer_id for a in assignments(engine) if a.status == "pending"]
+    assert leaving not in pending and len(pending) == 3
+    assert the_item(engine).status == ItemStatus.ASSIGNED

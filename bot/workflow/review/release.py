@@ -28,7 +28,7 @@ from bot.slack.review import build_closed
 from bot.workflow.decision.decide import decide
 from bot.workflow.decision.escalation import escalate
 from bot.workflow.intake.assignment import assign_reviewers
-from bot.workflow.project_versions import config_for_item
+from bot.workflow.project_versions import ApplyResult, config_for_item
 from bot.workflow.review import messages, queue
 from bot.workflow.review.outcome import Outcome, ReviewResult, closed, gone, load
 from storage import queries, review_queries
@@ -196,3 +196,22 @@ def skip(
     messages.refresh(session, assignment, now=now, key=f"skipped:assignment:{assignment.id}")
     queue.mark_home_stale(session, user_id, now=now)
     return ReviewResult(Outcome.SKIPPED, item.id)
+
+
+def release_removed_reviewers(
+    session: Session, applied: ApplyResult, *, actor: str, now: datetime, rng: random.Random
+) -> int:
+    """A new project version dropped reviewers from its pool: their pending items of
+    that project go to others (or are decided) by the release rule. Returns how many."""
+    return sum(
+        release_reviewer(
+            session,
+            reviewer,
+            reason="removed from the project's reviewers",
+            actor=actor,
+            now=now,
+            rng=rng,
+            project_id=applied.project_id,
+        )
+        for reviewer in applied.removed_reviewers
+    )
