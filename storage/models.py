@@ -287,6 +287,8 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = _when(default=None)
     # A send slot already reserved under the pacing limits (bot/delivery/pacing.py).
     pace_slot_at: datetime | None = _when(default=None)
+    # 0 interactive (a person is waiting), 1 bulk: claimed lane first (bot/delivery/outbox.py).
+    lane: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class SlackDelivery(SQLModel, table=True):

@@ -32,6 +32,14 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+# The interactive lane first (a person is waiting), then by due time.
+CLAIM_ORDER = (
+    col(OutboxMessage.lane),
+    col(OutboxMessage.next_attempt_at),
+    col(OutboxMessage.id),
+)
+
+
 def claim_due(
     session: Session, *, worker_id: str, now: datetime, limit: int, lease_s: float = 60.0
 ) -> Sequence[OutboxMessage]:
@@ -41,7 +49,7 @@ def claim_due(
     `worker_id` must be unique to the claiming thread. On PostgreSQL the candidates are
     locked with SKIP LOCKED; on SQLite (no row locks) the UPDATE re-checks that each row
     is still due, so of two racing claimers exactly one gets it."""
-    query = select(OutboxMessage.id).where(_due(now)).order_by(col(OutboxMessage.id)).limit(limit)
+    query = select(OutboxMessage.id).where(_due(now)).order_by(*CLAIM_ORDER).limit(limit)
     if _postgres(session):
         query = query.with_for_update(skip_locked=True)
     candidates = list(session.exec(query).all())
@@ -61,7 +69,7 @@ def claim_due(
             OutboxMessage.claimed_by == worker_id,
             OutboxMessage.status == OutboxStatus.SENDING,
         )
-        .order_by(col(OutboxMessage.id))
+        .order_by(*CLAIM_ORDER)
         .execution_options(populate_existing=True)
     ).all()
 
@@ -143,6 +151,7 @@ def upsert_pending(
     payload: dict,
     due: datetime,
     now: datetime,
+    lane: int = 1,
 ) -> None:
     """One statement: a row for `key` due at `due`, unless one is there already and not
     taken for sending yet, which is left as it is (so a burst of these leaves one row, and
@@ -163,6 +172,7 @@ def upsert_pending(
         attempts=0,
         next_attempt_at=due,
         created_at=now,
+        lane=lane,
     )
     again = {
         "status": case((finished, OutboxStatus.PENDING), else_=row.status),
@@ -174,6 +184,42 @@ def upsert_pending(
         "sent_at": case((finished, None), else_=row.sent_at),
     }
     session.execute(insert.on_conflict_do_update(index_elements=["idempotency_key"], set_=again))
+
+
+def shown_by_response_url(session: Session, key: str, *, now: datetime) -> bool:
+    """The pending chat.update under `key` was shown through the click's response_url:
+    mark it sent so the worker sends no second update of the same render. False when
+    the row is not pending any more (the worker took it: it goes out as usual)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.idempotency_key) == key,
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+        )
+        .values(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            result={"via": "response_url"},
+            last_error=None,
+            pace_slot_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def due_now(session: Session, key: str, *, now: datetime) -> None:
+    """The pending row under `key` is due at once (its response_url did not work)."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.idempotency_key) == key,
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+            col(OutboxMessage.next_attempt_at) > now,
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def row_by_key(session: Session, key: str) -> OutboxMessage | None:

@@ -26,6 +26,12 @@ PUBLISH_HOME = "publish_home"  # views.publish of a user's App Home
 # answering one item after another gets one publish every few seconds, not one each.
 HOME_REFRESH_DELAY = timedelta(seconds=3)
 
+# Lanes: the delivery worker claims every due row of the interactive lane (a person is
+# waiting: the DM they clicked, their App Home) before any row of the bulk lane (review
+# DMs after an import, reminders, digests).
+LANE_INTERACTIVE = 0
+LANE_BULK = 1
+
 _wake = threading.Event()
 
 
@@ -50,6 +56,8 @@ def enqueue(
     assignment_id: int | None = None,
     escalation_id: int | None = None,
     new: bool = False,
+    lane: int = LANE_BULK,
+    due: datetime | None = None,
 ) -> OutboxMessage:
     """Queue one Slack call; a second enqueue with the same key is a no-op.
 
@@ -68,8 +76,9 @@ def enqueue(
         idempotency_key=key,
         operation=operation,
         payload=payload,
-        next_attempt_at=now,
+        next_attempt_at=due or now,
         created_at=now,
+        lane=lane,
         item_id=item_id,
         assignment_id=assignment_id,
         escalation_id=escalation_id,
@@ -89,8 +98,10 @@ def enqueue_update(
     blocks: list[dict],
     item_id: int | None = None,
     new: bool = False,
+    lane: int = LANE_INTERACTIVE,
+    due: datetime | None = None,
 ) -> OutboxMessage:
-    """Queue a chat.update. `target` names what to update ({"assignment_id": 3} or
+    """Queue a chat.update (interactive lane unless told otherwise). `target` names what to update ({"assignment_id": 3} or
     {"escalation_id": 4} or {"channel", "ts"}); it is resolved at send time, because the
     original message may not have been sent yet when the update is queued."""
     payload = {"target": target, "text": text, "blocks": blocks}
@@ -102,6 +113,8 @@ def enqueue_update(
         now=now,
         item_id=item_id,
         new=new,
+        lane=lane,
+        due=due,
     )
 
 
@@ -123,4 +136,5 @@ def publish_home_later(session: Session, user_id: str, *, now: datetime) -> None
         payload={"user": user_id},
         due=now + HOME_REFRESH_DELAY,
         now=now,
+        lane=LANE_INTERACTIVE,
     )

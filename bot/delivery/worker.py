@@ -434,6 +434,14 @@ class DeliveryWorker:
         later = now + timedelta(seconds=1)
         if original is not None and original.status == OutboxStatus.PENDING:
             later = max(later, original.next_attempt_at)
+        elif (
+            original is not None
+            and original.status == OutboxStatus.SENDING
+            and original.claimed_by == self.claimer
+        ):
+            # Claimed in this batch behind this update (updates are in the interactive
+            # lane, claimed first): it goes out in a moment, and so can this one after it.
+            later = now
         self._hold(row, later)
 
     def _recipient(self, session: Session, row: OutboxMessage) -> str | None:

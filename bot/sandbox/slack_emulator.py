@@ -60,6 +60,10 @@ class _Fault:
     drop_connection: bool
 
 
+RESPONSE_URL_USES = 5
+RESPONSE_URL_TTL_S = 30 * 60
+
+
 @dataclass
 class _Binding:
     """What a response_url or command answer refers to: where and for whom."""
@@ -67,6 +71,8 @@ class _Binding:
     channel: str | None
     message_ts: str | None
     user: str | None
+    created: float = 0.0
+    uses: int = 0
 
 
 class _ApiError(Exception):
@@ -341,7 +347,7 @@ class SlackEmulator:
         """A fresh response_url on this server; bind it to a message to allow replace/delete."""
         token = secrets.token_urlsafe(18)
         with self._lock:
-            self._responses[token] = _Binding(channel, message_ts, user)
+            self._responses[token] = _Binding(channel, message_ts, user, self._clock())
         return f"{self.base_url}/response/{token}"
 
     def deliver_response(
@@ -431,9 +437,23 @@ class SlackEmulator:
             binding = self._responses.get(token)
             if binding is None:
                 return 404, {"ok": False, "error": "invalid_token"}
+            fault = self._take_fault("response_url")
+            if fault is not None:
+                return fault.status, {"ok": False, "error": fault.error}
+            # Like Slack: a response_url works up to 5 times within 30 minutes.
+            if binding.uses >= RESPONSE_URL_USES or (
+                self._clock() - binding.created > RESPONSE_URL_TTL_S
+            ):
+                return 404, {"ok": False, "error": "expired_url"}
+            binding.uses += 1
             if not isinstance(payload, dict):
                 return 400, {"ok": False, "error": "invalid_payload"}
-            self._response_posts.append({"binding": vars(binding).copy(), "payload": payload})
+            binding_view = {
+                "channel": binding.channel,
+                "message_ts": binding.message_ts,
+                "user": binding.user,
+            }
+            self._response_posts.append({"binding": binding_view, "payload": payload})
             try:
                 self._apply_response(binding, payload)
             except _ApiError as exc:

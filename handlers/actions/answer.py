@@ -14,8 +14,8 @@ from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from bot.slack.controls import is_change_block
 from bot.slack.payloads import decode
-from bot.workflow.review import answer, interactions
-from handlers.actions._reply import explain, user_of
+from bot.workflow.review import answer
+from handlers.actions._reply import explain, run_click, user_of
 
 
 def make_answer_listener(ctx: QuorumContext) -> Callable[..., None]:
@@ -37,8 +37,9 @@ def make_answer_listener(ctx: QuorumContext) -> Callable[..., None]:
         if assignment_id is None or raw is None:
             logger.warning("an answer click without an assignment or value was ignored")
             return
-        result = interactions.run_in_transaction(
+        result = run_click(
             ctx,
+            body,
             answer.submit,
             assignment_id=int(assignment_id),
             user_id=user_of(body),

@@ -10,8 +10,8 @@ from slack_sdk import WebClient
 
 from bot.runtime.context import QuorumContext
 from bot.slack.payloads import decode
-from bot.workflow.review import answer, interactions
-from handlers.actions._reply import explain, user_of
+from bot.workflow.review import answer
+from handlers.actions._reply import explain, run_click, user_of
 
 
 def make_change_listener(ctx: QuorumContext, *, keep: bool = False) -> Callable[..., None]:
@@ -21,8 +21,9 @@ def make_change_listener(ctx: QuorumContext, *, keep: bool = False) -> Callable[
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        result = interactions.run_in_transaction(
+        result = run_click(
             ctx,
+            body,
             service,
             assignment_id=int(decode(action.get("value"))["a"]),
             user_id=user_of(body),

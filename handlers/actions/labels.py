@@ -11,8 +11,8 @@ from slack_sdk import WebClient
 from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from bot.slack.payloads import decode
-from bot.workflow.review import answer, interactions
-from handlers.actions._reply import explain, user_of
+from bot.workflow.review import answer
+from handlers.actions._reply import explain, run_click, user_of
 
 
 def _chosen(entry: dict) -> list[str]:
@@ -36,8 +36,9 @@ def make_tick_listener(ctx: QuorumContext) -> Callable[..., None]:
         assignment_id = ids.assignment_of_block(action.get("block_id"))
         if assignment_id is None:
             return
-        interactions.run_in_transaction(
+        run_click(
             ctx,
+            body,
             answer.tick_labels,
             assignment_id=assignment_id,
             user_id=user_of(body),
@@ -54,8 +55,9 @@ def make_submit_listener(ctx: QuorumContext) -> Callable[..., None]:
         ack()
         data = decode(action.get("value"))
         assignment_id = int(data["a"])
-        result = interactions.run_in_transaction(
+        result = run_click(
             ctx,
+            body,
             answer.submit_labels,
             assignment_id=assignment_id,
             user_id=user_of(body),

@@ -13,8 +13,8 @@ from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from bot.slack.controls import is_change_block
 from bot.slack.payloads import decode
-from bot.workflow.review import answer, interactions
-from handlers.actions._reply import explain, user_of
+from bot.workflow.review import answer
+from handlers.actions._reply import explain, run_click, user_of
 
 
 def make_rate_listener(ctx: QuorumContext) -> Callable[..., None]:
@@ -34,8 +34,9 @@ def make_rate_listener(ctx: QuorumContext) -> Callable[..., None]:
             score, change = int(data["s"]), bool(data.get("c"))
         if assignment_id is None:
             return
-        result = interactions.run_in_transaction(
+        result = run_click(
             ctx,
+            body,
             answer.rate,
             assignment_id=int(assignment_id),
             user_id=user_of(body),
@@ -53,8 +54,9 @@ def make_rate_listener(ctx: QuorumContext) -> Callable[..., None]:
 def make_save_listener(ctx: QuorumContext) -> Callable[..., None]:
     def on_save(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        result = interactions.run_in_transaction(
+        result = run_click(
             ctx,
+            body,
             answer.save_rating,
             assignment_id=int(decode(action.get("value"))["a"]),
             user_id=user_of(body),

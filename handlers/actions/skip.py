@@ -10,15 +10,16 @@ from slack_sdk import WebClient
 
 from bot.runtime.context import QuorumContext
 from bot.slack.payloads import decode
-from bot.workflow.review import interactions, release
-from handlers.actions._reply import explain, user_of
+from bot.workflow.review import release
+from handlers.actions._reply import explain, run_click, user_of
 
 
 def make_skip_listener(ctx: QuorumContext) -> Callable[..., None]:
     def on_skip(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        result = interactions.run_in_transaction(
+        result = run_click(
             ctx,
+            body,
             release.skip,
             assignment_id=int(decode(action.get("value"))["a"]),
             user_id=user_of(body),

@@ -12,8 +12,8 @@ from slack_sdk import WebClient
 from bot.runtime.context import QuorumContext
 from bot.slack import ids
 from bot.slack.controls import is_change_block
-from bot.workflow.review import answer, interactions
-from handlers.actions._reply import explain, user_of
+from bot.workflow.review import answer
+from handlers.actions._reply import explain, run_click, user_of
 
 
 def make_step_listener(ctx: QuorumContext) -> Callable[..., None]:
@@ -25,8 +25,9 @@ def make_step_listener(ctx: QuorumContext) -> Callable[..., None]:
         picked = (action.get("selected_option") or {}).get("value")
         if assignment_id is None or not slot.isdigit() or picked is None:
             return
-        result = interactions.run_in_transaction(
+        result = run_click(
             ctx,
+            body,
             answer.step,
             assignment_id=assignment_id,
             user_id=user_of(body),

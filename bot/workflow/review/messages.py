@@ -8,7 +8,9 @@ message can never drift from what was recorded, however clicks and retries inter
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -21,6 +23,32 @@ from bot.workflow.project_versions import config_for_item
 from bot.workflow.review.outcome import CLOSED_STATES
 from storage import queries, review_queries
 from storage.models import Assignment, AssignmentStatus, Item, Response
+
+# How long the chat.update of a clicked DM waits for the click's handler, which shows the
+# same render through the click's response_url and then marks the row sent (or makes it
+# due at once when that failed). Only if the handler died does the row wait this long.
+RESPOND_GRACE = timedelta(seconds=10)
+
+
+@dataclass
+class ClickedDM:
+    """The message a click came from, and the renders of it queued during the click."""
+
+    channel: str
+    ts: str
+    renders: list[tuple[str, SlackMessage]] = field(default_factory=list)
+
+
+_clicked: ContextVar[ClickedDM | None] = ContextVar("clicked_dm", default=None)
+
+
+def watching_click(clicked: ClickedDM | None) -> object:
+    """Collect the renders of the clicked DM queued in this context (reset with the token)."""
+    return _clicked.set(clicked)
+
+
+def stop_watching(token: object) -> None:
+    _clicked.reset(token)  # type: ignore[arg-type]
 
 
 def flag_reasons(flags: list | None) -> tuple[str, ...]:
@@ -104,16 +132,28 @@ def enqueue_message(
     new: bool = False,
 ) -> None:
     """Queue a chat.update of the assignment's DM (sent after the DM itself); `new` as
-    for outbox.enqueue."""
+    for outbox.enqueue. When it is the DM being clicked, the click's handler shows the
+    render through the response_url first (handlers/actions/_reply.py)."""
+    key = key or f"dm:assignment:{assignment.id}:{uuid.uuid4().hex[:16]}"
+    clicked = _clicked.get()
+    due = None
+    if (
+        clicked is not None
+        and assignment.message_ts == clicked.ts
+        and assignment.channel == clicked.channel
+    ):
+        clicked.renders.append((key, message))
+        due = now + RESPOND_GRACE
     outbox.enqueue_update(
         session,
-        key=key or f"dm:assignment:{assignment.id}:{uuid.uuid4().hex[:16]}",
+        key=key,
         now=now,
         target={"assignment_id": assignment.id},
         text=message.text,
         blocks=message.blocks,
         item_id=assignment.item_id,
         new=new,
+        due=due,
     )
 
 
