@@ -29,7 +29,10 @@ def choose_reviewers(
     assert item.id is not None
     already = {a.reviewer_id for a in queries.assignments_for_item(session, item.id)}
     pool = [r for r in config.reviewers if r not in already]
-    pool = [r for r in pool if r not in queries.paused_reviewers(session, pool)]
+    paused = (
+        queries.paused_reviewers(session, pool) if pool else set()
+    )  # one query, not one per reviewer
+    pool = [r for r in pool if r not in paused]
     load = queries.open_assignment_counts(session, pool) if pool else {}
     shuffled = rng.sample(pool, len(pool))
     return sorted(shuffled, key=lambda reviewer: load[reviewer])[:needed]
