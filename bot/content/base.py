@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,26 +29,26 @@ class ItemRecord(Record):
     gold: Any | None = None
 
 
-class ContentType:
+class ContentType(ABC):
     """Defaults shared by the content types; each module overrides what differs."""
 
     name: ClassVar[str]
     record: ClassVar[type[ItemRecord]]
 
+    @abstractmethod
     def parts(
         self, content: dict, presentation: dict | None, *, focus_reviewed: bool
     ) -> list[Part]:
         """The sample as titled parts for a review DM and the full-view modal;
         `focus_reviewed` marks the turn under review, for kinds that judge it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def channel_blocks(self, content: dict) -> list[Block]:
         """The sample compacted for a channel message (the leads' escalation card)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def prompt_variables(self, content: dict) -> dict[str, Any]:
         """The sample's variables for an LLM prompt template (InvalidContent if unusable)."""
-        raise NotImplementedError
 
 
 def prompt_turns(raw: object, field: str) -> list[dict]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -199,7 +200,7 @@ def majority(values: Sequence[Any], key: Callable[[Any], str]) -> tuple[Any, int
     return value, top, tied
 
 
-class TaskKind:
+class TaskKind(ABC):
     """Defaults shared by the kinds; each kind module overrides what differs."""
 
     name: ClassVar[str]
@@ -345,9 +346,9 @@ class TaskKind:
         """Context lines under the sample in the leads' channel (the model's prediction)."""
         return []
 
+    @abstractmethod
     def controls(self, config: KindConfig, view: ReviewView) -> list[Block]:
         """The answer controls of a review request."""
-        raise NotImplementedError
 
     def progress_notes(self, config: KindConfig, view: ReviewView) -> list[str]:
         """Context lines about a partial answer ("not rated yet: safety")."""
@@ -357,9 +358,9 @@ class TaskKind:
         """Blocks that repeat a recorded answer in full (an edited response)."""
         return []
 
+    @abstractmethod
     def decision_inputs(self, config: KindConfig, content: dict, consensus: Any) -> list[Block]:
         """The inputs of the leads' "Decide…" modal, prefilled with the consensus."""
-        raise NotImplementedError
 
     def read_decision(
         self, config: KindConfig, entry: Callable[[str], Any]
@@ -388,13 +389,14 @@ class TaskKind:
         """Kind-specific variables of the pre-label prompt (InvalidAnswer if unusable)."""
         return {}
 
+    @abstractmethod
     def llm_value_schema(self, config: KindConfig) -> dict:
-        raise NotImplementedError
+        """The JSON schema of a pre-label's `value` for this project."""
 
+    @abstractmethod
     def llm_value(self, config: KindConfig, content: dict, value: object) -> object:
         """The LLM's `value` checked against the project and the item and normalised;
         InvalidAnswer says what is wrong."""
-        raise NotImplementedError
 
     def model_value(self, content: dict, value: Any) -> Any:
         """A model's answer (a pre-label) as a label value: what an auto-accepted item
@@ -412,9 +414,9 @@ class TaskKind:
         """What a careful expert would answer an example item, when it has no gold."""
         return None
 
+    @abstractmethod
     def simulate(self, config: KindConfig, review: SimulatedReview) -> tuple[Any, list[Click]]:
         """(what the simulated reviewer means, the clicks that answer it)."""
-        raise NotImplementedError
 
 
 def _orderless(value: Any) -> Any:

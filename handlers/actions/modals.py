@@ -14,25 +14,21 @@ from slack_sdk import WebClient
 
 from bot.runtime.context import QuorumContext
 from bot.slack.payloads import decode
-from bot.workflow.review import interactions
+from bot.workflow.review.outcome import ReviewResult
 from handlers.actions._reply import explain, user_of
 
+# Opens one modal for one assignment: (what happened, the view or None when refused).
+ModalOpener = Callable[..., tuple[ReviewResult, dict | None]]
 
-def make_modal_listener(ctx: QuorumContext, modal: str) -> Callable[..., None]:
+
+def make_modal_listener(
+    ctx: QuorumContext, open_view: ModalOpener, *, takes_change: bool = False
+) -> Callable[..., None]:
     def on_open(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         data = decode(action.get("value"))
-        assignment_id, user = int(data["a"]), user_of(body)
-        if modal == "correction":
-            result, view = interactions.correction_view(
-                ctx, assignment_id=assignment_id, user_id=user, change=bool(data.get("c"))
-            )
-        elif modal == "rationale":
-            result, view = interactions.rationale_view(
-                ctx, assignment_id=assignment_id, user_id=user
-            )
-        else:
-            result, view = interactions.flag_view(ctx, assignment_id=assignment_id, user_id=user)
+        extra = {"change": bool(data.get("c"))} if takes_change else {}
+        result, view = open_view(ctx, assignment_id=int(data["a"]), user_id=user_of(body), **extra)
         if view is None:
             explain(client, body, result)
         else:

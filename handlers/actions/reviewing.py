@@ -6,6 +6,7 @@ from slack_bolt import App
 
 from bot.runtime.context import QuorumContext
 from bot.slack import ids
+from bot.workflow.review import interactions
 from handlers.actions import change, conversation, home, labels, modals, rating, skip, step
 from handlers.actions.answer import make_answer_listener
 
@@ -18,9 +19,11 @@ def register(app: App, ctx: QuorumContext) -> None:
     app.action(ids.RATE_SELECT)(rating.make_rate_listener(ctx))
     app.action(ids.SAVE_RATING)(rating.make_save_listener(ctx))
     app.action(ids.STEP_PATTERN)(step.make_step_listener(ctx))
-    app.action(ids.EDIT_RESPONSE)(modals.make_modal_listener(ctx, "correction"))
-    app.action(ids.ADD_RATIONALE)(modals.make_modal_listener(ctx, "rationale"))
-    app.action(ids.FLAG)(modals.make_modal_listener(ctx, "flag"))
+    app.action(ids.EDIT_RESPONSE)(
+        modals.make_modal_listener(ctx, interactions.correction_view, takes_change=True)
+    )
+    app.action(ids.ADD_RATIONALE)(modals.make_modal_listener(ctx, interactions.rationale_view))
+    app.action(ids.FLAG)(modals.make_modal_listener(ctx, interactions.flag_view))
     app.action(ids.SKIP)(skip.make_skip_listener(ctx))
     app.action(ids.CHANGE_ANSWER)(change.make_change_listener(ctx))
     app.action(ids.KEEP_ANSWER)(change.make_change_listener(ctx, keep=True))
