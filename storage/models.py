@@ -114,6 +114,9 @@ class Reviewer(SQLModel, table=True):
     tz: str | None = None
     tz_offset_s: int | None = None
     tz_checked_at: datetime | None = _when(default=None)  # last users.info lookup
+    # The bot's DM channel with them (conversations.open), shared by every process so
+    # that each person's DM is opened once, not once per process or per queued message.
+    dm_channel: str | None = Field(default=None, max_length=32)
     updated_at: datetime = _when(default_factory=utcnow)
 
 

@@ -1,0 +1,25 @@
+"""reviewer.dm_channel: each person's DM channel, opened once for every process
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-01 12:30:00.000000
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('reviewer') as batch:
+        batch.add_column(sa.Column('dm_channel', sa.String(length=32), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('reviewer') as batch:
+        batch.drop_column('dm_channel')
