@@ -321,6 +321,9 @@ class PaceBucket(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=96)
     tat: datetime = _when(default_factory=utcnow)
     paused_until: datetime | None = _when(default=None)
+    # The share of the published rate this method is paced at: cut by each 429 the pacing
+    # did not foresee (Slack's real ceiling is lower than we believed), regained slowly.
+    rate_factor: float = 1.0
 
 
 class SchedulerLock(SQLModel, table=True):

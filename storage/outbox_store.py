@@ -248,7 +248,9 @@ def lock_pace_buckets(
         dialect = postgresql if _postgres(session) else sqlite
         session.execute(
             dialect.insert(PaceBucket)
-            .values([{"key": key, "tat": now} for key in ordered if key not in rows])
+            .values(
+                [{"key": key, "tat": now, "rate_factor": 1.0} for key in ordered if key not in rows]
+            )
             .on_conflict_do_nothing(index_elements=["key"])
         )
         rows = {row.key: row for row in session.exec(query).all()}

@@ -9,8 +9,14 @@ whole limit.
 
 A row that may not go now reserves the next free slot (the bucket's `tat` moves on) and
 is put back in the outbox due at that slot, so a hundred DMs to one person leave one
-second apart instead of all retrying at once. A 429 pauses the whole method for its
-Retry-After (`paused_until`), not just the row that hit it.
+second apart instead of all retrying at once. A reserved slot that comes due long after
+its time (the sender was busy) is given up for a new one, so a backlog of late slots
+never leaves in one burst above the rate.
+
+A 429 pauses the whole method for its Retry-After (`paused_until`), not just the row that
+hit it, and teaches the pacer that Slack's ceiling is lower than it believed: the method's
+`rate_factor` is cut (multiplicative decrease) and comes back by a tenth of the published
+rate per quiet minute (additive increase), as TCP does with its window.
 
 Limits (DESIGN.md): chat.postMessage about 1/s per channel with short bursts and a
 workspace cap of several hundred a minute; Tier 3 (about 50/min) for chat.update and
@@ -52,6 +58,11 @@ LIMITS: dict[str, Limit] = {
     "users.info": Limit(per_minute=100, burst=20),  # Tier 4
 }
 DEFAULT_LIMIT = Limit(per_minute=20, burst=5)  # Tier 2, for anything not listed
+# A reserved slot this late is not honoured as paid: it is re-booked (see Pacer.late).
+LATE_SLOT = timedelta(seconds=2)
+CUT_ON_429 = 0.7  # rate_factor *= this on a 429 pacing did not foresee
+MIN_FACTOR = 0.2
+REGAIN_PER_MINUTE = 0.1  # of the published rate, per minute since the last pause ended
 
 
 def method_of(bucket: str) -> str:
@@ -100,13 +111,20 @@ class Pacer:
             return Decision(paused)
         if self.scale <= 0:
             return GO
+        scales = {key: self.scale * _factor(rows, key, now) for key in rows}
         slot = now
         for key, row in rows.items():
-            slot = max(slot, row.tat - limit_of(key).tolerance(self.scale))
+            slot = max(slot, row.tat - limit_of(key).tolerance(scales[key]))
         for key, row in rows.items():
-            row.tat = max(row.tat, slot) + limit_of(key).interval(self.scale)
+            row.tat = max(row.tat, slot) + limit_of(key).interval(scales[key])
             session.add(row)
         return GO if slot <= now else Decision(slot, reserved=True)
+
+    @staticmethod
+    def late(slot: datetime, now: datetime) -> bool:
+        """A reserved slot that came due this long ago no longer vouches for the rate:
+        sent now, it would bunch with the slots booked after it."""
+        return now - slot > LATE_SLOT
 
     def paused_until(
         self, session: Session, buckets: Iterable[str], now: datetime
@@ -122,9 +140,27 @@ class Pacer:
         """Slack said 429 for `method`: nobody calls it before `until`, and slots
         reserved from now on start after the pause."""
         row = outbox_store.lock_pace_buckets(session, [method], now=now)[method]
+        already_paused = row.paused_until is not None and row.paused_until > now
+        if not already_paused:  # one cut per episode, not one per row that hit it
+            factor = _regained(row.rate_factor, row.paused_until, now)
+            row.rate_factor = max(MIN_FACTOR, factor * CUT_ON_429)
         row.paused_until = max(row.paused_until or until, until)
         row.tat = max(row.tat, until)
         session.add(row)
+
+
+def _regained(factor: float, paused_until: datetime | None, now: datetime) -> float:
+    if factor >= 1.0 or paused_until is None:
+        return min(1.0, factor)
+    quiet_minutes = max(0.0, (now - paused_until).total_seconds() / 60.0)
+    return min(1.0, factor + REGAIN_PER_MINUTE * quiet_minutes)
+
+
+def _factor(rows: dict[str, PaceBucket], key: str, now: datetime) -> float:
+    """The learnt share of the published rate for `key`: its method's (a channel's
+    bucket follows the workspace bucket of its method when that one is in `rows`)."""
+    row = rows.get(method_of(key), rows[key])
+    return _regained(row.rate_factor, row.paused_until, now)
 
 
 def _paused_until(rows: Iterable[PaceBucket], now: datetime) -> datetime | None:

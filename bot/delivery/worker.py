@@ -116,6 +116,7 @@ class Plan:
     check_first: bool
     attempts: int
     method: str = field(default="")  # the Slack method in flight, for 429 pauses
+    opened: bool = False  # this attempt opened the DM channel (kept for every process)
 
 
 class DeliveryWorker:
@@ -151,6 +152,7 @@ class DeliveryWorker:
         self._threads: list[threading.Thread] = []
         # In-process caches of slow-changing facts, to keep each send to a few queries.
         self._dm_channels: dict[str, str] = {}  # user -> DM channel id: stable
+        self._open_booked: set[str] = set()  # users whose conversations.open is paid for
         # user -> (read at, zone); read at is a time.monotonic() reading
         self._zones: dict[str, tuple[float, tzinfo | None]] = {}
         self._item_projects: dict[int, int] = {}  # item -> project: never changes
@@ -358,10 +360,20 @@ class DeliveryWorker:
         with session_scope(self.engine) as session:
             return home_view(session, user, now=self.clock.now())
 
+    def _dm_channel(self, session: Session, user: str) -> str | None:
+        """The person's DM channel if any process has opened it (Reviewer.dm_channel)."""
+        if user not in self._dm_channels:
+            reviewer = session.get(Reviewer, user)
+            if reviewer is None or reviewer.dm_channel is None:
+                return None
+            self._dm_channels[user] = reviewer.dm_channel
+        return self._dm_channels[user]
+
     def _open_dm(self, plan: Plan, user: str) -> str:
         if user not in self._dm_channels:
             plan.method = "conversations.open"
             self._dm_channels[user] = self.outbound.open_dm(user)
+            plan.opened = True
         return self._dm_channels[user]
 
     # -- deciding whether a row may go now ------------------------------------------
@@ -492,11 +504,16 @@ class DeliveryWorker:
             return None
         return next_work_start(now, zone, self._work_hours(session, row))
 
-    def _buckets(self, row: OutboxMessage, target: dict | None) -> list[str]:
+    def _buckets(self, session: Session, row: OutboxMessage, target: dict | None) -> list[str]:
         payload = row.payload
         if row.operation == outbox.POST_DM:
             user = payload.get("user", "")
-            opening = [] if user in self._dm_channels else ["conversations.open"]
+            opening = []
+            if self._dm_channel(session, user) is None and user not in self._open_booked:
+                # One conversations.open per person, booked with their first DM: the
+                # rest of their DMs go after it (one channel), when it is known.
+                opening = ["conversations.open"]
+                self._open_booked.add(user)
             return opening + buckets_for("chat.postMessage", f"dm-{user}")
         if row.operation == outbox.POST_MESSAGE:
             channel = payload.get("channel") or (target or {}).get("channel")
@@ -508,8 +525,9 @@ class DeliveryWorker:
     def _pace(
         self, session: Session, row: OutboxMessage, target: dict | None, now: datetime
     ) -> Decision:
-        buckets = self._buckets(row, target)
-        if row.pace_slot_at is not None and row.pace_slot_at <= now:
+        buckets = self._buckets(session, row, target)
+        slot = row.pace_slot_at
+        if slot is not None and slot <= now and not self.pacer.late(slot, now):
             paused = self.pacer.paused_until(session, buckets, now)  # slot already paid
             return Decision(paused) if paused else GO
         return self.pacer.reserve(session, buckets, now)
@@ -575,6 +593,8 @@ class DeliveryWorker:
         outbox_store.mark_sent(
             session, plan.row_id, now=now, result={**result, "sender": self.claimer}
         )
+        if plan.opened:
+            self._keep_dm_channel(session, plan.payload["user"], result["channel"], now)
         is_thread = "thread_of" in plan.payload or plan.payload.get("thread_ts")
         if plan.operation in POSTS and "ts" in result and not is_thread:
             if assignment is not None:
@@ -601,6 +621,15 @@ class DeliveryWorker:
                     "recovered": bool(result.get("recovered")),
                 },
             )
+
+    @staticmethod
+    def _keep_dm_channel(session: Session, user: str, channel: str, now: datetime) -> None:
+        reviewer = session.get(Reviewer, user)
+        if reviewer is None:
+            reviewer = Reviewer(user_id=user, updated_at=now)
+        if reviewer.dm_channel != channel:
+            reviewer.dm_channel = channel
+            session.add(reviewer)
 
     def _on_slack_error(self, plan: Plan, exc: SlackApiError) -> None:
         response = exc.response

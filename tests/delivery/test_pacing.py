@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.delivery.pacing import LIMITS, Pacer, buckets_for
 from storage.db import session_scope
 
@@ -79,3 +81,27 @@ def test_scale_multiplies_the_rate(engine, clock):
         reserve(engine, pacer, buckets, now) for _ in range(LIMITS["chat.update"].burst + 1)
     ]
     assert (decisions[-1].at - now).total_seconds() == 0.12
+
+
+def test_a_429_slows_the_method_down_and_quiet_minutes_bring_the_rate_back(engine, clock):
+    """Slack's ceiling was lower than the published one: after a 429 the pacer spaces
+    calls further apart, and regains the full rate over the following minutes."""
+    pacer = Pacer()
+    now = clock.now()
+    burst = LIMITS["chat.update"].burst
+
+    def spacing(at):  # type: ignore[no-untyped-def]
+        taken = [reserve(engine, pacer, ["chat.update"], at) for _ in range(burst + 2)]
+        waits = [d.at for d in taken if d.at is not None]
+        return (waits[-1] - waits[-2]).total_seconds()
+
+    assert spacing(now) == 1.2  # Tier 3: 50 a minute
+    later = now + timedelta(minutes=5)
+    with session_scope(engine) as session:
+        pacer.pause(session, "chat.update", later + timedelta(seconds=10), later)
+        # Rows that hit the same pause do not cut the rate again.
+        pacer.pause(session, "chat.update", later + timedelta(seconds=10), later)
+    after = later + timedelta(seconds=10)
+    # Cut once to 70%, a tenth back after a quiet minute: 80% of 50 a minute.
+    assert spacing(after + timedelta(minutes=1)) == pytest.approx(1.5)
+    assert spacing(after + timedelta(minutes=30)) == 1.2

@@ -7,24 +7,30 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
+from bot.delivery.pacing import LIMITS
+from bot.delivery.worker import DeliveryWorker
 from storage.db import session_scope
 from storage.models import (
     AssignmentStatus,
     ItemStatus,
     OutboxStatus,
+    PaceBucket,
     Reviewer,
 )
 from storage.outbox_store import backlog
 from tests.factories import (
     REVIEWERS,
     assignments,
+    conversation,
     events,
+    import_file,
     items,
     outbox_rows,
     posted_keys,
     slack_world,
     start_items,
     top_level_dms,
+    write_items,
 )
 
 
@@ -191,3 +197,62 @@ def test_graceful_stop_hands_unstarted_claims_back(world, tmp_path):
     assert [r.status for r in rows].count(OutboxStatus.SENT) == 1
     assert OutboxStatus.SENDING not in {r.status for r in rows}
     assert len(posted_keys(world.emulator)) == 1
+
+
+def test_late_pacing_slots_do_not_leave_in_one_burst(database_url, clock, tmp_path):
+    """The sender fell behind (here: the clock jumps 30 s): the slots it missed are
+    booked again, so the backlog leaves at the channel's rate, not all at once."""
+    with slack_world(database_url, clock, quorum_pacing_scale=1.0) as sandbox:
+        start_items(sandbox, tmp_path, count=10, overlap=4)
+        sandbox.settle()
+        # A burst of three each; seven more each hold slots at +1 s … +7 s.
+        assert [len(top_level_dms(sandbox, u)) for u in REVIEWERS] == [3, 3, 3, 3]
+        clock.advance(seconds=30)
+        sandbox.settle()
+        # Another burst of three, not all seven late ones at once.
+        assert [len(top_level_dms(sandbox, u)) for u in REVIEWERS] == [6, 6, 6, 6]
+        for _ in range(4):
+            clock.advance(seconds=1)
+            sandbox.settle()
+        keys = posted_keys(sandbox.emulator)
+        assert len(keys) == 40 and set(keys.values()) == {1}
+
+
+def test_each_persons_dm_is_opened_once_even_after_a_restart(database_url, clock, tmp_path):
+    with slack_world(database_url, clock, quorum_pacing_scale=1.0) as sandbox:
+        start_items(sandbox, tmp_path, count=8, overlap=4)
+        with session_scope(sandbox.ctx.engine) as session:
+            # Every queued DM is paced, but conversations.open is booked once per person.
+            sandbox.settle()
+            opens = session.get(PaceBucket, "conversations.open")
+            assert opens is not None
+            interval = LIMITS["conversations.open"].interval(1.0)
+            assert opens.tat - clock.now() <= interval * len(REVIEWERS)
+        for _ in range(8):
+            clock.advance(seconds=1)
+            sandbox.settle()
+        assert len(sandbox.emulator.calls_to("conversations.open")) == len(REVIEWERS)
+        # A new process (no cache) reads the channels the first one opened.
+        assert sandbox.runtime is not None
+        old = sandbox.runtime.delivery
+        sandbox.runtime.delivery = DeliveryWorker(
+            sandbox.ctx.engine, old.outbound, clock=clock, pacer=old.pacer
+        )
+        import_file(
+            sandbox.ctx.engine,
+            write_items(
+                tmp_path / "more.jsonl",
+                [
+                    {
+                        "id": "late-1",
+                        "conversation": conversation("one more"),
+                        "prediction": {"label": "billing", "confidence": 0.5},
+                    }
+                ],
+            ),
+        )
+        for _ in range(3):
+            clock.advance(seconds=1)
+            sandbox.settle()
+        assert len(posted_keys(sandbox.emulator)) == 36
+        assert len(sandbox.emulator.calls_to("conversations.open")) == len(REVIEWERS)

@@ -1,4 +1,8 @@
-"""reviewer.dm_channel: each person's DM channel, opened once for every process
+"""reviewer.dm_channel, pace_bucket.rate_factor
+
+- reviewer.dm_channel: each person's DM channel, opened once for every process.
+- pace_bucket.rate_factor: the share of a method's published rate the pacer uses, cut
+  when Slack answers 429 anyway and regained over the following minutes.
 
 Revision ID: 0004
 Revises: 0003
@@ -18,8 +22,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('reviewer') as batch:
         batch.add_column(sa.Column('dm_channel', sa.String(length=32), nullable=True))
+    with op.batch_alter_table('pace_bucket') as batch:
+        batch.add_column(
+            sa.Column('rate_factor', sa.Float(), nullable=False, server_default='1.0')
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('pace_bucket') as batch:
+        batch.drop_column('rate_factor')
     with op.batch_alter_table('reviewer') as batch:
         batch.drop_column('dm_channel')
