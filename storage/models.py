@@ -324,6 +324,9 @@ class PaceBucket(SQLModel, table=True):
     # The share of the published rate this method is paced at: cut by each 429 the pacing
     # did not foresee (Slack's real ceiling is lower than we believed), regained slowly.
     rate_factor: float = 1.0
+    # The same schedule for calls actually made: a paid slot that comes due late (the
+    # sender was busy) still waits for this, so late slots never go out in one burst.
+    sent_tat: datetime = _when(default_factory=utcnow)
 
 
 class SchedulerLock(SQLModel, table=True):

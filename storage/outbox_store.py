@@ -35,6 +35,9 @@ def _due(now: datetime) -> ColumnElement[bool]:
 # The interactive lane first (a person is waiting), then by due time.
 CLAIM_ORDER = (
     col(OutboxMessage.lane),
+    # Rows whose paid pacing slot has come go before rows not yet paced (a bulk import's
+    # backlog), so slots are used on time rather than late.
+    col(OutboxMessage.pace_slot_at).is_(None),
     col(OutboxMessage.next_attempt_at),
     col(OutboxMessage.id),
 )
@@ -249,7 +252,11 @@ def lock_pace_buckets(
         session.execute(
             dialect.insert(PaceBucket)
             .values(
-                [{"key": key, "tat": now, "rate_factor": 1.0} for key in ordered if key not in rows]
+                [
+                    {"key": key, "tat": now, "sent_tat": now, "rate_factor": 1.0}
+                    for key in ordered
+                    if key not in rows
+                ]
             )
             .on_conflict_do_nothing(index_elements=["key"])
         )

@@ -9,9 +9,9 @@ whole limit.
 
 A row that may not go now reserves the next free slot (the bucket's `tat` moves on) and
 is put back in the outbox due at that slot, so a hundred DMs to one person leave one
-second apart instead of all retrying at once. A reserved slot that comes due long after
-its time (the sender was busy) is given up for a new one, so a backlog of late slots
-never leaves in one burst above the rate.
+second apart instead of all retrying at once. When the slot comes the row is admitted
+against a second schedule, of calls actually made (`sent_tat`): slots that come due late
+(the sender was busy) keep their place but leave at the rate, never in one burst.
 
 A 429 pauses the whole method for its Retry-After (`paused_until`), not just the row that
 hit it, and teaches the pacer that Slack's ceiling is lower than it believed: the method's
@@ -58,8 +58,6 @@ LIMITS: dict[str, Limit] = {
     "users.info": Limit(per_minute=100, burst=20),  # Tier 4
 }
 DEFAULT_LIMIT = Limit(per_minute=20, burst=5)  # Tier 2, for anything not listed
-# A reserved slot this late is not honoured as paid: it is re-booked (see Pacer.late).
-LATE_SLOT = timedelta(seconds=2)
 CUT_ON_429 = 0.7  # rate_factor *= this on a 429 pacing did not foresee
 MIN_FACTOR = 0.2
 REGAIN_PER_MINUTE = 0.1  # of the published rate, per minute since the last pause ended
@@ -111,20 +109,45 @@ class Pacer:
             return Decision(paused)
         if self.scale <= 0:
             return GO
-        scales = {key: self.scale * _factor(rows, key, now) for key in rows}
+        scales = self._scales(rows, now)
         slot = now
         for key, row in rows.items():
             slot = max(slot, row.tat - limit_of(key).tolerance(scales[key]))
         for key, row in rows.items():
             row.tat = max(row.tat, slot) + limit_of(key).interval(scales[key])
             session.add(row)
-        return GO if slot <= now else Decision(slot, reserved=True)
+        if slot > now:
+            return Decision(slot, reserved=True)
+        return self._admit(session, rows, scales, now)
+
+    def admit(self, session: Session, buckets: Iterable[str], now: datetime) -> Decision:
+        """For a row whose paid slot has come: go now, unless a 429 pause holds the
+        method or the calls actually made are ahead of the schedule (the slot came due
+        late, with others); then it waits, keeping its slot."""
+        rows = outbox_store.lock_pace_buckets(session, sorted(set(buckets)), now=now)
+        paused = _paused_until(rows.values(), now)
+        if paused is not None:
+            return Decision(paused, reserved=True)
+        if self.scale <= 0 or not rows:
+            return GO
+        return self._admit(session, rows, self._scales(rows, now), now)
+
+    def _scales(self, rows: dict[str, PaceBucket], now: datetime) -> dict[str, float]:
+        return {key: self.scale * _factor(rows, key, now) for key in rows}
 
     @staticmethod
-    def late(slot: datetime, now: datetime) -> bool:
-        """A reserved slot that came due this long ago no longer vouches for the rate:
-        sent now, it would bunch with the slots booked after it."""
-        return now - slot > LATE_SLOT
+    def _admit(
+        session: Session, rows: dict[str, PaceBucket], scales: dict[str, float], now: datetime
+    ) -> Decision:
+        at = now
+        for key, row in rows.items():
+            at = max(at, row.sent_tat - limit_of(key).tolerance(scales[key]))
+        if at > now:
+            return Decision(at, reserved=True)
+        for key, row in rows.items():
+            row.sent_tat = max(row.sent_tat, now) + limit_of(key).interval(scales[key])
+            session.add(row)
+        return GO
 
     def paused_until(
         self, session: Session, buckets: Iterable[str], now: datetime

@@ -37,7 +37,7 @@ from sqlmodel import Session, select
 from bot.audit.chain import record_event
 from bot.config.project import Timing
 from bot.delivery import outbox
-from bot.delivery.pacing import GO, Decision, Pacer, buckets_for
+from bot.delivery.pacing import Decision, Pacer, buckets_for
 from bot.delivery.reassignment import reassign_unreachable, review_request_key
 from bot.delivery.reminders import is_reminder_key
 from bot.delivery.work_hours import TZ_REFRESH, next_work_start, reviewer_zone
@@ -526,10 +526,8 @@ class DeliveryWorker:
         self, session: Session, row: OutboxMessage, target: dict | None, now: datetime
     ) -> Decision:
         buckets = self._buckets(session, row, target)
-        slot = row.pace_slot_at
-        if slot is not None and slot <= now and not self.pacer.late(slot, now):
-            paused = self.pacer.paused_until(session, buckets, now)  # slot already paid
-            return Decision(paused) if paused else GO
+        if row.pace_slot_at is not None and row.pace_slot_at <= now:
+            return self.pacer.admit(session, buckets, now)  # its slot is paid
         return self.pacer.reserve(session, buckets, now)
 
     def _refresh_time_zone(self, claimed: OutboxMessage) -> None:
