@@ -262,30 +262,17 @@ def quorum_cli_batch(
 ) -> str:
     """Several `quorum` commands (the checkout's typer app, exactly as the CLI runs them)
     in one interpreter: one start-up instead of one per command."""
-    done = subprocess.run(
-        [PYTHON, "-c", _BATCH, json.dumps(commands)],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"quorum {commands} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
+    return _run([PYTHON, "-c", _BATCH, json.dumps(commands)], env, workdir, str(commands))
 
 
 def quorum_cli(checkout: Checkout, env: dict[str, str], workdir: Path, *args: str) -> str:
-    done = subprocess.run(
-        [PYTHON, "-m", "bot.cli.main", *args],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return _run([PYTHON, "-m", "bot.cli.main", *args], env, workdir, " ".join(args))
+
+
+def _run(argv: list[str], env: dict[str, str], workdir: Path, what: str) -> str:
+    done = subprocess.run(argv, env=env, cwd=workdir, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"quorum {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        raise RuntimeError(f"quorum {what} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
 
 
