@@ -1,10 +1,17 @@
-"""`quorum import`: read JSONL or CSV items, validate them all, store them all or none."""
+"""`quorum import`: read JSONL or CSV items, validate them all, store them all or none.
+
+Two passes, in memory that does not grow with the file: `validate_file` reads the file
+once, checks every record and stages the valid ones on disk (bot/intake/staging.py);
+`import_records` writes the stage in batches inside the caller's one transaction, and
+raises ImportRejected (for the caller to roll back) if the database refuses any of it.
+Limits and messages: docs/import.md.
+"""
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Callable, Iterator
+import errno
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,28 +19,55 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.audit.chain import GENESIS_HASH, build_event_row, content_hash, item_chain, record_event
+from bot.audit.chain import GENESIS_HASH, build_event_row, item_chain, record_event
 from bot.config.project import ProjectConfig
-from bot.intake.records import ItemRecord, RecordError, item_content, validate_record
+from bot.intake.bounds import ItemLimits
+from bot.intake.reading import FileUnreadable, read_records
+from bot.intake.records import RecordError, validate_record
+from bot.intake.staging import IdIndex, StagedItem, StagedItems, stage_item
 from storage import bulk, queries
 from storage.models import Item, ItemStatus, Project, utcnow
 
 MAX_ERRORS_SHOWN = 20
-CSV_JSON_COLUMNS = ("conversation", "prediction", "prompt", "responses", "metadata", "gold")
 
 
 class ImportRejected(ValueError):
-    """The file had problems; nothing was stored. `problems` holds every one found."""
+    """The file had problems; nothing was stored. `problems` holds the first ones found
+    (up to ItemLimits.max_problems), `total` counts them all."""
 
-    def __init__(self, path: str, problems: list[str]) -> None:
+    def __init__(self, path: str, problems: list[str], total: int | None = None) -> None:
         self.problems = problems
+        self.total = max(total or 0, len(problems))
         shown = problems[:MAX_ERRORS_SHOWN]
-        more = len(problems) - len(shown)
-        lines = [f"{path}: {len(problems)} problem(s), nothing was imported:"]
+        more = self.total - len(shown)
+        lines = [f"{path}: {self.total} problem(s), nothing was imported:"]
         lines += [f"  {problem}" for problem in shown]
         if more:
             lines.append(f"  … and {more} more")
         super().__init__("\n".join(lines))
+
+
+class _Problems:
+    """Problems by line: the first `keep` are kept, every one is counted."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.kept: list[tuple[int, str]] = []
+        self.total = 0
+
+    def add(self, line: int, problem: str) -> None:
+        self.total += 1
+        if len(self.kept) < self.keep:
+            self.kept.append((line, problem))
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def rejection(self, source: str) -> ImportRejected:
+        ordered = sorted(self.kept, key=lambda kept: kept[0])
+        return ImportRejected(
+            source, [f"line {line}: {problem}" for line, problem in ordered], self.total
+        )
 
 
 @dataclass
@@ -44,118 +78,99 @@ class ImportReport:
     changed_ids: list[str] = field(default_factory=list)
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, object | RecordError]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+def _ids_at(path: Path, lines: set[int], limits: ItemLimits) -> dict[int, str]:
+    """The ids on the given lines: read again, only to name repeated ids."""
+    found: dict[int, str] = {}
+    for raw in read_records(path, limits):
+        if raw.line in lines and isinstance(raw.data, dict):
+            found[raw.line] = str(raw.data.get("id"))
+    return found
+
+
+def validate_file(
+    path: Path, config: ProjectConfig, *, limits: ItemLimits | None = None
+) -> StagedItems:
+    """Every record of the file, validated and staged; raise ImportRejected naming each
+    bad line (and field) when there is any. Reads the file as a stream: memory stays flat
+    however long it is."""
+    limits = limits or ItemLimits.from_settings()
+    problems = _Problems(limits.max_problems)
+    staged = StagedItems()
+    ids = IdIndex()
+    try:
+        for raw in read_records(path, limits):
+            if isinstance(raw.data, RecordError):
+                problems.add(raw.line, str(raw.data))
                 continue
             try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, RecordError(f"not valid JSON ({exc.msg} at column {exc.colno})")
-
-
-def _read_csv(path: Path) -> Iterator[tuple[int, object | RecordError]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        for row in reader:
-            number = reader.line_num
-            record: dict[str, object] = {}
-            try:
-                for column, cell in row.items():
-                    if column is None or cell in (None, ""):
-                        continue
-                    record[column] = json.loads(cell) if column in CSV_JSON_COLUMNS else cell
-            except json.JSONDecodeError as exc:
-                yield number, RecordError(f"column `{column}` is not valid JSON ({exc.msg})")
+                record = validate_record(raw.data, config, limits=limits, size=raw.size)
+            except RecordError as exc:
+                problems.add(raw.line, str(exc))
                 continue
-            yield number, record
-
-
-def read_records(path: Path) -> Iterator[tuple[int, object | RecordError]]:
-    if path.suffix.lower() == ".csv":
-        return _read_csv(path)
-    return _read_jsonl(path)
-
-
-def validate_file(path: Path, config: ProjectConfig) -> list[tuple[int, ItemRecord]]:
-    """Every record of the file, validated; raise ImportRejected naming each bad line."""
-    problems: list[str] = []
-    records: list[tuple[int, ItemRecord]] = []
-    seen: dict[str, int] = {}
-    for number, data in read_records(path):
-        if isinstance(data, RecordError):
-            problems.append(f"line {number}: {data}")
-            continue
-        try:
-            record = validate_record(data, config)
-        except RecordError as exc:
-            problems.append(f"line {number}: {exc}")
-            continue
-        if record.id in seen:
-            problems.append(f"line {number}: id {record.id!r} repeats line {seen[record.id]}")
-            continue
-        seen[record.id] = number
-        records.append((number, record))
+            ids.add(record.id, raw.line)
+            if not problems:  # a refused file is read on only to find its other problems
+                staged.add(stage_item(raw.line, record))
+        repeats = ids.repeats()
+        wanted = {line for line, _ in repeats[: limits.max_problems]}
+        named = _ids_at(path, wanted, limits) if wanted else {}
+    except FileUnreadable as exc:
+        problems.add(exc.line, str(exc))
+        repeats, named = [], {}
+    except OSError as exc:
+        staged.close()
+        if exc.errno == errno.ENOSPC:  # staging the items (or the file itself is on it)
+            problem = (
+                f"no space left on the disk of {tempfile.gettempdir()} (TMPDIR) to stage the items"
+            )
+        else:
+            problem = f"cannot read the file: {exc.strerror or exc}"
+        raise ImportRejected(str(path), [problem]) from None
+    for line, first in repeats:
+        problems.add(line, f"id {named.get(line, '?')!r} repeats line {first}")
     if problems:
-        raise ImportRejected(str(path), problems)
-    if not records:
+        staged.close()
+        raise problems.rejection(str(path))
+    if not staged:
+        staged.close()
         raise ImportRejected(str(path), ["the file holds no items"])
-    return records
-
-
-def _fingerprint(record: ItemRecord) -> str:
-    return content_hash(record.model_dump(mode="json", exclude_none=True))
-
-
-def _changed_records(
-    records: list[tuple[int, ItemRecord]],
-    fingerprints: dict[str, str],
-    existing: dict[str, tuple[int, str]],
-) -> list[tuple[int, ItemRecord]]:
-    return [
-        (number, record)
-        for number, record in records
-        if record.id in existing and existing[record.id][1] != fingerprints[record.id]
-    ]
+    return staged
 
 
 def _update_items(
     session: Session,
-    changed: list[tuple[int, ItemRecord]],
-    fingerprints: dict[str, str],
-    existing: dict[str, tuple[int, str]],
+    changed: list[tuple[StagedItem, int]],
+    problems: _Problems,
     *,
     source: str,
     actor: str,
     now: datetime,
-) -> None:
+) -> list[str]:
     """Replace the content of items nobody has seen yet; refuse the rest (their answers
-    were given to the old content). Each replacement is an `item_updated` event."""
-    refused = []
-    items = []
-    for number, record in changed:
-        item = queries.lock_item(session, existing[record.id][0])
+    were given to the old content). Each replacement is an `item_updated` event; the
+    ids replaced."""
+    updated = []
+    for staged, item_id in changed:
+        item = queries.lock_item(session, item_id)
         assert item is not None  # found by items_by_external_id in this transaction
         if item.status != ItemStatus.QUEUED or item.route_reason is not None:
-            refused.append(
-                f"line {number}: id {record.id!r} changed but is already {item.status.replace('_', ' ')}; "
-                "its answers belong to the old content (give the new version a new id)"
+            problems.add(
+                staged.line,
+                f"id {staged.external_id!r} changed but is already "
+                f"{item.status.replace('_', ' ')}; its answers belong to the old content "
+                "(give the new version a new id)",
             )
-        items.append((item, record))
-    if refused:
-        raise ImportRejected(source, refused)
-    for item, record in items:
+            continue
+        if problems:
+            continue  # the import is refused: look for more refusals, change nothing
         old_hash = item.content_hash
-        prediction = getattr(record, "prediction", None)
-        item.content = item_content(record)
-        item.content_hash = fingerprints[record.id]
-        item.meta = record.metadata
-        item.gold = record.gold
-        item.confidence = prediction.confidence if prediction else None
+        item.content = staged.content
+        item.content_hash = staged.content_hash
+        item.meta = staged.meta
+        item.gold = staged.gold
+        item.confidence = staged.confidence
         item.updated_at = now
         session.add(item)
-        record_event(
+        event = record_event(
             session,
             "item_updated",
             actor=actor,
@@ -168,12 +183,65 @@ def _update_items(
                 "source": Path(source).name,
             },
         )
+        session.expunge(event)  # written: the session need not hold a batch's objects
+        session.expunge(item)
+        updated.append(staged.external_id)
+    return updated
+
+
+def _insert_new(
+    session: Session,
+    project_id: int,
+    new: list[StagedItem],
+    *,
+    source: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """New items and their `item_created` events, with Core bulk inserts."""
+    rows: list[dict[str, Any]] = [
+        {
+            "project_id": project_id,
+            "external_id": staged.external_id,
+            "content": staged.content,
+            "content_hash": staged.content_hash,
+            "meta": staged.meta,
+            "gold": staged.gold,
+            "status": ItemStatus.QUEUED,
+            "confidence": staged.confidence,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for staged in new
+    ]
+    bulk.insert_items(session, rows)
+    new_ids = queries.items_by_external_id(session, project_id, (s.external_id for s in new))
+    name = Path(source).name
+    events = [
+        build_event_row(
+            chain=item_chain(new_ids[staged.external_id][0]),
+            seq=0,
+            prev_hash=GENESIS_HASH,
+            kind="item_created",
+            actor=actor,
+            data={
+                "external_id": staged.external_id,
+                "content_hash": staged.content_hash,
+                "source": name,
+            },
+            project_id=project_id,
+            item_id=new_ids[staged.external_id][0],
+            at=now,
+        )
+        for staged in new
+    ]
+    bulk.insert_events(session, events)
 
 
 def import_records(
     session: Session,
     project: Project,
-    records: list[tuple[int, ItemRecord]],
+    records: StagedItems,
     *,
     source: str,
     actor: str = "cli",
@@ -183,77 +251,53 @@ def import_records(
 ) -> ImportReport:
     """Store new items; known ids with the same content are skipped. Known ids with
     different content reject the whole import (never a silent overwrite), unless
-    `update_changed`, which replaces items still waiting in the queue."""
+    `update_changed`, which replaces items still waiting in the queue.
+
+    Writes batch by batch in the caller's transaction; on ImportRejected (found in any
+    batch) the caller rolls back, and nothing of the file is stored."""
     assert project.id is not None  # a project read from the table has its key
     report = ImportReport()
     now = now or utcnow()
-    fingerprints = {record.id: _fingerprint(record) for _, record in records}
-    existing = queries.items_by_external_id(session, project.id, fingerprints)
-    changed = _changed_records(records, fingerprints, existing)
-    if changed and not update_changed:
-        raise ImportRejected(
-            source,
-            [
-                f"line {number}: id {record.id!r} was imported before with different content; "
-                "it was not overwritten (give the new version a new id, or pass --update-changed "
-                "to replace items nobody has reviewed yet)"
-                for number, record in changed
-            ],
+    problems = _Problems(ItemLimits().max_problems)
+    for batch in records.batches():
+        existing = queries.items_by_external_id(
+            session, project.id, (staged.external_id for staged in batch)
         )
-    if changed:
-        _update_items(session, changed, fingerprints, existing, source=source, actor=actor, now=now)
-        report.updated = len(changed)
-        report.changed_ids = [record.id for _, record in changed]
-    changed_ids = set(report.changed_ids)
-    rows: list[dict[str, Any]] = []
-    for _, record in records:
-        if record.id in existing:
-            report.unchanged += record.id not in changed_ids
-            if progress:
-                progress(1)
-            continue
-        prediction = getattr(record, "prediction", None)
-        rows.append(
-            {
-                "project_id": project.id,
-                "external_id": record.id,
-                "content": item_content(record),
-                "content_hash": fingerprints[record.id],
-                "meta": record.metadata,
-                "gold": record.gold,
-                "status": ItemStatus.QUEUED,
-                "confidence": prediction.confidence if prediction else None,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    bulk.insert_items(session, rows, progress=lambda n: progress(n // 2) if progress else None)
-    new_ids = queries.items_by_external_id(
-        session, project.id, (row["external_id"] for row in rows)
-    )
-    events = [
-        build_event_row(
-            chain=item_chain(new_ids[row["external_id"]][0]),
-            seq=0,
-            prev_hash=GENESIS_HASH,
-            kind="item_created",
-            actor=actor,
-            data={
-                "external_id": row["external_id"],
-                "content_hash": row["content_hash"],
-                "source": Path(source).name,
-            },
-            project_id=project.id,
-            item_id=new_ids[row["external_id"]][0],
-            at=now,
-        )
-        for row in rows
-    ]
-    bulk.insert_events(
-        session, events, progress=lambda n: progress(n - n // 2) if progress else None
-    )
-    report.created = len(rows)
+        changed = [
+            (staged, existing[staged.external_id][0])
+            for staged in batch
+            if staged.external_id in existing
+            and existing[staged.external_id][1] != staged.content_hash
+        ]
+        if changed and not update_changed:
+            for staged, _ in changed:
+                problems.add(
+                    staged.line,
+                    f"id {staged.external_id!r} was imported before with different content; "
+                    "it was not overwritten (give the new version a new id, or pass "
+                    "--update-changed to replace items nobody has reviewed yet)",
+                )
+        elif changed:
+            updated = _update_items(session, changed, problems, source=source, actor=actor, now=now)
+            report.updated += len(updated)
+            report.changed_ids += updated
+        new = [staged for staged in batch if staged.external_id not in existing]
+        if not problems:
+            _insert_new(session, project.id, new, source=source, actor=actor, now=now)
+        report.created += len(new)
+        report.unchanged += len(existing) - len(changed)
+        if progress:
+            progress(len(batch))
+    if problems:
+        raise problems.rejection(source)
     return report
 
 
-__all__ = ["ImportRejected", "ImportReport", "Item", "import_records", "validate_file"]
+__all__ = [
+    "ImportRejected",
+    "ImportReport",
+    "Item",
+    "StagedItems",
+    "import_records",
+    "validate_file",
+]

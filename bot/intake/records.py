@@ -2,7 +2,8 @@
 content type's fields plus the kind's own), checked against the project.
 
 Validation happens on every record before anything is written, so a bad file is
-rejected whole with the line and field of each problem.
+rejected whole with the line and field of each problem. The bounds of bot/intake/bounds.py
+(size, nesting, text a store cannot hold) are checked first, on every intake path.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from bot.config.project import ProjectConfig
 from bot.content.base import ItemRecord
+from bot.intake.bounds import ItemLimits, encoded_size, value_problems
 from bot.kinds.registry import kind_of
 
 __all__ = ["ItemRecord", "RecordError", "item_content", "validate_record"]
@@ -20,10 +22,33 @@ class RecordError(ValueError):
     """One bad record, described for a person: `line 12: field prediction.label: ...`."""
 
 
-def validate_record(data: object, config: ProjectConfig) -> ItemRecord:
-    """Parse one record for the project's kind; raise RecordError listing its problems."""
+def _shown(value: object) -> str:
+    """A refused value as the error shows it: its repr, cut (it may be megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}…"
+
+
+def validate_record(
+    data: object,
+    config: ProjectConfig,
+    *,
+    limits: ItemLimits | None = None,
+    size: int | None = None,
+) -> ItemRecord:
+    """Parse one record for the project's kind; raise RecordError listing its problems.
+    `size` is the record's size in its file (else it is measured as JSON); pass `limits`
+    when validating many records (read from the settings otherwise)."""
     if not isinstance(data, dict):
         raise RecordError("each record must be a JSON object")
+    limits = limits or ItemLimits.from_settings()
+    if size is not None and size > limits.max_bytes:
+        raise RecordError(limits.size_problem(size))
+    problems = value_problems(data, limits)  # first: measuring recurses into the nesting
+    if problems:
+        raise RecordError("; ".join(problems))
+    size = encoded_size(data) if size is None else size
+    if size > limits.max_bytes:
+        raise RecordError(limits.size_problem(size))
     kind = kind_of(config)
     try:
         record = kind.record.model_validate(data)
@@ -35,7 +60,7 @@ def validate_record(data: object, config: ProjectConfig) -> ItemRecord:
             if err["type"] == "extra_forbidden":
                 message = f"not a field of a {config.kind} item"
             elif err["type"] != "missing" and not isinstance(err.get("input"), dict | list):
-                message += f" (got {err.get('input')!r})"
+                message += f" (got {_shown(err.get('input'))})"
             problems.append(f"field `{where}`: {message}" if where else message)
         raise RecordError("; ".join(problems)) from None
     problems = kind.record_problems(record, config)
