@@ -24,6 +24,11 @@ from tests.factories import make_settings, truncate_all
 
 PG_ADMIN_URL = os.environ.get("QUORUM_TEST_PG", "postgresql://127.0.0.1:5432/test")
 
+# Development mode for the whole suite, and for the `quorum` processes tests start (they
+# inherit the environment): the published default audit key and export salt are
+# accepted. Tests of the refusal outside dev mode delete it with monkeypatch.
+os.environ["QUORUM_DEV"] = "1"
+
 
 def _postgres_available() -> str | None:
     try:

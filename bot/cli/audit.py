@@ -9,7 +9,8 @@ import typer
 from sqlalchemy import Engine
 
 from bot.cli.context import open_context
-from bot.cli.output import console, fail
+from bot.cli.output import console
+from bot.runtime.settings import get_settings
 from storage.db import session_scope
 
 app = typer.Typer(help="Verify and pin the tamper-evident audit trail.", no_args_is_help=True)
@@ -18,15 +19,12 @@ app = typer.Typer(help="Verify and pin the tamper-evident audit trail.", no_args
 def _project_id(engine: Engine, name: str | None) -> int | None:
     from sqlmodel import Session
 
-    from bot.workflow.project_versions import UnknownProjectError, require_project
+    from bot.workflow.project_versions import require_project
 
     if name is None:
         return None
     with Session(engine) as session:
-        try:
-            return require_project(session, name).id
-        except UnknownProjectError as exc:
-            raise fail(str(exc)) from None
+        return require_project(session, name).id
 
 
 @app.command("verify")
@@ -53,7 +51,9 @@ def audit_checkpoint(
     from bot.audit.chain import write_checkpoint
     from storage import queries
 
-    ctx = open_context()
+    settings = get_settings()  # refused before the database is touched
+    settings.require_own_secrets("QUORUM_AUDIT_KEY", command="quorum audit checkpoint")
+    ctx = open_context(settings)
     project_id = _project_id(ctx.engine, project)
     with session_scope(ctx.engine) as session:
         targets = [p for p in queries.list_projects(session) if project_id in (None, p.id)]
@@ -76,14 +76,11 @@ def provenance(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a timeline."),
 ) -> None:
     """One item's whole history: who decided what, when, under which rules."""
-    from bot.audit.provenance import AmbiguousItemError, UnknownItemError, item_history
+    from bot.audit.provenance import item_history
     from bot.cli.render.provenance import render_history
 
     ctx = open_context()
-    try:
-        history = item_history(ctx.engine, item_id, project=project)
-    except (UnknownItemError, AmbiguousItemError) as exc:
-        raise fail(str(exc)) from None
+    history = item_history(ctx.engine, item_id, project=project)
     if as_json:
         import json
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
+from bot.cli.logs import configure_logging
 from bot.cli.output import console
+from bot.runtime.settings import get_settings
 
 
 def demo(
@@ -22,4 +24,6 @@ def demo(
     """The whole loop offline: example projects, a local Slack emulator, simulated reviewers."""
     from bot.sandbox.demo import run_demo
 
+    # Quiet unless asked (QUORUM_LOG_LEVEL): the demo's output is its progress and summary.
+    configure_logging(get_settings(), default="WARNING")
     run_demo(workdir=workdir, accuracy=accuracy, seed=seed, console=console, llm_stub=llm_stub)

@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from bot.cli.context import open_context
-from bot.cli.output import errors, fail, progress_bar
+from bot.cli.output import errors, progress_bar
+from bot.runtime.settings import get_settings
 
 
 def export(
@@ -40,43 +41,41 @@ def export(
 ) -> None:
     """Export signed-off labels for training and evaluation, streamed, with provenance."""
     from bot.exports.outputs import open_outputs, parse_when
-    from bot.exports.run import ExportRequest, run_export
-    from bot.exports.writers import ExportError
-    from bot.workflow.project_versions import UnknownProjectError
+    from bot.exports.run import ExportRequest, check_export, run_export
 
-    try:
-        request = ExportRequest(
-            project=project,
-            format=format,
-            statuses=tuple(status),
-            methods=tuple(method),
-            signed_from=parse_when(date_from, "--from"),
-            signed_before=parse_when(date_to, "--to", end_of_day=True),
-            min_agreement=min_agreement,
-            since_last_run=since,
-            pseudonymise=pseudonymise,
+    request = ExportRequest(
+        project=project,
+        format=format,
+        statuses=tuple(status),
+        methods=tuple(method),
+        signed_from=parse_when(date_from, "--from"),
+        signed_before=parse_when(date_to, "--to", end_of_day=True),
+        min_agreement=min_agreement,
+        since_last_run=since,
+        pseudonymise=pseudonymise,
+    )
+    request.check()
+    settings = get_settings()  # refused before the database is touched
+    if pseudonymise:
+        settings.require_own_secrets("QUORUM_EXPORT_SALT", command="quorum export --pseudonymise")
+    ctx = open_context(settings)
+    # Refused before any file is opened or the progress bar drawn: an earlier output stays.
+    fmt = check_export(ctx.engine, request)
+    outputs = open_outputs(fmt, out=out, parquet=parquet, hf_dataset=hf_dataset, ties_out=ties_out)
+    with outputs as (sink, ties, where), progress_bar() as bar:
+        task = bar.add_task(f"Exporting {format}", total=None)
+        result = run_export(
+            ctx.engine,
+            request,
+            sink=sink,
+            ties=ties,
+            now=ctx.clock.now(),
+            salt=ctx.settings.quorum_export_salt,
+            output=where,
+            actor=os.environ.get("USER", "cli"),
+            on_total=lambda n: bar.update(task, total=n),
+            on_progress=lambda n: bar.advance(task, n),
         )
-        fmt = request.check()
-        ctx = open_context()
-        outputs = open_outputs(
-            fmt, out=out, parquet=parquet, hf_dataset=hf_dataset, ties_out=ties_out
-        )
-        with outputs as (sink, ties, where), progress_bar() as bar:
-            task = bar.add_task(f"Exporting {format}", total=None)
-            result = run_export(
-                ctx.engine,
-                request,
-                sink=sink,
-                ties=ties,
-                now=ctx.clock.now(),
-                salt=ctx.settings.quorum_export_salt,
-                output=where,
-                actor=os.environ.get("USER", "cli"),
-                on_total=lambda n: bar.update(task, total=n),
-                on_progress=lambda n: bar.advance(task, n),
-            )
-    except (ExportError, UnknownProjectError) as exc:
-        raise fail(str(exc)) from None
     summary = f"Exported {result.rows:,} {format} row(s) from {result.labels:,} label(s)"
     summary += f" to {where}" if where else ""
     if result.set_aside:

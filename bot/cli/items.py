@@ -21,30 +21,28 @@ def import_items(
     ),
 ) -> None:
     """Import items, all or nothing: any bad line and nothing is stored."""
-    from bot.intake.importer import ImportRejected, import_records, validate_file
-    from bot.workflow.project_versions import UnknownProjectError, project_config, require_project
+    from bot.intake.importer import import_records, validate_file
+    from bot.workflow.project_versions import project_config, require_project
 
-    if not file.exists():
-        raise fail(f"{file}: no such file")
+    if not file.is_file():
+        problem = "is a folder" if file.is_dir() else "does not exist"
+        raise fail(f"{file} {problem}: give the path of a JSONL or CSV file of items.")
     ctx = open_context()
-    try:
-        with session_scope(ctx.engine) as session:
-            target = require_project(session, project)
-            config = project_config(session, target)
-            records = validate_file(file, config)
-            with progress_bar() as bar:
-                task = bar.add_task(f"Importing {file.name}", total=len(records))
-                report = import_records(
-                    session,
-                    target,
-                    records,
-                    source=str(file),
-                    now=ctx.clock.now(),
-                    update_changed=update_changed,
-                    progress=lambda n: bar.advance(task, n),
-                )
-    except (ImportRejected, UnknownProjectError) as exc:
-        raise fail(str(exc)) from None
+    with session_scope(ctx.engine) as session:
+        target = require_project(session, project)
+        config = project_config(session, target)
+        records = validate_file(file, config)
+        with progress_bar() as bar:
+            task = bar.add_task(f"Importing {file.name}", total=len(records))
+            report = import_records(
+                session,
+                target,
+                records,
+                source=str(file),
+                now=ctx.clock.now(),
+                update_changed=update_changed,
+                progress=lambda n: bar.advance(task, n),
+            )
     updated = f"; {report.updated} updated" if report.updated else ""
     console.print(
         f"Imported {report.created} new item(s) into [bold]{project}[/bold]; "

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.runtime.errors import UserError
 
 console = Console()
 errors = Console(stderr=True)
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print the error and return the exit to raise: `raise fail("...") from None`."""
-    errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
-    return typer.Exit(code)
+def fail(message: str, code: int = 2, *, fix: str | None = None) -> UserError:
+    """The error to raise (`raise fail("...")`); bot/cli/main.py prints it and exits
+    with `code`."""
+    error = UserError(message, fix)
+    error.exit_code = code
+    return error
 
 
 def progress_bar() -> Progress:

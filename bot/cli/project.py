@@ -18,7 +18,7 @@ app = typer.Typer(help="Create and update projects from YAML files.", no_args_is
 def project_apply(file: Path = typer.Argument(..., help="The project's YAML file.")) -> None:
     """Create or update a project from its YAML (each change is kept as a new version)."""
     from bot.config.project import ProjectConfigError, load_project_file
-    from bot.workflow.project_versions import apply_project
+    from bot.workflow.project_versions import ProjectRefused, apply_project
     from bot.workflow.review.release import release_removed_reviewers
 
     try:
@@ -33,7 +33,7 @@ def project_apply(file: Path = typer.Argument(..., help="The project's YAML file
             moved = release_removed_reviewers(
                 session, result, actor=actor, now=ctx.clock.now(), rng=ctx.rng
             )
-    except ValueError as exc:
+    except ProjectRefused as exc:
         raise fail(f"{file}: {exc}") from None
     if result.created:
         console.print(f"Created project [bold]{config.name}[/bold] ({config.kind}), version 1.")
@@ -44,6 +44,8 @@ def project_apply(file: Path = typer.Argument(..., help="The project's YAML file
                 f"Removed from the reviewers: {', '.join(result.removed_reviewers)}; "
                 f"{moved} pending item(s) moved to others."
             )
+        if result.requeued:
+            console.print(f"{result.requeued} failed item(s) are queued again.")
     else:
         console.print(
             f"Project [bold]{config.name}[/bold] is unchanged (version {result.version})."

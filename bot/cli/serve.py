@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 import typer
 
 from bot.cli.context import open_context
+from bot.cli.failures import listening_on, slack_call
+from bot.cli.logs import configure_logging, quiet_bolt_client_warning
 from bot.cli.output import console, fail
+from bot.runtime.context import QuorumContext
 from bot.runtime.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from bot.runtime.app import Runtime
 
 
 def serve(
@@ -36,8 +39,6 @@ def serve(
     ),
 ) -> None:
     """Run the bot: HTTP mode, or Socket Mode when SLACK_APP_TOKEN is set."""
-    from bot.runtime.app import Runtime
-
     settings = get_settings()
     missing = settings.missing_for_serve()
     if missing:
@@ -55,34 +56,80 @@ def serve(
             "--workers needs PostgreSQL: SQLite serves one process. Set DATABASE_URL "
             "to a PostgreSQL database, or run `quorum serve` without --workers."
         )
-    configure_logging()
+    settings.require_own_secrets("QUORUM_AUDIT_KEY", command="quorum serve")
     if workers > 1:
         _serve_processes(settings, host=host, port=port, workers=workers, background=background)
         return
-    runtime = Runtime(open_context(settings))
-    if background:
-        runtime.start_background()
     where = "background loops in this process" if background else "no background loops"
-    try:
+    # Everything that can be refused (database, port, tokens) is tried before anything
+    # starts, and before logging is set up, so a refusal is its one message alone.
+    with ExitStack() as running:
+        ctx = open_context(settings)
+        running.callback(ctx.engine.dispose)
+        sock = None
+        if not settings.slack_app_token:
+            sock = _bind(host, port, settings)
+            running.callback(sock.close)
+        runtime = start_runtime(ctx)
+        running.callback(runtime.stop)
         if settings.slack_app_token:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            handler = SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
-            handler.connect()  # in the background, so SIGTERM reaches runtime.stop() below
+            handler = _connect_socket_mode(runtime, settings)
+            running.callback(handler.close)
+        configure_logging(settings)
+        if background:
+            runtime.start_background()
+        if sock is None:
             console.print(f"Quorum is running in Socket Mode ({where}).", soft_wrap=True)
-            try:
-                runtime.wait_for_signal()
-            finally:
-                handler.close()
         else:
-            http = runtime.start_http(port=port, host=host)
+            http = runtime.start_http(sock=sock, host=host)
             console.print(
                 f"Quorum is listening on {http.url}/slack/events (health: /healthz; {where}).",
                 soft_wrap=True,
             )
-            runtime.wait_for_signal()
-    finally:
-        runtime.stop()
+        runtime.wait_for_signal()
+
+
+def start_runtime(ctx: QuorumContext) -> Runtime:
+    """The bot's runtime, bound to the workspace of SLACK_BOT_TOKEN (auth.test: a bad
+    token or an unreachable Slack is reported here, before anything starts)."""
+    from bot.runtime.app import Runtime
+
+    quiet_bolt_client_warning()
+    with slack_call("auth.test", "SLACK_BOT_TOKEN", ctx.settings.slack_api_url):
+        runtime = Runtime(ctx)
+        runtime.bind_workspace()
+    return runtime
+
+
+def _check_bot_token(settings: Settings) -> None:
+    from slack_sdk import WebClient
+
+    assert settings.slack_bot_token is not None  # missing_for_serve() checked it
+    client = WebClient(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    with slack_call("auth.test", "SLACK_BOT_TOKEN", settings.slack_api_url):
+        client.auth_test()
+
+
+def _bind(host: str, port: int, settings: Settings) -> socket.socket:
+    from bot.runtime.server import bind_socket
+
+    with listening_on(host, port):
+        return bind_socket(host, port, settings.quorum_http_backlog)
+
+
+def _connect_socket_mode(runtime: Runtime, settings: Settings) -> SocketModeHandler:
+    """Socket Mode, connected in the background (so SIGTERM reaches runtime.stop()). The
+    WebSocket URL is asked for here, so a refused SLACK_APP_TOKEN is reported as such."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    assert settings.slack_app_token is not None  # Socket Mode is chosen by its presence
+    app_token = settings.slack_app_token.get_secret_value()
+    handler = SocketModeHandler(runtime.app, app_token)
+    with slack_call("apps.connections.open", "SLACK_APP_TOKEN", settings.slack_api_url):
+        opened = handler.client.web_client.apps_connections_open(app_token=app_token)
+        handler.client.wss_uri = opened["url"]  # connect() uses it instead of asking again
+        handler.connect()
+    return handler
 
 
 def _serve_processes(
@@ -90,13 +137,23 @@ def _serve_processes(
 ) -> None:
     """`workers` web processes on one listening socket, supervised from here; the
     background loops, unless --no-background, run once, here, as in `quorum worker`."""
-    from bot.runtime.app import Runtime
-    from bot.runtime.server import bind_socket
     from bot.runtime.supervisor import WebProcesses, wait_for_signal
 
     ctx = open_context(settings)  # migrates the schema once, before the web processes start
-    sock = bind_socket(host, port, settings.quorum_http_backlog)
-    runtime = Runtime(ctx) if background else None
+    try:
+        sock = _bind(host, port, settings)
+    except BaseException:
+        ctx.engine.dispose()
+        raise
+    try:
+        runtime = start_runtime(ctx) if background else None
+        if runtime is None:
+            _check_bot_token(settings)  # the web processes would each fail on it
+    except BaseException:
+        sock.close()
+        ctx.engine.dispose()
+        raise
+    configure_logging(settings)
     web: WebProcesses | None = None
     try:
         if runtime is not None:
@@ -124,9 +181,10 @@ def _web_process(sock: socket.socket) -> None:
     from bot.runtime.app import Runtime
     from bot.runtime.supervisor import wait_for_signal
 
-    configure_logging()
+    settings = get_settings()
+    configure_logging(settings)
     parent = os.getppid()
-    runtime = Runtime(open_context(get_settings()))
+    runtime = Runtime(open_context(settings))
     try:
         runtime.start_http(sock=sock)
         wait_for_signal(tick=lambda: os.getppid() == parent)

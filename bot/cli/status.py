@@ -25,10 +25,43 @@ def status(
     if plot is not None and project is None:
         raise fail("--plot needs --project NAME: the figure is of one project")
     ctx = open_context()
+    if project is not None:
+        _require_project(ctx, project)  # before any table: the error is all that is printed
     console.print(project_status_table(ctx.engine, project))
+    _print_dispatch_problems(ctx, project)
     if project is not None:
         _print_project_quality(ctx, project, plot)
     console.print(delivery_status_table(ctx.engine, ctx.clock.now()))
+
+
+def _require_project(ctx: QuorumContext, project: str) -> None:
+    from sqlmodel import Session
+
+    from bot.workflow.project_versions import require_project
+
+    with Session(ctx.engine) as session:
+        require_project(session, project)
+
+
+def _print_dispatch_problems(ctx: QuorumContext, project: str | None) -> None:
+    """Items that could not be sent, with why, and projects that cannot staff items."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from bot.workflow.intake.problems import dispatch_problems
+
+    problems = dispatch_problems(ctx.engine, project)
+    for name, why in problems.understaffed:
+        console.print(f"[yellow]Project {name} cannot staff its items:[/yellow] {escape(why)}")
+    if not problems.failed_total:
+        return
+    table = Table(title=f"Failed items ({problems.failed_total}): not sent, waiting for a fix")
+    for column in ("project", "item", "reason"):
+        table.add_column(column, overflow="fold")
+    for failed in problems.failed:
+        table.add_row(failed.project, escape(failed.external_id), escape(failed.reason))
+    console.print(table)
+    console.print("Fix the project file and `quorum project apply` it: failed items are retried.")
 
 
 def _print_project_quality(ctx: QuorumContext, project: str, plot: Path | None) -> None:

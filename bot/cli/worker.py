@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from bot.cli.context import open_context
+from bot.cli.logs import configure_logging
 from bot.cli.output import console, fail
-from bot.cli.serve import configure_logging
+from bot.cli.serve import start_runtime
 from bot.runtime.settings import get_settings
 
 
 def worker() -> None:
     """Run the background loops (dispatch, delivery, scheduler, LLM assist), no HTTP."""
-    from bot.runtime.app import Runtime
-
     settings = get_settings()
     missing = settings.missing_for_worker()
     if missing:
@@ -19,8 +18,9 @@ def worker() -> None:
             f"{missing[0]} is not set; `quorum worker` sends Slack messages "
             "(README: 'Connect a real Slack workspace')."
         )
-    configure_logging()
-    runtime = Runtime(open_context(settings))
+    settings.require_own_secrets("QUORUM_AUDIT_KEY", command="quorum worker")
+    runtime = start_runtime(open_context(settings))
+    configure_logging(settings)
     try:
         runtime.start_background()
         scheduler = "scheduler" if runtime.scheduler is not None else "scheduler off"

@@ -127,6 +127,16 @@ def _labelled(
     )
 
 
+def check_export(engine: Engine, request: ExportRequest) -> ExportFormat:
+    """The format to write, once the request's options, its project and the format's fit
+    with the project's kind are checked: everything that can be refused before a file is
+    opened or a progress bar shown."""
+    fmt = request.check()
+    with Session(engine) as session:
+        project = require_project(session, request.project)
+        return format_for(kind_named(project.kind), fmt.name, project=project.name)
+
+
 def run_export(
     engine: Engine,
     request: ExportRequest,

@@ -16,6 +16,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bot.runtime.errors import UserError
+
 ROW_GROUP = 20_000
 
 
@@ -28,7 +30,7 @@ def encode(value: Any) -> str:
     return orjson.dumps(value, default=str, option=OPTIONS).decode()
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """An export that cannot be made as asked; the message says what to change."""
 
 
@@ -133,12 +135,21 @@ class HfDatasetSink:
     def close(self) -> None:
         try:
             self._parquet.close()
-            dataset = self.datasets.Dataset.from_parquet(
-                str(self._parquet.path), cache_dir=str(self._work / "cache")
-            )
-            dataset.save_to_disk(str(self.directory))
+            if self.rows:
+                dataset = self.datasets.Dataset.from_parquet(
+                    str(self._parquet.path), cache_dir=str(self._work / "cache")
+                )
+                dataset.save_to_disk(str(self.directory))
+            else:  # from_parquet refuses a file without rows; an empty export is still one
+                table = pq.read_table(str(self._parquet.path))
+                dataset = self.datasets.Dataset(self.datasets.table.InMemoryTable(table))
+                dataset.save_to_disk(str(self.directory), num_shards=1)
         finally:
-            shutil.rmtree(self._work, ignore_errors=True)
+            self.cleanup()
+
+    def cleanup(self) -> None:
+        """Remove the working folder (also when the export failed before `close`)."""
+        shutil.rmtree(self._work, ignore_errors=True)
 
 
 class DiscardSink:

@@ -20,8 +20,8 @@ from sqlmodel import Session, select
 
 from bot import EXAMPLES_DIR
 from bot.config.project import ProjectConfig, load_project_file
-from bot.exports.run import ExportRequest, run_export
-from bot.exports.writers import JsonlSink
+from bot.exports.outputs import open_outputs
+from bot.exports.run import ExportRequest, check_export, run_export
 from bot.intake.importer import import_records, validate_file
 from bot.kinds.registry import kind_of
 from bot.sandbox.harness import SlackSandbox
@@ -165,11 +165,13 @@ def _export(sandbox: SlackSandbox, configs: dict[int, ProjectConfig], workdir: P
         formats = ["labels", *(f.name for f in kind_of(config).export_formats)]
         for export_format in formats:
             path = workdir / f"{config.name}.{export_format}.jsonl"
-            with path.open("w", encoding="utf-8") as handle:
+            request = ExportRequest(project=config.name, format=export_format)
+            fmt = check_export(sandbox.ctx.engine, request)
+            with open_outputs(fmt, out=path) as (sink, _ties, _where):
                 run_export(
                     sandbox.ctx.engine,
-                    ExportRequest(project=config.name, format=export_format),
-                    sink=JsonlSink(handle),
+                    request,
+                    sink=sink,
                     now=sandbox.clock.now(),
                     salt=sandbox.ctx.settings.quorum_export_salt,
                     actor="demo",
@@ -203,7 +205,9 @@ def run_demo(
     leads = sorted({lead for c in configs.values() for lead in c.leads})
     channels = sorted({c.escalation_channel for c in configs.values() if c.escalation_channel})
     digests = sorted({c.digest_channel for c in configs.values() if c.digest_channel})
-    overrides: dict[str, Any] = {}
+    # Development mode: the demo's own offline world may use the published default
+    # audit key and export salt, which `quorum serve` and friends refuse.
+    overrides: dict[str, Any] = {"quorum_dev": True}
     stub = None
     if llm_stub:
         from bot.sandbox.openai_stub import start_llm_stub

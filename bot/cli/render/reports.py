@@ -16,6 +16,7 @@ COLUMNS = [
     ItemStatus.ESCALATED,
     ItemStatus.SIGNED_OFF,
     ItemStatus.AUTO_ACCEPTED,
+    ItemStatus.FAILED,
 ]
 
 
