@@ -23,7 +23,7 @@ from sqlmodel import Session
 from bot.config.project import ProjectConfig
 from bot.delivery import outbox
 from bot.slack.messages import SlackMessage
-from bot.slack.wording import say
+from bot.slack.wording import say, say_plain
 from bot.workflow.project_versions import project_config
 from storage import outbox_store, queries, schedule_queries
 from storage.db import session_scope
@@ -86,9 +86,12 @@ def build_digest(
             for b in behind
         ],
     )
-    header = say("digest_header", project_name=config.name, date=now.date().isoformat())
+    date = now.date().isoformat()
+    # The header block is plain_text (shown as it is); the notification text is mrkdwn.
+    header = say_plain("digest_header", project_name=config.name, date=date)
+    text = say("digest_header", project_name=config.name, date=date)
     blocks = [
-        HeaderBlock(text=header[:150]),
+        HeaderBlock(text=header if len(header) <= 150 else header[:149] + "…"),
         SectionBlock(text=MarkdownTextObject(text=summary)),
         DividerBlock(),
         SectionBlock(text=MarkdownTextObject(text=slow_text)),
@@ -97,7 +100,7 @@ def build_digest(
             elements=[MarkdownTextObject(text=f"As of {now.strftime('%Y-%m-%d %H:%M')} UTC")]
         ),
     ]
-    return SlackMessage(text=header, blocks=[b.to_dict() for b in blocks])
+    return SlackMessage(text=text, blocks=[b.to_dict() for b in blocks])
 
 
 def send_digests(engine: Engine, *, now: datetime, hour_utc: int) -> int:

@@ -82,11 +82,19 @@ def diff_size(diff: str) -> tuple[int, int]:
     return added, removed
 
 
+# An edit may add this many characters to the response: each input box is capped by
+# Slack, but a forged submission could claim any number of boxes.
+EDIT_ROOM = 3000
+
+
 def edit_problem(content: dict, text: str, recorded: Any) -> str | None:
     """Why an edit from the modal is not recorded (a wording template name), or None:
-    empty, the model's text unchanged, or the reviewer's own recorded text again."""
+    empty, far longer than the response, the model's text unchanged, or the reviewer's
+    own recorded text again."""
     if not text.strip():
         return "correction_empty"
+    if len(text) > len(original_response(content)) + EDIT_ROOM:
+        return "correction_too_long"
     if normalise_text(text) == normalise_text(original_response(content)):
         return "correction_unchanged"
     if isinstance(recorded, dict) and normalise_text(

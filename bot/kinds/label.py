@@ -39,7 +39,7 @@ from bot.slack import ids
 from bot.slack.messages import actions, answer_value, assignment_value, button, context, control
 from bot.slack.payloads import label_from_token, label_token
 from bot.slack.text import escape_mrkdwn
-from bot.slack.wording import say
+from bot.slack.wording import say, say_plain
 
 MAX_LABEL_BUTTONS = 5  # more than this read badly as a row of buttons on a phone
 MAX_LABEL_BUTTON_CHARS = 30
@@ -221,9 +221,9 @@ class Label(TaskKind):
         if uses_buttons(config):
             buttons = [
                 button(
-                    say("confirm_button", label=label) if label == predicted else label,
+                    say_plain("confirm_button", label=label) if label == predicted else label,
                     ids.indexed(ids.ANSWER, index),
-                    answer_value(assignment_id, label, change=change),
+                    answer_value(assignment_id, label_token(label), change=change),
                     style="primary" if label == predicted else None,
                 )
                 for index, label in enumerate(config.labels)
@@ -233,9 +233,9 @@ class Label(TaskKind):
         if isinstance(predicted, str) and predicted in config.labels:
             elements.append(
                 button(
-                    say("confirm_button", label=predicted),
+                    say_plain("confirm_button", label=predicted),
                     ids.indexed(ids.ANSWER, 0),
-                    answer_value(assignment_id, predicted, change=change),
+                    answer_value(assignment_id, label_token(predicted), change=change),
                     style="primary",
                 )
             )
@@ -281,9 +281,9 @@ class Label(TaskKind):
         if isinstance(predicted, list) and predicted and set(predicted) <= set(config.labels):
             submit.append(
                 button(
-                    say("confirm_button", label=", ".join(predicted)),
+                    say_plain("confirm_button", label=", ".join(predicted)),
                     ids.indexed(ids.ANSWER, 0),
-                    answer_value(assignment_id, predicted, change=change),
+                    answer_value(assignment_id, [label_token(p) for p in predicted], change=change),
                 )
             )
         return [
@@ -292,11 +292,8 @@ class Label(TaskKind):
         ]
 
     def decision_inputs(self, config: KindConfig, content: dict, consensus: Any) -> list[Block]:
-        options = [
-            Option(text=PlainTextObject(text=option_text(label)), value=label)
-            for label in config.labels
-        ]
-        by_value = {o.value: o for o in options}
+        options = [_option(label) for label in config.labels]  # values: tokens (≤ 150 chars)
+        by_value = {label: option for label, option in zip(config.labels, options, strict=True)}
         element: Any
         if config.multi_label:
             initial = [by_value[v] for v in consensus or [] if v in by_value] or None
@@ -308,6 +305,11 @@ class Label(TaskKind):
                 action_id=VALUE_ACTION, options=options, initial_option=by_value.get(consensus)
             )
         return [InputBlock(block_id=DECISION_BLOCK, label="Final label", element=element)]
+
+    def decision_value(self, config: KindConfig, content: dict, raw: Any) -> Any:
+        if isinstance(raw, list):
+            return self.canonical(labels_for_tokens(config, raw), content)
+        return self.canonical(labels_for_tokens(config, [raw])[0], content)
 
     def decision_problem(self, config: KindConfig, content: dict, value: Any) -> str | None:
         values = value if isinstance(value, list) else [value]
@@ -363,7 +365,7 @@ class Label(TaskKind):
             label = rng.choice([other for other in config.labels if other != label] or [label])
         predicted = _predicted(content)
         if uses_buttons(config) or label == predicted:
-            text = say("confirm_button", label=label) if label == predicted else label
+            text = say_plain("confirm_button", label=label) if label == predicted else label
             return label, [Click(text=text)]
         return label, [Click(action_id=ids.PICK_LABEL, selected=label_token(label))]
 

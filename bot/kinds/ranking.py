@@ -59,6 +59,7 @@ from bot.kinds.exporting import ExportFormat, Labelled, Row
 from bot.kinds.label import option_text
 from bot.kinds.preference import DPO_SCHEMA, pair_row
 from bot.slack import ids
+from bot.slack.text import escape_mrkdwn
 from bot.slack.wording import say
 
 MIN_RESPONSES = 3
@@ -240,7 +241,7 @@ class Ranking(TaskKind):
         shown = (value.get("shown") if isinstance(value, dict) else None) or (
             (presentation or {}).get("order") or order
         )
-        return " > ".join(_letter(list(shown), r) for r in order)
+        return " > ".join(escape_mrkdwn(_letter(list(shown), r)) for r in order)
 
     # --- Slack --------------------------------------------------------------------------
     def controls(self, config: KindConfig, view: ReviewView) -> list[Block]:

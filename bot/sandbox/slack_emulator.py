@@ -27,13 +27,31 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bot.sandbox.blockkit import validate_message_blocks, validate_view
+from bot.slack.blockkit import validate_message_blocks, validate_view
 
 _log = logging.getLogger(__name__)
 TRIGGER_TTL_SECONDS = 3.0
 MAX_MESSAGE_TEXT = 40_000
 _JSON_FIELDS = ("blocks", "view", "metadata", "attachments")
 _ID_CHARS = string.ascii_letters + string.digits
+# The bot token's scopes (manifest.yml); `revoke_scope` takes one away to test missing_scope.
+DEFAULT_SCOPES = frozenset(
+    {
+        "chat:write",
+        "im:write",
+        "im:history",
+        "channels:history",
+        "groups:history",
+        "users:read",
+        "usergroups:read",
+        "commands",
+    }
+)
+# Slack's rate-limit tiers, per method per workspace and minute, where the emulator
+# enforces them by default (Tier 2: about 20 a minute). Others only via `rate_limits`.
+DEFAULT_RATE_LIMITS = {"usergroups.users.list": 20}
+# Scopes a method needs, checked by the emulator (missing_scope, as Slack answers).
+METHOD_SCOPES = {"usergroups.users.list": "usergroups:read"}
 
 
 @dataclass
@@ -106,12 +124,14 @@ class SlackEmulator:
         self.team_domain = team_domain
         self._clock = clock
         self._lock = threading.RLock()
-        self._rate_limits: dict[str, int] = dict(rate_limits or {})
+        self._rate_limits: dict[str, int] = {**DEFAULT_RATE_LIMITS, **(rate_limits or {})}
+        self.scopes: set[str] = set(DEFAULT_SCOPES)
         self._rate_windows: dict[str, deque[float]] = {}
         self._faults: dict[str, deque[_Fault]] = {}
         self._users: dict[str, dict[str, Any]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
         self._usergroups: dict[str, list[str]] = {}
+        self._disabled_usergroups: set[str] = set()
         self._last_ts = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -233,8 +253,23 @@ class SlackEmulator:
             self._channels[channel_id] = {"id": channel_id, "name": name, "is_im": False}
 
     def add_usergroup(self, usergroup_id: str, users: list[str]) -> None:
+        """Create or replace a user group (S…) with these members."""
         with self._lock:
             self._usergroups[usergroup_id] = list(users)
+            self._disabled_usergroups.discard(usergroup_id)
+
+    def remove_usergroup(self, usergroup_id: str) -> None:
+        with self._lock:
+            self._usergroups.pop(usergroup_id, None)
+
+    def disable_usergroup(self, usergroup_id: str) -> None:
+        with self._lock:
+            self._disabled_usergroups.add(usergroup_id)
+
+    def revoke_scope(self, scope: str) -> None:
+        """The app was installed without `scope`: methods needing it answer missing_scope."""
+        with self._lock:
+            self.scopes.discard(scope)
 
     def dm_channel(self, user_id: str) -> str:
         """The stable D… id of the bot's DM with ``user_id`` (what conversations.open gives)."""
@@ -491,6 +526,11 @@ class SlackEmulator:
                 raise _ApiError("not_authed")
             if token != self.bot_token:
                 raise _ApiError("invalid_auth")
+        needed = METHOD_SCOPES.get(method)
+        if needed and needed not in self.scopes:
+            raise _ApiError(
+                "missing_scope", extra={"needed": needed, "provided": ",".join(sorted(self.scopes))}
+            )
         return {"ok": True, **handler(self, args)}
 
     # ---- helpers --------------------------------------------------------------------------
@@ -944,8 +984,13 @@ class SlackEmulator:
         return {"user": copy.deepcopy(self._user_arg(args))}
 
     def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
-        users = self._usergroups.get(args.get("usergroup") or "")
+        # Slack: {"ok": true, "users": ["U…", "W…"]}; a bad id is no_such_subteam, and a
+        # disabled group answers only with include_disabled.
+        group = str(args.get("usergroup") or "")
+        users = self._usergroups.get(group)
         if users is None:
+            raise _ApiError("no_such_subteam")
+        if group in self._disabled_usergroups and not _truthy(args.get("include_disabled")):
             raise _ApiError("no_such_subteam")
         return {"users": list(users)}
 

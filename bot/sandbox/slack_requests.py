@@ -56,6 +56,7 @@ class SlackRequestSender:
         *,
         emulator: SlackEmulator | None = None,
         team_id: str = "T0QUORUM",
+        enterprise_id: str | None = None,
         api_app_id: str = "A0QUORUM",
         timeout: float = 10.0,
     ) -> None:
@@ -63,6 +64,7 @@ class SlackRequestSender:
         self.signing_secret = signing_secret
         self.emulator = emulator
         self.team_id = team_id
+        self.enterprise_id = enterprise_id  # an Enterprise Grid org, as Slack names it
         self.api_app_id = api_app_id
         self.timeout = timeout
         self.verification_token = "legacy-verification-token"
@@ -106,7 +108,7 @@ class SlackRequestSender:
             },
             "trigger_id": self._trigger_id(user),
             "team": self._team(),
-            "enterprise": None,
+            "enterprise": self._enterprise(),
             "is_enterprise_install": False,
             "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
             "state": {"values": state},
@@ -115,7 +117,7 @@ class SlackRequestSender:
         }
         if not ephemeral:
             payload["message"] = _as_posted(message)
-        return self._post_payload(payload)
+        return self.post_payload(payload)
 
     def click_in_view(
         self,
@@ -141,12 +143,12 @@ class SlackRequestSender:
             "container": {"type": "view", "view_id": view["id"]},
             "trigger_id": self._trigger_id(user),
             "team": self._team(),
-            "enterprise": None,
+            "enterprise": self._enterprise(),
             "is_enterprise_install": False,
             "view": {**view, "state": {"values": state}},
             "actions": [action],
         }
-        return self._post_payload(payload)
+        return self.post_payload(payload)
 
     def submit_view(
         self, user: str, view: dict[str, Any], values: dict[str, dict[str, object]]
@@ -167,10 +169,10 @@ class SlackRequestSender:
             "trigger_id": self._trigger_id(user),
             "view": {**view, "state": {"values": state}},
             "response_urls": [],
-            "enterprise": None,
+            "enterprise": self._enterprise(),
             "is_enterprise_install": False,
         }
-        response = self._post_payload(payload)
+        response = self.post_payload(payload)
         if self.emulator is not None and response.status == 200 and view.get("id"):
             self.emulator.apply_view_response(view["id"], _json_or_none(response.body))
         return response
@@ -190,6 +192,7 @@ class SlackRequestSender:
             "command": command,
             "text": text,
             "api_app_id": self.api_app_id,
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
             "is_enterprise_install": "false",
             "response_url": self._response_url(channel, None, user),
             "trigger_id": self._trigger_id(user),
@@ -226,6 +229,7 @@ class SlackRequestSender:
         envelope = {
             "token": self.verification_token,
             "team_id": self.team_id,
+            "enterprise_id": self.enterprise_id,
             "api_app_id": self.api_app_id,
             "event": event,
             "type": "event_callback",
@@ -233,7 +237,7 @@ class SlackRequestSender:
             "event_time": now,
             "authorizations": [
                 {
-                    "enterprise_id": None,
+                    "enterprise_id": self.enterprise_id,
                     "team_id": self.team_id,
                     "user_id": bot_user,
                     "is_bot": True,
@@ -305,9 +309,13 @@ class SlackRequestSender:
 
     # ---- helpers --------------------------------------------------------------------------
 
-    def _post_payload(self, payload: dict[str, Any]) -> SlackHttpResponse:
+    def post_payload(self, payload: Any) -> SlackHttpResponse:
+        """POST any interaction payload, signed, as Slack sends them (a form field)."""
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self.post_raw(body, content_type="application/x-www-form-urlencoded")
+
+    def _enterprise(self) -> dict[str, str] | None:
+        return {"id": self.enterprise_id, "name": "Emulated org"} if self.enterprise_id else None
 
     def _user(self, user_id: str) -> dict[str, Any]:
         found = self.emulator.user(user_id) if self.emulator else None

@@ -1,4 +1,6 @@
-"""Block Kit validation with Slack's limits, so the emulator rejects what Slack would reject.
+"""Block Kit validation with Slack's limits: `project apply` refuses a project whose messages
+Slack would reject (bot/workflow/intake/preflight.py), and the emulator rejects what Slack
+would reject.
 
 slack_sdk.models checks lengths only when its classes are used, and never the per-surface
 block counts; raw dicts are not checked at all. The emulator runs every message and view

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
-from bot.slack.text import escape_mrkdwn, role_name
+from bot.slack.text import escape_mrkdwn, role_name, same_kind
 from bot.slack.wording import say
 
 FENCE = "```"
@@ -80,7 +80,8 @@ def cut(text: str, limit: int) -> tuple[str, bool]:
     head = _safe_end(head).rstrip()
     if _fence_open(head):
         head += "\n" + FENCE
-    return f"{head}\n{MARKER}" if head.endswith(FENCE) else f"{head} {MARKER}", True
+    shown = f"{head}\n{MARKER}" if head.endswith(FENCE) else f"{head} {MARKER}"
+    return same_kind(text, shown), True
 
 
 def _hard_split(line: str, width: int) -> list[str]:
@@ -124,7 +125,7 @@ def split(text: str, limit: int = SECTION_CHARS) -> list[str]:
 
 
 def turn_heading(turn: dict) -> str:
-    return f"*{role_name(str(turn.get('role', '')))}:*"
+    return f"*{escape_mrkdwn(role_name(str(turn.get('role', ''))))}:*"
 
 
 def turn_body(turn: dict) -> str:

@@ -29,7 +29,7 @@ from slack_sdk.models.views import View
 from bot.config.project import ProjectConfig
 from bot.kinds.base import TEXT_INPUT_LIMIT, VALUE_ACTION
 from bot.kinds.registry import kind_of
-from bot.slack.text import SECTION_LIMIT, escape_mrkdwn, truncate
+from bot.slack.text import SECTION_LIMIT, escape_mrkdwn, mention, truncate
 
 ACCEPT = "quorum_escalation_accept"
 ACCEPT_PATTERN = rf"^{ACCEPT}:\d+$"
@@ -135,7 +135,7 @@ def _answer_lines(card: EscalationCard) -> list[str]:
     lines = []
     for number, answer in enumerate(card.answers, start=1):
         line = (
-            f"*{number}.* <@{answer.reviewer}> — *{escape_mrkdwn(answer.text)}*"
+            f"*{number}.* {mention(answer.reviewer)} — *{escape_mrkdwn(answer.text)}*"
             f" · {duration(answer.seconds)}"
         )
         if answer.flags:
@@ -188,13 +188,6 @@ def _choice_value(escalation_id: int, response_id: int) -> str:
     return json.dumps({"e": escalation_id, "r": response_id}, separators=(",", ":"))
 
 
-def parse_choice_value(raw: str) -> tuple[int, int | None]:
-    """(escalation id, response id) from an "Accept" or "Decide…" button value."""
-    data = json.loads(raw)
-    response = data.get("r")
-    return int(data["e"]), int(response) if response is not None else None
-
-
 def _actions(card: EscalationCard) -> ActionsBlock:
     buttons = []
     for index, choice in enumerate(card.choices[:MAX_CHOICES]):
@@ -242,18 +235,18 @@ def escalation_blocks(card: EscalationCard) -> tuple[str, list[dict]]:
         )
     if card.resolved_by:
         decided = escape_mrkdwn(card.resolved_text or "")
-        text = f":white_check_mark: *Resolved by <@{card.resolved_by}>*: *{decided}*"
+        text = f":white_check_mark: *Resolved by {mention(card.resolved_by)}*: *{decided}*"
         if card.resolution_rationale:
             text += "\n" + _quote(card.resolution_rationale, 1500)
         blocks.append(_section(text))
         if card.resolved_at:
             blocks.append(_context(card.resolved_at.strftime("Signed off %Y-%m-%d %H:%M UTC")))
-        fallback = f"Resolved by a lead: {config.name} item {card.external_id}"
+        fallback = f"Resolved by a lead: {project} item {item}"
     else:
         if lead_sign_off and card.consensus_text:
             blocks.append(_context(f"Reviewers' consensus: *{escape_mrkdwn(card.consensus_text)}*"))
         blocks.append(_actions(card))
-        fallback = f"Needs a lead: {config.name} item {card.external_id}"
+        fallback = f"Needs a lead: {project} item {item}"
     return fallback, [block.to_dict() for block in blocks]
 
 
@@ -290,10 +283,6 @@ def decision_modal(card: EscalationCard) -> dict:
     return view.to_dict()
 
 
-def modal_escalation_id(view: dict) -> int:
-    return int(json.loads(view.get("private_metadata") or "{}")["e"])
-
-
 def _selected(entry: dict) -> Any:
     if entry.get("type") == "multi_static_select":
         return [o["value"] for o in entry.get("selected_options") or []]
@@ -321,7 +310,7 @@ def read_decision(config: ProjectConfig, state_values: dict) -> tuple[Any, str, 
 
 
 def not_a_lead_notice(config: ProjectConfig) -> str:
-    leads = ", ".join(f"<@{lead}>" for lead in config.leads) or "nobody yet"
+    leads = ", ".join(mention(lead) for lead in config.leads) or "nobody yet"
     return (
         f"Only the leads of *{escape_mrkdwn(config.name)}* can resolve its escalations "
         f"({leads}). Nothing was changed."
@@ -329,7 +318,7 @@ def not_a_lead_notice(config: ProjectConfig) -> str:
 
 
 def already_resolved_notice(resolved_by: str | None, decided: str | None) -> str:
-    who = f"<@{resolved_by}>" if resolved_by else "a lead"
+    who = mention(resolved_by) if resolved_by else "a lead"
     what = f": *{escape_mrkdwn(decided)}*" if decided else ""
     return f"This escalation was already resolved by {who}{what}. Nothing was changed."
 
@@ -350,14 +339,15 @@ def overruled_message(
     text = (
         f"A lead decided an item you reviewed in *{escape_mrkdwn(config.name)}* "
         f"(item `{escape_mrkdwn(external_id)}`).\n"
-        f"You answered *{escape_mrkdwn(yours)}*; <@{lead}> decided *{escape_mrkdwn(decided)}*."
+        f"You answered *{escape_mrkdwn(yours)}*; {mention(lead)} decided *{escape_mrkdwn(decided)}*."
     )
     if rationale:
         text += "\n" + _quote(rationale, 1500)
     else:
         text += "\n_The lead accepted this answer without a note._"
     blocks = [_section(text)]
-    return f"A lead decided an item you reviewed: {decided}", [b.to_dict() for b in blocks]
+    fallback = f"A lead decided an item you reviewed: {truncate(escape_mrkdwn(decided), 200)[0]}"
+    return fallback, [b.to_dict() for b in blocks]
 
 
 def reminder_text(*, lead: str | None, number: int, waited_hours: float) -> str:
@@ -365,8 +355,10 @@ def reminder_text(*, lead: str | None, number: int, waited_hours: float) -> str:
     if lead is None:
         return f"Reminder: this escalation has waited {waited} for a lead's decision."
     if number == 1:
-        return f"<@{lead}> reminder: this escalation has waited {waited} for a lead's decision."
+        return (
+            f"{mention(lead)} reminder: this escalation has waited {waited} for a lead's decision."
+        )
     return (
-        f"<@{lead}> could you take this one? It has waited {waited} for a lead's decision "
+        f"{mention(lead)} could you take this one? It has waited {waited} for a lead's decision "
         "and is still open."
     )

@@ -20,7 +20,7 @@ from bot.slack.messages import (
     section,
     slack_time,
 )
-from bot.slack.text import escape_mrkdwn
+from bot.slack.text import channel_link, escape_mrkdwn, mention
 from bot.slack.wording import say
 
 MAX_HOME_BLOCKS = 100
@@ -116,8 +116,8 @@ def _queue_blocks(data: HomeData) -> list[Block]:
     for entry in data.queue[:QUEUE_SHOWN]:
         text = say(
             "home_queue_entry",
-            project_name=escape_mrkdwn(entry.project_name),
-            external_id=escape_mrkdwn(entry.external_id),
+            project_name=entry.project_name,
+            external_id=entry.external_id,
             since=slack_time(entry.since),
             draft=entry.has_draft,
         )
@@ -145,11 +145,11 @@ def _lead_blocks(data: HomeData) -> list[Block]:
             section(
                 say(
                     "home_escalation_entry",
-                    project_name=escape_mrkdwn(entry.project_name),
-                    external_id=escape_mrkdwn(entry.external_id),
-                    reason=escape_mrkdwn(entry.reason) if entry.reason else None,
+                    project_name=entry.project_name,
+                    external_id=entry.external_id,
+                    reason=entry.reason or None,
                     since=slack_time(entry.since),
-                    channel=entry.channel,
+                    channel=channel_link(entry.channel) if entry.channel else None,
                 )
             )
         )
@@ -163,12 +163,12 @@ def _lead_blocks(data: HomeData) -> list[Block]:
                 section(
                     say(
                         "home_flag_entry",
-                        project_name=escape_mrkdwn(flag.project_name),
-                        external_id=escape_mrkdwn(flag.external_id),
+                        project_name=flag.project_name,
+                        external_id=flag.external_id,
                         reason=_flag_word(flag.reason),
-                        reviewer=flag.reviewer,
+                        reviewer=mention(flag.reviewer),
                         at=slack_time(flag.at),
-                        note=escape_mrkdwn(flag.note) if flag.note else None,
+                        note=flag.note or None,
                     )
                 )
             )

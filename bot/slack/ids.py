@@ -92,11 +92,15 @@ def block(kind: str, assignment_id: int, *rest: object) -> str:
     return ":".join([kind, str(assignment_id), *map(str, rest)])
 
 
+MAX_ROW_ID = 2**63 - 1  # a BIGINT key: a larger number names no row
+
+
 def assignment_of_block(block_id: str | None) -> int | None:
     """The assignment id in a block id made by block(), or None."""
     parts = (block_id or "").split(":")
-    if len(parts) >= 2 and parts[1].isdigit():
-        return int(parts[1])
+    if len(parts) >= 2 and parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 19:
+        number = int(parts[1])
+        return number if 0 < number <= MAX_ROW_ID else None
     return None
 
 

@@ -20,7 +20,8 @@ from slack_sdk.models.blocks import (
 
 from bot.slack import conversation
 from bot.slack.payloads import encode
-from bot.slack.wording import say
+from bot.slack.text import Mrkdwn, date_token
+from bot.slack.wording import say, say_plain
 
 MAX_BUTTON_TEXT = 75
 MAX_MESSAGE_BLOCKS = 50
@@ -60,15 +61,16 @@ def assignment_value(assignment_id: int, **extra: Any) -> str:
 # --- small builders -----------------------------------------------------------------------
 
 
-def slack_time(at: datetime) -> str:
+def slack_time(at: datetime) -> Mrkdwn:
     """A time every reader sees in their own time zone (Slack's date token), with a UTC
     fallback for clients that cannot format it."""
     fallback = at.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+    return date_token(int(at.timestamp()), "{date_short_pretty} at {time}", fallback)
 
 
 def control(name: str) -> str:
-    return say("controls", name=name)
+    """The short text of a button, menu, title or heading (plain_text)."""
+    return say_plain("controls", name=name)
 
 
 def button_text(text: str) -> str:

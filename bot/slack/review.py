@@ -32,7 +32,7 @@ from bot.slack.messages import (
     serialise,
     slack_time,
 )
-from bot.slack.text import escape_mrkdwn
+from bot.slack.text import Mrkdwn, escape_mrkdwn
 from bot.slack.wording import say
 
 CLOSED_WORDS = {
@@ -64,9 +64,10 @@ def content_parts(config: ProjectConfig, content: dict, presentation: dict | Non
     return kind.content.parts(content, presentation, focus_reviewed=kind.judges_reviewed_turn)
 
 
-def describe_answer(config: ProjectConfig, value: Any, presentation: dict | None = None) -> str:
-    """An answer as mrkdwn a reviewer recognises: the button they pressed, in words."""
-    return kind_of(config).describe_answer(config, value, presentation)
+def describe_answer(config: ProjectConfig, value: Any, presentation: dict | None = None) -> Mrkdwn:
+    """An answer as mrkdwn a reviewer recognises: the button they pressed, in words
+    (a kind escapes what it takes from data; tests/slack/test_hostile_text.py checks)."""
+    return Mrkdwn(kind_of(config).describe_answer(config, value, presentation))
 
 
 def _field(suggestion: Any, name: str) -> Any:
@@ -84,7 +85,7 @@ def suggestion_block(config: ProjectConfig, suggestion: Any) -> Block | None:
     return context(
         say(
             "suggestion",
-            value=kind.suggestion_text(config, _field(suggestion, "value")),
+            value=Mrkdwn(kind.suggestion_text(config, _field(suggestion, "value"))),
             confidence=_field(suggestion, "confidence"),
             model=escape_mrkdwn(str(_field(suggestion, "model") or "")) or None,
         )

@@ -24,9 +24,9 @@ from bot.config.project import ProjectConfig
 from bot.slack import conversation, ids
 from bot.slack.conversation import Part
 from bot.slack.messages import actions, button, context, control, section
-from bot.slack.payloads import decode, encode
+from bot.slack.payloads import encode
 from bot.slack.text import escape_mrkdwn
-from bot.slack.wording import say
+from bot.slack.wording import say, say_plain
 from storage.models import FLAG_REASONS
 
 MAX_INPUT = 3000
@@ -54,10 +54,6 @@ def _modal(
         blocks=blocks,
         private_metadata=encode(metadata),
     ).to_dict()
-
-
-def metadata(view: dict) -> dict[str, Any]:
-    return decode(view.get("private_metadata"))
 
 
 # --- correction ---------------------------------------------------------------------------
@@ -112,7 +108,7 @@ def correction_modal(
         blocks.append(
             InputBlock(
                 block_id=ids.correction_block(index),
-                label=say("correction_part_label", part=index + 1, parts=len(parts)),
+                label=say_plain("correction_part_label", part=index + 1, parts=len(parts)),
                 element=PlainTextInputElement(
                     action_id=ids.TEXT_INPUT,
                     multiline=True,
@@ -140,23 +136,6 @@ def correction_modal(
         submit=control("modal_submit"),
         close=control("modal_cancel"),
     )
-
-
-def correction_submission(view: dict) -> tuple[int, bool, str, str | None]:
-    """(assignment id, change, corrected text, rationale) from a submitted modal."""
-    meta = metadata(view)
-    values = (view.get("state") or {}).get("values") or {}
-    parts = [
-        _input_value(values, ids.correction_block(index)) or ""
-        for index in range(int(meta.get("n", 1)))
-    ]
-    text = join_inputs(parts, list(meta.get("j") or []))
-    return int(meta["a"]), bool(meta.get("c")), text, _input_value(values, ids.RATIONALE_BLOCK)
-
-
-def _input_value(values: dict, block_id: str) -> str | None:
-    entry = (values.get(block_id) or {}).get(ids.TEXT_INPUT) or {}
-    return entry.get("value")
 
 
 # --- rationale ----------------------------------------------------------------------------
@@ -202,11 +181,6 @@ def rationale_modal(
     )
 
 
-def rationale_submission(view: dict) -> tuple[int, str]:
-    values = (view.get("state") or {}).get("values") or {}
-    return int(metadata(view)["a"]), _input_value(values, ids.RATIONALE_BLOCK) or ""
-
-
 # --- flag ---------------------------------------------------------------------------------
 
 
@@ -245,13 +219,6 @@ def flag_modal(config: ProjectConfig, *, assignment_id: int, external_id: str) -
         submit=control("flag"),
         close=control("modal_cancel"),
     )
-
-
-def flag_submission(view: dict) -> tuple[int, str | None, str | None]:
-    values = (view.get("state") or {}).get("values") or {}
-    choice = (values.get(ids.FLAG_REASON_BLOCK) or {}).get(ids.CHOICE_INPUT) or {}
-    reason = (choice.get("selected_option") or {}).get("value")
-    return int(metadata(view)["a"]), reason, _input_value(values, ids.FLAG_NOTE_BLOCK)
 
 
 # --- the full conversation ----------------------------------------------------------------

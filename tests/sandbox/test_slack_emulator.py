@@ -148,6 +148,41 @@ def test_users_and_groups(emulator: SlackEmulator, client: WebClient) -> None:
     )
 
 
+def test_usergroups_users_list_answers_as_slack_does(
+    emulator: SlackEmulator, client: WebClient, clock: FakeClock
+) -> None:
+    emulator.add_usergroup("S0EXPERTS", ["U01ALICE", "W02BOB"])
+    listed = client.usergroups_users_list(usergroup="S0EXPERTS")
+    assert listed.data == {"ok": True, "users": ["U01ALICE", "W02BOB"]}
+    emulator.disable_usergroup("S0EXPERTS")
+    assert error_of(client.usergroups_users_list, usergroup="S0EXPERTS").response["error"] == (
+        "no_such_subteam"
+    )
+    assert client.usergroups_users_list(usergroup="S0EXPERTS", include_disabled=True)["users"]
+    bad = WebClient(token="xoxb-wrong", base_url=emulator.api_url, retry_handlers=[])
+    assert error_of(bad.usergroups_users_list, usergroup="S0EXPERTS").response["error"] == (
+        "invalid_auth"
+    )
+    emulator.revoke_scope("usergroups:read")
+    missing = error_of(client.usergroups_users_list, usergroup="S0EXPERTS").response
+    assert (missing["error"], missing["needed"]) == ("missing_scope", "usergroups:read")
+    assert "usergroups:read" not in missing["provided"].split(",")
+    assert "chat:write" in missing["provided"].split(",")
+
+
+def test_usergroups_users_list_is_rate_limited_at_tier_2(
+    emulator: SlackEmulator, client: WebClient, clock: FakeClock
+) -> None:
+    emulator.add_usergroup("S0EXPERTS", ["U01ALICE"])
+    for _ in range(20):  # Tier 2: about 20 a minute
+        client.usergroups_users_list(usergroup="S0EXPERTS")
+    err = error_of(client.usergroups_users_list, usergroup="S0EXPERTS")
+    assert err.response.status_code == 429 and err.response["error"] == "ratelimited"
+    assert int(err.response.headers["Retry-After"]) == 60
+    clock.advance(60)
+    assert client.usergroups_users_list(usergroup="S0EXPERTS")["users"] == ["U01ALICE"]
+
+
 def test_posting_errors(emulator: SlackEmulator, client: WebClient) -> None:
     post = client.chat_postMessage
     assert error_of(post, channel="C0NOPE", text="x").response["error"] == "channel_not_found"

@@ -7,7 +7,7 @@ from typing import Any
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock
 from slack_sdk.models.views import View
 
-from bot.sandbox.blockkit import validate_message_blocks, validate_view
+from bot.slack.blockkit import validate_message_blocks, validate_view
 
 
 def section(text: str = "hello", kind: str = "mrkdwn") -> dict[str, Any]:

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from bot import PROMPTS_DIR
+from bot.slack.text import channel_link, mention
 from bot.slack.wording import say, template_names
 
 AT = "<!date^1767600000^{date_short_pretty} at {time}|2026-01-05 09:00 UTC>"
@@ -23,6 +24,7 @@ SAMPLES: dict[str, dict] = {
     "change_refused": {"state": "with the leads for a decision"},
     "command_help": {"command": "/quorum"},
     "command_next_none": {"paused": True},
+    "command_not_member": {"action": "pause"},
     "command_next_sent": {"project_name": "support-intent", "external_id": "si-7", "more": 3},
     "command_paused": {"already": False, "moved": 2},
     "command_resumed": {"already": False},
@@ -35,6 +37,7 @@ SAMPLES: dict[str, dict] = {
         "compared": 40,
         "paused": True,
     },
+    "command_too_long": {"length": 5000, "command": "/quorum"},
     "command_unknown": {"text": "dance"},
     "confirm_button": {"label": "billing"},
     "correction_answer": {"changed": True, "added": 3, "removed": 1},
@@ -43,6 +46,7 @@ SAMPLES: dict[str, dict] = {
     "correction_part_label": {"part": 2, "parts": 3},
     "correction_same": {},
     "correction_unchanged": {},
+    "correction_too_long": {"room": 3000},
     "criterion": {"name": "Helpfulness", "chosen": "4 – Very good"},
     "digest_behind": {
         "after": "24 h",
@@ -71,13 +75,13 @@ SAMPLES: dict[str, dict] = {
         "external_id": "si-3",
         "reason": "tie between answers",
         "since": AT,
-        "channel": "C0ESCALATE",
+        "channel": channel_link("C0ESCALATE"),
     },
     "home_flag_entry": {
         "project_name": "support-intent",
         "external_id": "si-3",
         "reason": "Contains personal data",
-        "reviewer": "U01ALICE",
+        "reviewer": mention("U01ALICE"),
         "at": AT,
         "note": "card number",
     },
@@ -125,6 +129,7 @@ SAMPLES: dict[str, dict] = {
     "reminder": {"project_name": "support-intent", "due": AT},
     "review_intro": {"project_name": "support-intent", "question": "Which team?"},
     "suggestion": {"value": "billing", "confidence": 0.62, "model": "gpt-4o-mini"},
+    "text_too_long": {"length": 4000, "limit": 3000},
 }
 
 
