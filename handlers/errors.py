@@ -9,29 +9,44 @@ from typing import Any
 from slack_bolt import App
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _short(value: Any) -> str | None:
+    """An id fit for a log line: a short string, else nothing."""
+    return value if isinstance(value, str) and 0 < len(value) <= 80 else None
+
+
 def describe_request(body: dict[str, Any]) -> str:
     """What was being handled, for the log: the request type, the action, view, command or
-    event it named, the user and the team. Never a payload body or what a person typed."""
-    event = body.get("event") or {}
-    parts = [f"type={body.get('type') or ('slash_command' if body.get('command') else '?')}"]
-    actions = [a.get("action_id") for a in body.get("actions") or [] if isinstance(a, dict)]
-    if actions:
-        parts.append(f"action_id={','.join(str(a) for a in actions)}")
-    view = body.get("view") or {}
-    if body.get("type") == "view_submission" and view.get("callback_id"):
-        parts.append(f"callback_id={view['callback_id']}")
-    if body.get("command"):
+    event it named, the user and the team. Never a payload body or what a person typed;
+    a field of the wrong type or length is left out rather than trusted."""
+    event = _dict(body.get("event"))
+    kind = _short(body.get("type")) or ("slash_command" if body.get("command") else "?")
+    parts = [f"type={kind}"]
+    actions = body.get("actions")
+    names = (
+        [_short(_dict(a).get("action_id")) for a in (actions or [])]
+        if isinstance(actions, list)
+        else []
+    )
+    if any(names):
+        parts.append(f"action_id={','.join(n for n in names if n)}")
+    callback = _short(_dict(body.get("view")).get("callback_id"))
+    if body.get("type") == "view_submission" and callback:
+        parts.append(f"callback_id={callback}")
+    if _short(body.get("command")):
         parts.append(f"command={body['command']}")
-    if event.get("type"):
+    if _short(event.get("type")):
         parts.append(f"event={event['type']}")
     user = body.get("user")
-    user_id = (user or {}).get("id") if isinstance(user, dict) else user
-    user_id = user_id or body.get("user_id") or event.get("user")
+    user_id = _short(_dict(user).get("id")) or _short(user)
+    user_id = user_id or _short(body.get("user_id")) or _short(event.get("user"))
     if user_id:
         parts.append(f"user={user_id}")
     team = body.get("team")
-    team_id = (team or {}).get("id") if isinstance(team, dict) else team
-    team_id = team_id or body.get("team_id")
+    team_id = _short(_dict(team).get("id")) or _short(team) or _short(body.get("team_id"))
     if team_id:
         parts.append(f"team={team_id}")
     return " ".join(parts)

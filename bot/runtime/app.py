@@ -7,6 +7,7 @@ import logging
 import socket
 import threading
 from concurrent.futures import Executor
+from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -14,7 +15,7 @@ from slack_sdk import WebClient
 from bot.delivery.pacing import Pacer
 from bot.delivery.scheduler import QuorumScheduler
 from bot.delivery.worker import DeliveryWorker
-from bot.runtime.context import QuorumContext
+from bot.runtime.context import QuorumContext, Workspace
 from bot.runtime.server import HttpLimits, HttpServer, ListenerExecutor
 from bot.runtime.settings import Settings
 from bot.runtime.supervisor import wait_for_signal
@@ -57,6 +58,15 @@ def make_delivery_client(settings: Settings) -> WebClient:
         base_url=settings.slack_api_url,
         timeout=timeout,  # type: ignore[arg-type]  # slack_sdk types it int; urllib takes a float
         retry_handlers=[],
+    )
+
+
+def workspace_of(auth: Any) -> Workspace:
+    """The workspace an auth.test answer names."""
+    return Workspace(
+        team_id=str(auth["team_id"]),
+        enterprise_id=auth.get("enterprise_id") or None,
+        enterprise_install=bool(auth.get("is_enterprise_install")),
     )
 
 
@@ -109,12 +119,32 @@ class Runtime:
                 # Small batches: short transactions, and DMs start going out while the
                 # rest of a large import is still being dispatched (by any process).
                 if dispatch_queued(
-                    self.ctx.engine, clock=self.ctx.clock, rng=self.ctx.rng, batch=20, limit=500
+                    self.ctx.engine,
+                    clock=self.ctx.clock,
+                    rng=self.ctx.rng,
+                    batch=20,
+                    limit=500,
+                    stop=self._stop.is_set,  # a SIGTERM stops it between items
                 ).total:
                     wake_delivery()
             except Exception:
                 log.exception("dispatching queued items failed")
             self._stop.wait(self.dispatch_interval_s)
+
+    def bind_workspace(self) -> Workspace:
+        """Learn the bot's workspace (auth.test) before serving: requests from any other
+        are refused. Raises slack_sdk's SlackApiError (or a connection error) when Slack
+        does not answer or the token is bad."""
+        if self.ctx.workspace is None:
+            self.ctx.workspace = workspace_of(self.app.client.auth_test())
+            log.info(
+                "serving workspace %s%s",
+                self.ctx.workspace.team_id,
+                f" (org {self.ctx.workspace.enterprise_id})"
+                if self.ctx.workspace.enterprise_id
+                else "",
+            )
+        return self.ctx.workspace
 
     def start_http(
         self, *, port: int = 3000, host: str = "127.0.0.1", sock: socket.socket | None = None
@@ -124,6 +154,7 @@ class Runtime:
         secret = self.ctx.settings.slack_signing_secret
         if secret is None or not secret.get_secret_value():
             raise RuntimeError("HTTP mode needs SLACK_SIGNING_SECRET")
+        self.bind_workspace()
         self.http = HttpServer(
             self.app,
             signing_secret=secret.get_secret_value(),

@@ -10,12 +10,21 @@ A request to /slack/events goes through, in this order, on the event loop (no th
 3. Slack's signature (`v0=` HMAC-SHA256 of `v0:{timestamp}:{raw body}`, the timestamp
    within five minutes) checked on the raw bytes: bad, missing or a timestamp that is not
    a number, 401, and nothing has parsed the body;
+4. the envelope (bot.slack.inbound.read_request): parsed as Bolt will parse it and
+   checked for the shape Bolt and the listeners read; anything that is not a request
+   Slack sends (not JSON or a form, a `null` payload, `"actions": []`, a non-string
+   `event_id`, ...) gets 400, so Bolt never parses what it cannot handle;
 
 and only then in a bounded thread pool (`QUORUM_HTTP_THREADS` at once; the rest wait on
 the event loop holding no thread): Bolt's synchronous `App.dispatch`, which verifies the
 signature again, parses, acks and hands the listener to Bolt's listener threads
-(`ListenerExecutor`). Anything else is 404 (405 for a known path with another method).
-Access logs are off: request lines say nothing Bolt does not, and bodies hold user text.
+(`ListenerExecutor`). One kind of request (its type and the action, view, command or
+event it names) holds at most half of those threads and half of the listener threads,
+so requests of one kind that hang never starve the others; a request that waits longer
+than `QUEUE_WAIT_S` for a thread of its kind gets 429. Anything else is 404 (405 for a
+known path with another method). Every refusal is one log line naming the reason, never
+the body. Access logs are off: request lines say nothing Bolt does not, and bodies hold
+user text.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -41,8 +51,24 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.runtime.settings import Settings
+from bot.slack.inbound import Malformed, read_request
 
 log = logging.getLogger(__name__)
+
+# The kind of the request being handled on this thread (bot.slack.inbound names it), for
+# the listener threads' per-kind quota.
+REQUEST_KIND: ContextVar[str] = ContextVar("quorum_request_kind", default="other")
+# Slack gives up on an ack after 3 s: a request still waiting for a thread after this is
+# answered 429 rather than held.
+QUEUE_WAIT_S = 2.5
+# A listener running longer than this is logged (once) as over its time budget.
+LISTENER_BUDGET_S = 10.0
+
+
+def kind_share(threads: int) -> int:
+    """The threads one kind of request may hold at once."""
+    return max(1, threads // 2)
+
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -123,28 +149,62 @@ def make_asgi_app(
     limits = limits or HttpLimits()
     verifier = SignatureVerifier(signing_secret)
     report = health or (lambda: {"ok": True})
-    limiter: list[anyio.CapacityLimiter] = []  # made on the server's own event loop
+    # Made on the server's own event loop, at the first request.
+    limiters: dict[str, anyio.CapacityLimiter] = {}
+
+    def limiter(name: str, size: int) -> anyio.CapacityLimiter:
+        if name not in limiters:
+            limiters[name] = anyio.CapacityLimiter(size)
+        return limiters[name]
 
     async def slack_events(request: Request) -> Response:
         try:
             body = await read_body(request, limits)
         except _Refused as refused:
+            log.info("refused a request: %s", bytes(refused.response.body).decode())
             return refused.response
         if not signed_by_slack(verifier, body, request.headers):
             log.info("refused a request without a valid Slack signature")
             return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            kind = read_request(body, request.headers.get("content-type")).kind
+        except Malformed as malformed:
+            log.info("refused a malformed request: %s", malformed.reason)
+            return JSONResponse({"error": "malformed request"}, status_code=400)
         headers: dict[str, str | Sequence[str]] = {
             name: request.headers.getlist(name) for name in request.headers
         }
         query = request.url.query
 
         def dispatch() -> Response:  # parse and run in a pool thread, never on the loop
+            REQUEST_KIND.set(kind)
             bolt_request = BoltRequest(body=body.decode("utf-8"), query=query, headers=headers)
             return to_starlette_response(app.dispatch(bolt_request))
 
-        if not limiter:
-            limiter.append(anyio.CapacityLimiter(limits.threads))
-        return await anyio.to_thread.run_sync(dispatch, limiter=limiter[0])
+        own = limiter(f"kind:{kind}", kind_share(limits.threads))
+        every = limiter("all", limits.threads)
+        try:
+            with anyio.fail_after(QUEUE_WAIT_S):
+                await own.acquire()
+        except TimeoutError:
+            log.warning("refused a request: every thread for %s is busy", kind)
+            return _busy()
+        try:
+            try:  # two busy kinds fill the pool: the rest wait as long, then 429, too
+                with anyio.fail_after(QUEUE_WAIT_S):
+                    await every.acquire()
+            except TimeoutError:
+                log.warning("refused a request: every HTTP thread is busy")
+                return _busy()
+            try:
+                # `every` already bounds the threads; this limiter only has to admit them.
+                return await anyio.to_thread.run_sync(
+                    dispatch, limiter=limiter("run", limits.threads)
+                )
+            finally:
+                every.release()
+        finally:
+            own.release()
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse(report())
@@ -157,6 +217,10 @@ def make_asgi_app(
     )
 
 
+def _busy() -> Response:
+    return JSONResponse({"error": "busy"}, status_code=429, headers={"retry-after": "1"})
+
+
 # -- Bolt's listener threads --------------------------------------------------------------
 
 
@@ -165,27 +229,84 @@ class ListenerExecutor(Executor):
     listener here and holds the HTTP response until it calls ack(); a listener queued
     behind others' work would ack late, past Slack's 3 seconds, under a burst. So when
     every thread is busy the listener runs at once in the thread that submitted it (its
-    own request's): its ack waits only for itself, and the threads stay bounded."""
+    own request's): its ack waits only for itself, and the threads stay bounded.
 
-    def __init__(self, max_workers: int) -> None:
+    One kind of request (REQUEST_KIND, set by the HTTP server) holds at most half of the
+    threads; past that its listeners run in their own request's thread, which the server
+    also bounds per kind, so requests of one kind that hang leave the other threads to
+    everything else. A listener over `budget_s` is logged once, naming its kind."""
+
+    def __init__(self, max_workers: int, *, budget_s: float = LISTENER_BUDGET_S) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="bolt-listener")
         self._free = threading.BoundedSemaphore(max_workers)
+        self._share = kind_share(max_workers)
+        self._budget_s = budget_s
+        self._lock = threading.Lock()
+        self._per_kind: dict[str, int] = {}
+        self._running: dict[int, tuple[str, float]] = {}  # token -> (kind, started)
+        self._overdue: set[int] = set()
+        self._next = 0
         self._closed = False
 
+    def _enter(self, kind: str, *, pooled: bool) -> int | None:
+        """A token for a listener about to run, or None when its kind has its share."""
+        with self._lock:
+            self._report_overdue()
+            if pooled and self._per_kind.get(kind, 0) >= self._share:
+                return None
+            self._next += 1
+            if pooled:
+                self._per_kind[kind] = self._per_kind.get(kind, 0) + 1
+            self._running[self._next] = (kind if pooled else "", time.monotonic())
+            return self._next
+
+    def _leave(self, token: int) -> None:
+        with self._lock:
+            kind, _ = self._running.pop(token)
+            self._overdue.discard(token)
+            if kind:
+                self._per_kind[kind] -= 1
+
+    def _report_overdue(self) -> None:
+        now = time.monotonic()
+        for token, (kind, started) in self._running.items():
+            if token not in self._overdue and now - started > self._budget_s:
+                self._overdue.add(token)
+                log.warning(
+                    "a listener for %s has run %.0f s, over its %.0f s budget",
+                    kind or "a request run in its own thread",
+                    now - started,
+                    self._budget_s,
+                )
+
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        if not self._closed and self._free.acquire(blocking=False):
+        kind = REQUEST_KIND.get()
+        token = None if self._closed else self._enter(kind, pooled=True)
+        if token is not None and self._free.acquire(blocking=False):
             try:
                 future = self._pool.submit(fn, *args, **kwargs)
             except RuntimeError:  # shut down meanwhile
                 self._free.release()
+                self._leave(token)
             else:
-                future.add_done_callback(lambda _done: self._free.release())
+
+                def done(_done: Future[T], token: int = token) -> None:
+                    self._free.release()
+                    self._leave(token)
+
+                future.add_done_callback(done)
                 return future
+        elif token is not None:
+            self._leave(token)
         here: Future[T] = Future()
+        own = self._enter(kind, pooled=False)
         try:
             here.set_result(fn(*args, **kwargs))
         except Exception as exc:  # Bolt's own wrapper reports listener errors
             here.set_exception(exc)
+        finally:
+            if own is not None:
+                self._leave(own)
         return here
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:

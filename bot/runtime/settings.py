@@ -2,8 +2,30 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import logging
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.runtime.errors import UserError
+
+# Published in this file, so anyone can sign checkpoints or reverse pseudonyms with them:
+# fine for the demo and tests (QUORUM_DEV=1), refused anywhere else (`require_own_secrets`).
+DEFAULT_AUDIT_KEY = "quorum-local-audit-key"
+DEFAULT_EXPORT_SALT = "quorum-local-export-salt"
+_SECRET_RISKS = {
+    "QUORUM_AUDIT_KEY": (
+        DEFAULT_AUDIT_KEY,
+        "anyone can forge the audit checkpoints it signs",
+        "checkpoints verify only under the key that signed them",
+    ),
+    "QUORUM_EXPORT_SALT": (
+        DEFAULT_EXPORT_SALT,
+        "anyone can reverse the exports' pseudonyms by hashing your workspace's member ids",
+        "the same salt gives the same pseudonyms across exports",
+    ),
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -18,10 +40,15 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
 
     quorum_audit_key: SecretStr = Field(
-        default=SecretStr("quorum-local-audit-key"),
+        default=SecretStr(DEFAULT_AUDIT_KEY),
         description="HMAC key that signs audit checkpoints; set your own in production",
     )
-    quorum_export_salt: SecretStr = Field(default=SecretStr("quorum-local-export-salt"))
+    quorum_export_salt: SecretStr = Field(default=SecretStr(DEFAULT_EXPORT_SALT))
+    # Development mode: the published default key and salt are accepted. `quorum demo`
+    # and the test suite (tests/conftest.py) turn it on; nothing else should.
+    quorum_dev: bool = False
+    # serve, worker and demo; None: INFO for serve and worker, WARNING for the demo.
+    quorum_log_level: str | None = None
     quorum_delivery_interval_s: float = 0.5
     # Delivery (bot/delivery, docs/delivery.md). A claimed outbox row is another process's
     # to take over after this lease; Slack calls time out well inside it.
@@ -36,6 +63,8 @@ class Settings(BaseSettings):
     # recording it, so tests can prove a restart never sends twice. Never set in production.
     quorum_fault_kill_after_send: int = 0
     quorum_seed: int | None = None
+    # The largest item an import accepts: a JSONL line, a CSV record (docs/import.md).
+    quorum_max_item_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
     # Tests set this so a request returns only after its listener finished (deterministic);
     # in production Bolt acks first and works in its thread pool.
     quorum_process_before_response: bool = False
@@ -53,6 +82,57 @@ class Settings(BaseSettings):
     # Open connections and requests past which new requests get 503 (uvicorn's limit).
     quorum_http_limit_concurrency: int = Field(default=1000, ge=1)
 
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_for_postgres(cls, url: str) -> str:
+        """`postgres://` (Heroku and others) and a bare `postgresql://` mean the psycopg 3
+        driver Quorum ships; SQLAlchemy would look for psycopg2 or fail on the name."""
+        for scheme in ("postgres://", "postgresql://"):
+            if url.startswith(scheme):
+                return "postgresql+psycopg://" + url[len(scheme) :]
+        return url
+
+    @field_validator("quorum_log_level")
+    @classmethod
+    def _known_level(cls, level: str | None) -> str | None:
+        if level is None or not level.strip():
+            return None
+        if level.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"choose one of {', '.join(LOG_LEVELS)}")
+        return level.strip().upper()
+
+    def log_level(self, default: str = "INFO") -> int:
+        return logging.getLevelNamesMapping()[self.quorum_log_level or default]
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log filter that keeps them out of logs."""
+        secrets = [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.openai_api_key,
+            self.quorum_audit_key,
+            self.quorum_export_salt,
+        ]
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
+    def require_own_secrets(self, *names: str, command: str) -> None:
+        """Refuse the published default of each named secret (QUORUM_AUDIT_KEY,
+        QUORUM_EXPORT_SALT) unless development mode is on."""
+        if self.quorum_dev:
+            return
+        for name in names:
+            default, risk, keep = _SECRET_RISKS[name]
+            value = getattr(self, name.lower()).get_secret_value()
+            if value in (default, ""):
+                raise UserError(
+                    f"{name} is {'empty' if not value else 'the published default'}: "
+                    f"{risk}, so `{command}` will not use it.",
+                    f"Set your own and keep it ({keep}): export {name}=$(python -c "
+                    "'import secrets; print(secrets.token_hex(32))'). For local "
+                    "development only, QUORUM_DEV=1 accepts the default.",
+                )
+
     def missing_for_serve(self) -> list[str]:
         missing = []
         if not self.slack_bot_token:
@@ -67,5 +147,16 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
-    """Read afresh each time: commands are short-lived and tests change the environment."""
-    return Settings()
+    """Read afresh each time: commands are short-lived and tests change the environment.
+    A value that does not parse is a UserError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise UserError(
+            f"Bad setting: {'; '.join(problems)}.",
+            "Correct it in the environment or in .env (README: Settings).",
+        ) from exc

@@ -9,8 +9,9 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.runtime.context import QuorumContext
-from bot.slack.payloads import decode
+from bot.slack import inbound
 from bot.workflow.review import answer
+from handlers._refuse import ignore
 from handlers.actions._reply import explain, run_click, user_of
 
 
@@ -21,13 +22,10 @@ def make_change_listener(ctx: QuorumContext, *, keep: bool = False) -> Callable[
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        result = run_click(
-            ctx,
-            body,
-            service,
-            assignment_id=int(decode(action.get("value"))["a"]),
-            user_id=user_of(body),
-        )
+        value = inbound.button(inbound.AssignmentValue, action.get("value"))
+        if value is None:
+            return ignore(body, "a malformed change-answer click")
+        result = run_click(ctx, body, service, assignment_id=value.a, user_id=user_of(body))
         explain(client, body, result)
 
     return on_change

@@ -11,19 +11,22 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime.context import QuorumContext
-from bot.slack.payloads import decode
-from bot.slack.views import metadata
+from bot.slack import inbound
 from bot.slack.wording import say
 from bot.workflow.review import interactions
+from handlers._refuse import ignore
 from handlers.actions._reply import tell, user_of
+
+MAX_PAGE_DIGITS = 5  # far past any sample's last page; conversation_modal clamps to it
 
 
 def make_open_listener(ctx: QuorumContext) -> Callable[..., None]:
     def on_open(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        view = interactions.conversation_view(
-            ctx, user_id=user_of(body), ref=decode(action.get("value"))
-        )
+        ref = inbound.button(inbound.ConversationRef, action.get("value"))
+        if ref is None or not body.get("trigger_id"):
+            return ignore(body, "a malformed full-conversation click")
+        view = interactions.conversation_view(ctx, user_id=user_of(body), ref=ref.ref)
         if view is None:
             tell(client, body, say("full_conversation_refused"))
             return
@@ -42,12 +45,18 @@ def make_page_listener(ctx: QuorumContext) -> Callable[..., None]:
     ) -> None:
         ack()
         current = body.get("view") or {}
-        ref = {k: v for k, v in metadata(current).items() if k in ("a", "i")}
+        ref = inbound.metadata(inbound.ConversationRef, current)
         page = str(action.get("value") or "")
-        if not current.get("id") or not ref or not page.isdigit():
-            logger.warning("a page turn outside a conversation modal was ignored")
-            return
-        view = interactions.conversation_view(ctx, user_id=user_of(body), ref=ref, page=int(page))
+        if (
+            not current.get("id")
+            or ref is None
+            or not (page.isascii() and page.isdigit())
+            or len(page) > MAX_PAGE_DIGITS
+        ):
+            return ignore(body, "a page turn outside a conversation modal")
+        view = interactions.conversation_view(
+            ctx, user_id=user_of(body), ref=ref.ref, page=int(page)
+        )
         if view is None:
             return
         try:

@@ -10,9 +10,11 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.runtime.context import QuorumContext
-from bot.slack.escalation import ACCEPT_PATTERN, DECIDE, parse_choice_value
+from bot.slack import inbound
+from bot.slack.escalation import ACCEPT_PATTERN, DECIDE
 from bot.workflow.decision.escalation import accept_answer, decision_modal
-from handlers.actions._reply import tell
+from handlers._refuse import ignore
+from handlers.actions._reply import tell, user_of
 
 
 def make_accept_listener(ctx: QuorumContext) -> Callable[..., None]:
@@ -20,11 +22,10 @@ def make_accept_listener(ctx: QuorumContext) -> Callable[..., None]:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        user = body["user"]["id"]
-        escalation_id, response_id = parse_choice_value(action["value"])
-        result = accept_answer(
-            ctx, escalation_id=escalation_id, response_id=response_id or 0, lead=user
-        )
+        value = inbound.button(inbound.EscalationValue, action.get("value"))
+        if value is None or value.r is None:
+            return ignore(body, "a malformed Accept click")
+        result = accept_answer(ctx, escalation_id=value.e, response_id=value.r, lead=user_of(body))
         if result.notice:
             tell(client, body, result.notice)
 
@@ -36,9 +37,10 @@ def make_decide_listener(ctx: QuorumContext) -> Callable[..., None]:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        user = body["user"]["id"]
-        escalation_id, _ = parse_choice_value(action["value"])
-        modal = decision_modal(ctx, escalation_id=escalation_id, lead=user)
+        value = inbound.button(inbound.EscalationValue, action.get("value"))
+        if value is None or not body.get("trigger_id"):
+            return ignore(body, "a malformed Decide click")
+        modal = decision_modal(ctx, escalation_id=value.e, lead=user_of(body))
         if modal.view is not None:
             client.views_open(trigger_id=body["trigger_id"], view=modal.view)
         elif modal.refusal:

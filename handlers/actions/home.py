@@ -10,9 +10,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime.context import QuorumContext
-from bot.slack.payloads import decode
+from bot.slack import inbound
 from bot.slack.wording import say
 from bot.workflow.review import interactions, pause, queue
+from handlers._refuse import ignore
 from handlers.actions._reply import tell, user_of
 
 
@@ -32,12 +33,16 @@ def make_open_item_listener(ctx: QuorumContext) -> Callable[..., None]:
     def on_open(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         user = user_of(body)
+        value = inbound.button(inbound.AssignmentValue, action.get("value"))
+        clicked = inbound.action(action)
+        if value is None or clicked is None:
+            return ignore(body, "a malformed Open click")
         found = interactions.run_in_transaction(
             ctx,
             queue.open_item,
-            assignment_id=int(decode(action.get("value"))["a"]),
+            assignment_id=value.a,
             user_id=user,
-            key=f"open:{user}:{action.get('action_ts')}",
+            key=f"open:{user}:{clicked.action_ts}",
         )
         if found is None:
             tell(client, body, say("home_open_refused"))

@@ -9,40 +9,37 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.runtime.context import QuorumContext
-from bot.slack import ids
-from bot.slack.payloads import decode
+from bot.slack import ids, inbound
 from bot.workflow.review import answer
+from handlers._refuse import ignore
 from handlers.actions._reply import explain, run_click, user_of
-
-
-def _chosen(entry: dict) -> list[str]:
-    return [o["value"] for o in entry.get("selected_options") or []]
 
 
 def ticked_in_state(body: dict, assignment_id: int) -> list[str] | None:
     """The labels ticked in the message, from the state Slack sends with a click."""
-    values = (body.get("state") or {}).get("values") or {}
+    values = inbound.state_values(body.get("state"))
     for block_id, entries in values.items():
         if ids.assignment_of_block(block_id) == assignment_id and block_id.startswith("labels:"):
             entry = entries.get(ids.TICK_LABELS)
             if entry is not None:
-                return _chosen(entry)
+                return [option["value"] for option in entry.get("selected_options") or []]
     return None
 
 
 def make_tick_listener(ctx: QuorumContext) -> Callable[..., None]:
     def on_tick(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        assignment_id = ids.assignment_of_block(action.get("block_id"))
-        if assignment_id is None:
-            return
+        clicked = inbound.action(action)
+        assignment_id = ids.assignment_of_block(clicked.block_id) if clicked else None
+        if clicked is None or assignment_id is None:
+            return ignore(body, "a malformed label tick")
         run_click(
             ctx,
             body,
             answer.tick_labels,
             assignment_id=assignment_id,
             user_id=user_of(body),
-            labels=_chosen(action),
+            labels=clicked.selected_values,
         )
 
     return on_tick
@@ -53,17 +50,19 @@ def make_submit_listener(ctx: QuorumContext) -> Callable[..., None]:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        data = decode(action.get("value"))
-        assignment_id = int(data["a"])
+        clicked = inbound.action(action)
+        value = inbound.button(inbound.AssignmentValue, action.get("value"))
+        if clicked is None or value is None:
+            return ignore(body, "a malformed labels Submit click")
         result = run_click(
             ctx,
             body,
             answer.submit_labels,
-            assignment_id=assignment_id,
+            assignment_id=value.a,
             user_id=user_of(body),
-            labels=ticked_in_state(body, assignment_id),
-            change=bool(data.get("c")),
-            interaction_id=action.get("action_ts"),
+            labels=ticked_in_state(body, value.a),
+            change=value.change,
+            interaction_id=clicked.action_ts,
         )
         explain(client, body, result)
 

@@ -13,8 +13,9 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.runtime.context import QuorumContext
-from bot.slack.payloads import decode
+from bot.slack import inbound
 from bot.workflow.review.outcome import ReviewResult
+from handlers._refuse import ignore
 from handlers.actions._reply import explain, user_of
 
 # Opens one modal for one assignment: (what happened, the view or None when refused).
@@ -26,9 +27,11 @@ def make_modal_listener(
 ) -> Callable[..., None]:
     def on_open(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        data = decode(action.get("value"))
-        extra = {"change": bool(data.get("c"))} if takes_change else {}
-        result, view = open_view(ctx, assignment_id=int(data["a"]), user_id=user_of(body), **extra)
+        value = inbound.button(inbound.AssignmentValue, action.get("value"))
+        if value is None or not body.get("trigger_id"):
+            return ignore(body, "a malformed modal button click")
+        extra = {"change": value.change} if takes_change else {}
+        result, view = open_view(ctx, assignment_id=value.a, user_id=user_of(body), **extra)
         if view is None:
             explain(client, body, result)
         else:

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import Ack, Respond
 
 from bot.runtime.context import QuorumContext
-from bot.slack import ids
+from bot.slack import ids, inbound
 from bot.slack.text import escape_mrkdwn
 from bot.slack.wording import say
 from bot.workflow.review import interactions, pause, queue
@@ -42,9 +42,13 @@ def answer_for(ctx: QuorumContext, user: str, text: str, *, key: str) -> str:
         )
     if word == "pause":
         result = interactions.run_in_transaction(ctx, pause.pause, user_id=user, rng=ctx.rng)
+        if not result.member:
+            return say("command_not_member", action="pause")
         return say("command_paused", already=result.already, moved=result.moved)
     if word == "resume":
         result = interactions.run_in_transaction(ctx, pause.resume, user_id=user)
+        if not result.member:
+            return say("command_not_member", action="resume")
         return say("command_resumed", already=result.already)
     help_text = say("command_help", command=ids.COMMAND)
     if word == "help":
@@ -56,9 +60,12 @@ def make_quorum_command(ctx: QuorumContext) -> Callable[..., None]:
     def on_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         ack()  # within Slack's 3 seconds; pausing may move many items, so answer after
         user = command["user_id"]
-        text = answer_for(
-            ctx, user, command.get("text") or "", key=f"next:{user}:{command.get('trigger_id')}"
-        )
+        typed = inbound.command_text(command.get("text"))
+        if typed is None:
+            length = len(str(command.get("text")))
+            text = say("command_too_long", length=length, command=ids.COMMAND)
+        else:
+            text = answer_for(ctx, user, typed, key=f"next:{user}:{command.get('trigger_id')}")
         respond(text=text, response_type="ephemeral")
 
     return on_command

@@ -10,14 +10,21 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.runtime.context import QuorumContext
+from bot.slack import inbound
 from bot.workflow.review import interactions
+from handlers._refuse import ignore
 
 
 def make_app_home_listener(ctx: QuorumContext) -> Callable[..., None]:
-    def on_home_opened(event: dict[str, Any], client: WebClient, logger: logging.Logger) -> None:
-        if event.get("tab") not in (None, "home"):
+    def on_home_opened(
+        body: dict[str, Any], event: dict[str, Any], client: WebClient, logger: logging.Logger
+    ) -> None:
+        opened = inbound.app_home_opened(event)
+        if opened is None:
+            return ignore(body, "a malformed app_home_opened event")
+        if opened.tab not in (None, "home"):
             return  # the Messages tab
-        user = event["user"]
+        user = opened.user
 
         def timezone() -> tuple[str | None, int | None]:
             profile = client.users_info(user=user)["user"]
@@ -27,9 +34,7 @@ def make_app_home_listener(ctx: QuorumContext) -> Callable[..., None]:
         try:
             # With the hash of the view Slack showed, a newer one published meanwhile
             # (after an answer) is not overwritten by this older request.
-            client.views_publish(
-                user_id=user, view=view, hash=(event.get("view") or {}).get("hash")
-            )
+            client.views_publish(user_id=user, view=view, hash=opened.view_hash)
         except SlackApiError as exc:
             if exc.response.get("error") != "hash_conflict":
                 raise

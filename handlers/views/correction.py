@@ -8,21 +8,26 @@ from typing import Any
 from slack_bolt import Ack
 
 from bot.runtime.context import QuorumContext
-from bot.slack.views import correction_submission
+from bot.slack import inbound
 from bot.workflow.review import interactions
-from handlers.views._ack import ack_submission
+from handlers.actions._reply import user_of
+from handlers.views._ack import ack_submission, refuse_too_long, refuse_unreadable
 
 
 def make_correction_submission(ctx: QuorumContext) -> Callable[..., None]:
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        assignment_id, change, text, rationale = correction_submission(view)
+        submitted = inbound.correction_submission(view)
+        if submitted is None:
+            return refuse_unreadable(ack, body, "a correction modal that is not ours")
+        if refuse_too_long(ack, view):
+            return None
         result = interactions.correction_submitted(
             ctx,
-            assignment_id=assignment_id,
-            user_id=body["user"]["id"],
-            text=text,
-            rationale=rationale,
-            change=change,
+            assignment_id=submitted.assignment_id,
+            user_id=user_of(body),
+            text=submitted.text,
+            rationale=submitted.rationale,
+            change=submitted.change,
         )
         # empty, unchanged, or the item closed meanwhile: say so in the modal
         ack_submission(ack, result.errors)

@@ -8,21 +8,26 @@ from typing import Any
 from slack_bolt import Ack
 
 from bot.runtime.context import QuorumContext
-from bot.slack.views import flag_submission
+from bot.slack import inbound
 from bot.workflow.review import interactions, notes
-from handlers.views._ack import ack_submission
+from handlers.actions._reply import user_of
+from handlers.views._ack import ack_submission, refuse_too_long, refuse_unreadable
 
 
 def make_flag_submission(ctx: QuorumContext) -> Callable[..., None]:
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        assignment_id, reason, note = flag_submission(view)
+        submitted = inbound.flag_submission(view)
+        if submitted is None:
+            return refuse_unreadable(ack, body, "a flag modal that is not ours")
+        if refuse_too_long(ack, view):
+            return None
         result = interactions.run_in_transaction(
             ctx,
             notes.flag,
-            assignment_id=assignment_id,
-            user_id=body["user"]["id"],
-            reason=reason or "",
-            note=note,
+            assignment_id=submitted.assignment_id,
+            user_id=user_of(body),
+            reason=submitted.reason or "",
+            note=submitted.note,
         )
         ack_submission(ack, result.errors)
 

@@ -205,7 +205,15 @@ def test_sigkill_between_send_and_commit_then_restart_sends_nothing_twice(
 ):
     engine = make_engine(database_url)
     import_items(engine, tmp_path, count=3)
-    doomed = serve(database_url, emulator, tmp_path, QUORUM_FAULT_KILL_AFTER_SEND="1")
+    # One sender thread: a second one could be mid-send (its row rightly "uncertain" too)
+    # when the first kills the process, and this test is about exactly one such row.
+    doomed = serve(
+        database_url,
+        emulator,
+        tmp_path,
+        QUORUM_FAULT_KILL_AFTER_SEND="1",
+        QUORUM_DELIVERY_THREADS="1",
+    )
     assert doomed.wait(timeout=60) == -signal.SIGKILL
     assert len(emulator.calls_to("chat.postMessage")) == 1
     in_doubt = [r for r in rows_in(engine) if r.status == OutboxStatus.SENDING and r.attempts]

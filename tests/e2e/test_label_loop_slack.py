@@ -11,6 +11,7 @@ import urllib.parse
 from sqlmodel import Session, select
 
 from bot.exports.labels import export_labels
+from bot.slack import ids
 from storage.db import session_scope
 from storage.models import Label, Response
 from tests.factories import apply, conversation, import_file, label_config, write_items
@@ -91,8 +92,11 @@ def test_click_by_someone_not_assigned_is_refused(sandbox, tmp_path):
     assert all("not assigned to you" in n["text"] for n in notices)
 
 
-def test_slack_retry_of_the_same_event_is_handled_once(sandbox, tmp_path):
+def test_slack_retry_of_the_same_event_is_handled_once(sandbox, tmp_path, monkeypatch):
     apply(sandbox.ctx.engine, label_config())
+    # An event type Quorum listens to (only those are remembered), with a listener that
+    # counts how often it runs.
+    monkeypatch.setattr(ids, "EVENTS", (*ids.EVENTS, "app_mention"))
     seen = []
     sandbox.runtime.app.event("app_mention")(lambda event: seen.append(event["ts"]))
     event = {"type": "app_mention", "user": "U01ALICE", "text": "hi", "ts": "1.0", "channel": "C1"}

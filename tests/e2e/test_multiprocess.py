@@ -7,27 +7,24 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
-from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.slack_requests import SlackRequestSender
 from storage.db import make_engine
 from storage.models import Assignment, Item, ItemStatus, OutboxMessage, OutboxStatus, Response
 from tests.factories import (
-    apply,
-    conversation,
-    import_file,
-    label_config,
+    PROCESS_SECRET,
+    healthy,
+    import_samples,
     posted_keys,
+    process_world,
+    review_dms_sent,
     serve,
-    truncate_all,
     wait_for,
-    write_items,
 )
 
 pytestmark = pytest.mark.postgres
@@ -35,7 +32,7 @@ pytestmark = pytest.mark.postgres
 PROCESSES = 3
 ITEMS = 300
 REVIEWERS = [f"U0R{n}" for n in range(1, 9)]
-SECRET = "fault-test-secret"  # what serve() gives SLACK_SIGNING_SECRET
+SECRET = PROCESS_SECRET
 LABELS = ["billing", "bug", "account", "other"]
 
 
@@ -51,14 +48,6 @@ def button(value: str) -> str:
     return "Confirm: billing" if value == "billing" else value
 
 
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def snapshot(engine) -> tuple[Counter, Counter]:  # type: ignore[no-untyped-def]
     with Session(engine) as session:
         outbox = Counter(status for status in session.exec(select(OutboxMessage.status)).all())
@@ -72,17 +61,9 @@ def test_three_processes_share_the_work_without_double_sends(postgres_url, tmp_p
     # stopped in this test, never PostgreSQL, so what is committed stays committed.
     postgres_url = f"{postgres_url}?options=-csynchronous_commit%3Doff"
     engine = make_engine(postgres_url)
-    truncate_all(engine)
-    emulator = SlackEmulator(bot_token="xoxb-emulator-token").start()
+    emulator = process_world(engine, REVIEWERS)
     processes = []
     try:
-        for user in [*REVIEWERS, "U09LEAD"]:
-            emulator.add_user(user)
-        emulator.add_channel("C0ESCALATE", "escalations")
-        apply(
-            engine,
-            label_config(reviewers=REVIEWERS, timing={"work_hours": (0, 0)}),  # real clock
-        )
         for _ in range(PROCESSES):
             processes.append(
                 serve(
@@ -97,24 +78,8 @@ def test_three_processes_share_the_work_without_double_sends(postgres_url, tmp_p
         urls = [f"http://127.0.0.1:{p.args[-1]}" for p in processes]
         wait_for(lambda: all(healthy(url) for url in urls), what="three healthy processes")
 
-        records = [
-            {
-                "id": f"m-{n}",
-                "conversation": conversation(f"sample {n}"),
-                "prediction": {"label": "billing", "confidence": 0.5, "model": "m"},
-            }
-            for n in range(ITEMS)
-        ]
-        import_file(engine, write_items(tmp_path / "items.jsonl", records))
-
-        def review_dms_sent() -> bool:
-            with Session(engine) as session:
-                rows = session.exec(
-                    select(OutboxMessage.status).where(OutboxMessage.operation == "post_dm")
-                ).all()
-            return len(rows) == ITEMS * 3 and set(rows) == {OutboxStatus.SENT}
-
-        wait_for(review_dms_sent, timeout_s=120, what="900 review requests")
+        import_samples(engine, tmp_path, "m", ITEMS)
+        wait_for(lambda: review_dms_sent(engine, ITEMS * 3), timeout_s=120, what="900 requests")
         sent_at = time.monotonic()
 
         # Who answers what: assignment id -> (item index, position among its reviewers).

@@ -4,6 +4,8 @@ or unchanged submissions are refused inside the modal."""
 
 from __future__ import annotations
 
+import json
+
 from bot.slack import ids
 from tests.factories import (
     assert_slack_accepted_everything,
@@ -143,3 +145,33 @@ def test_a_response_longer_than_one_input_is_split_and_joined_back(sandbox, tmp_
     assert sandbox.sender.submit_view(reviewer, modal, values).json() is None
     assert response_of(sandbox, reviewer).value["text"] == long_text + " Subject to clause 9."
     assert_slack_accepted_everything(sandbox)
+
+
+def test_a_forged_edit_of_many_boxes_is_refused_in_the_modal(sandbox, tmp_path):
+    """Each input box is capped by Slack, but a submission claiming a hundred boxes could
+    still carry 300 kB: an edit may add at most 3,000 characters to the response."""
+    reviewer = start(sandbox, tmp_path, kind_config("legal-correction"), [ITEM])[0]
+    press(sandbox, reviewer, sandbox.latest_dm(reviewer), "Edit response")
+    modal = last_modal(sandbox)
+    parts = 100
+    meta = json.loads(modal["private_metadata"])
+    box = {"type": "plain_text_input", "value": "w" * 2900}
+    forged = {
+        "type": "view_submission",
+        "team": {"id": "T0QUORUM", "domain": "quorum"},
+        "user": {"id": reviewer, "team_id": "T0QUORUM"},
+        "view": {
+            **modal,
+            "private_metadata": json.dumps({**meta, "n": parts, "j": ["\n"] * (parts - 1)}),
+            "state": {
+                "values": {ids.correction_block(n): {ids.TEXT_INPUT: box} for n in range(parts)}
+            },
+        },
+    }
+    answer = sandbox.sender.post_payload(forged)
+    assert answer.status == 200 and answer.json()["response_action"] == "errors"
+    assert "3,000 characters" in answer.json()["errors"][ids.correction_block(0)]
+    assert responses(sandbox) == []
+    # Within the room it is kept.
+    assert submit(sandbox, reviewer, modal, ORIGINAL + " And more." * 200) is None
+    assert response_of(sandbox, reviewer).value["changed"] is True

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,54 +21,25 @@ from bot.sandbox.slack_requests import SlackRequestSender
 from storage.db import make_engine
 from storage.models import Assignment, Item, ItemStatus, OutboxMessage, OutboxStatus, Response
 from tests.factories import (
-    QUORUM,
-    REPO,
-    STARTED,
-    apply,
-    conversation,
+    PROCESS_SECRET,
     free_port,
-    import_file,
-    label_config,
+    healthy,
+    import_samples,
     posted_keys,
-    truncate_all,
+    process_world,
+    quorum_process,
+    review_dms_sent,
     wait_for,
-    write_items,
 )
 
 ITEMS = 40
 REVIEWERS = [f"U0R{n}" for n in range(1, 9)]
-SECRET = "process-test-secret"
+SECRET = PROCESS_SECRET
 
 
 def quorum(args: list[str], database_url: str, emulator: SlackEmulator, workdir: Path, **env: str):  # type: ignore[no-untyped-def]
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SLACK_API_URL": emulator.api_url,
-        "SLACK_BOT_TOKEN": "xoxb-emulator-token",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "QUORUM_DELIVERY_INTERVAL_S": "0.05",
-        "QUORUM_DELIVERY_LEASE_S": "10",
-        "QUORUM_SCHEDULER_ENABLED": "false",
-        "QUORUM_PACING_SCALE": "100",
-        "PYTHONPATH": str(REPO),
-        **env,
-    }
-    environment.pop("SLACK_APP_TOKEN", None)
-    log = (workdir / f"{args[0]}-{time.monotonic_ns()}.log").open("w")
-    process = subprocess.Popen(
-        [str(QUORUM), *args], env=environment, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
-    )
-    STARTED.append(process)
-    return process
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    defaults = {"QUORUM_DELIVERY_LEASE_S": "10", "QUORUM_PACING_SCALE": "100"}
+    return quorum_process(args, database_url, emulator, workdir, **{**defaults, **env})
 
 
 def web_children(pid: int) -> set[int]:
@@ -93,14 +62,9 @@ def test_two_web_processes_and_a_worker_deliver_and_record_a_burst_exactly_once(
 ):
     postgres_url = f"{postgres_url}?options=-csynchronous_commit%3Doff"  # test-only speed
     engine = make_engine(postgres_url)
-    truncate_all(engine)
-    emulator = SlackEmulator(bot_token="xoxb-emulator-token").start()
+    emulator = process_world(engine, REVIEWERS)
     processes: list[subprocess.Popen] = []
     try:
-        for user in [*REVIEWERS, "U09LEAD"]:
-            emulator.add_user(user)
-        emulator.add_channel("C0ESCALATE", "escalations")
-        apply(engine, label_config(reviewers=REVIEWERS, timing={"work_hours": (0, 0)}))
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         serve_args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -111,24 +75,10 @@ def test_two_web_processes_and_a_worker_deliver_and_record_a_burst_exactly_once(
         wait_for(lambda: healthy(url), what="the web processes")
         wait_for(lambda: len(web_children(web.pid)) == 2, what="two web processes")
 
-        records = [
-            {
-                "id": f"p-{n}",
-                "conversation": conversation(f"sample {n}"),
-                "prediction": {"label": "billing", "confidence": 0.5, "model": "m"},
-            }
-            for n in range(ITEMS)
-        ]
-        import_file(engine, write_items(tmp_path / "items.jsonl", records))
-
-        def review_dms_sent() -> bool:
-            with Session(engine) as session:
-                rows = session.exec(
-                    select(OutboxMessage.status).where(OutboxMessage.operation == "post_dm")
-                ).all()
-            return len(rows) == ITEMS * 3 and set(rows) == {OutboxStatus.SENT}
-
-        wait_for(review_dms_sent, timeout_s=90, what="the review requests")
+        import_samples(engine, tmp_path, "p", ITEMS)
+        wait_for(
+            lambda: review_dms_sent(engine, ITEMS * 3), timeout_s=90, what="the review requests"
+        )
         with Session(engine) as session:
             senders = {
                 row.result["sender"].rsplit("-", 1)[0]

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from bot.audit.chain import record_event
 from bot.config.project import ProjectConfig
 from bot.kinds.base import InvalidAnswer
-from bot.kinds.correction import edit_problem
+from bot.kinds.correction import EDIT_ROOM, edit_problem
 from bot.kinds.label import labels_for_tokens
 from bot.kinds.registry import kind_of
 from bot.slack import ids
@@ -147,6 +147,26 @@ def record_answer(
 # --- turning a click into a stored value --------------------------------------------------
 
 
+def _record(
+    session: Session,
+    loaded: Loaded,
+    user_id: str,
+    value: Any,
+    now: datetime,
+    interaction_id: str | None,
+) -> AnswerResult:
+    """record_answer for an assignment already loaded (and checked) by the caller."""
+    return record_answer(
+        session,
+        assignment_id=loaded.assignment_id,
+        user_id=user_id,
+        value=value,
+        now=now,
+        interaction_id=interaction_id,
+        loaded=loaded,
+    )
+
+
 def resolve_value(config: ProjectConfig, assignment: Assignment, item: Item, raw: Any) -> Any:
     """The stored value for what was clicked; InvalidAnswer says why it is not an answer."""
     return kind_of(config).decode(config, item.content, assignment.presentation, raw)
@@ -172,15 +192,7 @@ def submit(
         return ReviewResult(Outcome.INVALID, loaded.item.id, detail=str(exc))
     if change:
         return change_answer(session, loaded, value=value, now=now, interaction_id=interaction_id)
-    result = record_answer(
-        session,
-        assignment_id=assignment_id,
-        user_id=user_id,
-        value=value,
-        now=now,
-        interaction_id=interaction_id,
-        loaded=loaded,
-    )
+    result = _record(session, loaded, user_id, value, now, interaction_id)
     if result.outcome == AnswerOutcome.DUPLICATE:
         # The same answer again is a double click or a retry: nothing to say. A different
         # one is a second answer: point to "Change my answer".
@@ -363,15 +375,7 @@ def rate(
     scores[criterion] = score
     if all(c in scores for c in config.criteria):
         value = {c: scores[c] for c in config.criteria}
-        result = record_answer(
-            session,
-            assignment_id=loaded.assignment_id,
-            user_id=user_id,
-            value=value,
-            now=now,
-            interaction_id=interaction_id,
-            loaded=loaded,
-        )
+        result = _record(session, loaded, user_id, value, now, interaction_id)
         return ReviewResult(result.outcome, result.item_id, detail=result.detail)
     review_queries.save_draft(
         session, loaded.assignment_id, {**draft_value, "scores": scores}, now=now
@@ -425,15 +429,7 @@ def step(
             session, loaded, value=result.value, now=now, interaction_id=interaction_id
         )
     if result.value is not None:
-        answered = record_answer(
-            session,
-            assignment_id=loaded.assignment_id,
-            user_id=user_id,
-            value=result.value,
-            now=now,
-            interaction_id=interaction_id,
-            loaded=loaded,
-        )
+        answered = _record(session, loaded, user_id, result.value, now, interaction_id)
         return ReviewResult(answered.outcome, answered.item_id, detail=answered.detail)
     draft_now = {**result.draft, "changing": True} if changing else result.draft
     if draft_now != draft_value:
@@ -534,7 +530,7 @@ def submit_correction(
     recorded = response.value if change and response is not None else None
     problem = edit_problem(loaded.item.content, text, recorded)
     if problem:
-        return ReviewResult(Outcome.INVALID, errors={block: say(problem)})
+        return ReviewResult(Outcome.INVALID, errors={block: say(problem, room=EDIT_ROOM)})
     result = submit(
         session,
         assignment_id=assignment_id,

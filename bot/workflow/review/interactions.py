@@ -186,11 +186,16 @@ def home_view(
     user_id: str,
     timezone_lookup: Callable[[], tuple[str | None, int | None]] | None = None,
 ) -> dict:
-    """The person's Home tab. The first time we see them, their time zone is looked up
-    (users.info) so "today" and "this week" are their own."""
+    """The person's Home tab. The first time we see a project's reviewer or lead, their
+    time zone is looked up (users.info) so "today" and "this week" are their own; for
+    anyone else nothing is stored."""
 
     def work(session: Session, now: datetime) -> dict:
-        if timezone_lookup is not None and not queue.knows_timezone(session, user_id):
+        if (
+            timezone_lookup is not None
+            and not queue.knows_timezone(session, user_id)
+            and queue.memberships(session, user_id)
+        ):
             try:
                 tz, offset = timezone_lookup()
             except Exception:  # a profile we cannot read: count in UTC

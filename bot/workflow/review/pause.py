@@ -3,7 +3,8 @@
 Pausing moves the reviewer's pending items to other reviewers at once, instead of
 letting them wait out the reassignment timer, because a paused reviewer has said they
 will not answer. Each item moves on by the one release rule
-(bot.workflow.review.release).
+(bot.workflow.review.release). Someone in no project has nothing to pause: they are told
+so (`member` False) and nothing is written, no reviewer row and no event.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlmodel import Session
 
 from bot.audit.chain import record_event
 from bot.workflow.review import queue, release
+from storage import review_queries
 from storage.review_queries import lock_or_create_reviewer
 
 
@@ -23,6 +25,19 @@ from storage.review_queries import lock_or_create_reviewer
 class PauseResult:
     already: bool
     moved: int = 0
+    member: bool = True  # False: in no project, and nothing was changed
+
+
+NOT_A_MEMBER = PauseResult(already=False, member=False)
+
+
+def _known(session: Session, user_id: str) -> bool:
+    """In a project's pool or leads, or paused already (someone dropped from a project
+    while paused may still resume)."""
+    if queue.memberships(session, user_id):
+        return True
+    reviewer = review_queries.get_reviewer(session, user_id)
+    return reviewer is not None and reviewer.paused
 
 
 def _record_for_projects(
@@ -35,6 +50,8 @@ def _record_for_projects(
 
 def pause(session: Session, *, user_id: str, now: datetime, rng: random.Random) -> PauseResult:
     """Stop sending the reviewer items and move their pending ones to others."""
+    if not queue.memberships(session, user_id):
+        return NOT_A_MEMBER
     reviewer = lock_or_create_reviewer(session, user_id, now=now)
     if reviewer.paused:
         return PauseResult(already=True)
@@ -50,6 +67,8 @@ def pause(session: Session, *, user_id: str, now: datetime, rng: random.Random) 
 
 
 def resume(session: Session, *, user_id: str, now: datetime) -> PauseResult:
+    if not _known(session, user_id):
+        return NOT_A_MEMBER
     reviewer = lock_or_create_reviewer(session, user_id, now=now)
     if not reviewer.paused:
         return PauseResult(already=True)

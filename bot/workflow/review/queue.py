@@ -21,7 +21,8 @@ from bot.slack.home import (
 )
 from bot.slack.messages import context, intro, serialise
 from bot.slack.wording import say
-from bot.workflow.project_versions import config_for_item, project_config
+from bot.workflow.intake.staffing import is_reviewer
+from bot.workflow.project_versions import config_for_item, current_configs
 from bot.workflow.review import messages
 from storage import escalation_queries, queries, review_queries
 from storage.models import Assignment, AssignmentStatus, Project
@@ -40,11 +41,11 @@ class Membership:
 
 
 def memberships(session: Session, user_id: str) -> list[Membership]:
-    """The projects a person reviews or leads, by their current config."""
+    """The projects a person reviews (listed, or in the project's reviewer group) or
+    leads, by their current config."""
     found = []
-    for project in queries.list_projects(session):
-        config = project_config(session, project)
-        reviewer, lead = user_id in config.reviewers, user_id in config.leads
+    for project, config in current_configs(session):
+        reviewer, lead = is_reviewer(session, config, user_id), user_id in config.leads
         if reviewer or lead:
             found.append(Membership(project, config, reviewer, lead))
     return found
