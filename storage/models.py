@@ -62,6 +62,9 @@ class ItemStatus:
     ESCALATED = "escalated"
     SIGNED_OFF = "signed_off"
     AUTO_ACCEPTED = "auto_accepted"
+    # Could not be dispatched (e.g. Slack would refuse its message): `Item.failure` says
+    # why; it waits for a person (a new project version puts it back in the queue).
+    FAILED = "failed"
     OPEN = (QUEUED, ASSIGNED, ANSWERED)
 
 
@@ -91,6 +94,9 @@ class Project(SQLModel, table=True):
     name: str = Field(unique=True, index=True, max_length=63)
     kind: str = Field(max_length=16)
     current_version: int = 1
+    # Why the project cannot staff its items right now (nobody available, fewer
+    # reviewers than its overlap), or None: kept so the problem is reported once.
+    staffing_problem: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 
@@ -135,6 +141,7 @@ class Item(SQLModel, table=True):
     status: str = Field(default=ItemStatus.QUEUED, max_length=16)
     confidence: float | None = None
     route_reason: str | None = None
+    failure: str | None = Field(default=None, sa_column=Column(Text))  # status `failed`: why
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 
@@ -337,3 +344,14 @@ class SchedulerLock(SQLModel, table=True):
     tick: str = Field(primary_key=True, max_length=32)
     owner: str = Field(max_length=64)
     created_at: datetime = _when(default_factory=utcnow)
+
+
+class ReviewerGroup(SQLModel, table=True):
+    """A Slack user group's members as last read (usergroups.users.list), shared by every
+    process; refreshed on a schedule. `error` is the last lookup's Slack error, if any."""
+
+    __tablename__ = "reviewer_group"
+    group_id: str = Field(primary_key=True, max_length=32)
+    members: list = _json(nullable=False)
+    error: str | None = Field(default=None, max_length=64)
+    refreshed_at: datetime = _when(default_factory=utcnow)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import TypedDict
 
-from sqlalchemy import func
+from sqlalchemy import exists, func, not_, or_
 from sqlmodel import Session, col, select
 
 from storage.models import (
     Assignment,
     AssignmentStatus,
     Item,
+    ItemStatus,
     Label,
+    PreLabelRecord,
     Project,
     ProjectVersion,
     Response,
     Reviewer,
+    ReviewerGroup,
     pk,
 )
 
@@ -182,3 +185,72 @@ def undecided_item_count(session: Session) -> int:
         .select_from(Item)
         .where(col(Item.status).not_in(["signed_off", "auto_accepted"]))
     ).one()
+
+
+# --- dispatch: poison items, staffing, reviewer groups -----------------------------------
+
+
+def dispatchable_item_ids(
+    session: Session,
+    *,
+    after_id: int,
+    waiting_project_ids: Collection[int] = (),
+    skip_project_ids: Collection[int] = (),
+    limit: int = 100,
+) -> list[int]:
+    """Queued items after `after_id` (keyset, so one pass visits each once), leaving out
+    those still waiting for a pre-label (as `prelabel_queries.routable_queued_items`) and
+    the projects in `skip_project_ids` (nobody can take their items now)."""
+    query = select(pk(Item.id)).where(Item.status == ItemStatus.QUEUED, col(Item.id) > after_id)
+    if waiting_project_ids:
+        has_prelabel = exists().where(col(PreLabelRecord.item_id) == Item.id)
+        query = query.where(
+            or_(
+                not_(col(Item.project_id).in_(list(waiting_project_ids))),
+                col(Item.route_reason).is_not(None),
+                has_prelabel,
+            )
+        )
+    if skip_project_ids:
+        query = query.where(not_(col(Item.project_id).in_(list(skip_project_ids))))
+    return list(session.exec(query.order_by(col(Item.id)).limit(limit)).all())
+
+
+def projects_with_queued_items(session: Session) -> list[int]:
+    return list(
+        session.exec(select(Item.project_id).where(Item.status == ItemStatus.QUEUED).distinct())
+    )
+
+
+def failed_items(session: Session, project_id: int | None = None, limit: int = 20) -> list[Item]:
+    """Items dispatch gave up on, newest first."""
+    query = select(Item).where(Item.status == ItemStatus.FAILED)
+    if project_id is not None:
+        query = query.where(Item.project_id == project_id)
+    return list(session.exec(query.order_by(col(Item.updated_at).desc()).limit(limit)))
+
+
+def failed_item_ids(session: Session, project_id: int) -> list[int]:
+    return list(
+        session.exec(
+            select(pk(Item.id)).where(
+                Item.project_id == project_id, Item.status == ItemStatus.FAILED
+            )
+        )
+    )
+
+
+def reviewer_group(session: Session, group_id: str) -> ReviewerGroup | None:
+    return session.get(ReviewerGroup, group_id)
+
+
+def lock_reviewer_group(session: Session, group_id: str) -> ReviewerGroup | None:
+    return session.exec(
+        select(ReviewerGroup).where(ReviewerGroup.group_id == group_id).with_for_update()
+    ).first()
+
+
+def projects_with_staffing_problems(session: Session) -> list[int]:
+    return list(
+        session.exec(select(pk(Project.id)).where(col(Project.staffing_problem).is_not(None)))
+    )

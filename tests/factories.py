@@ -5,12 +5,15 @@ are in the conftest.py files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +35,16 @@ from bot.workflow.decision.decide import decide
 from bot.workflow.project_versions import apply_project, project_config, require_project
 from bot.workflow.review.answer import record_answer
 from storage.db import session_scope
-from storage.models import Assignment, Event, Item, Label, OutboxMessage, Response
+from storage.models import (
+    Assignment,
+    Event,
+    Item,
+    Label,
+    OutboxMessage,
+    OutboxStatus,
+    ProjectVersion,
+    Response,
+)
 
 # -- settings and projects -------------------------------------------------------------
 
@@ -320,6 +332,75 @@ def assert_slack_accepted_everything(sandbox) -> None:
     assert refused == []
 
 
+# -- hostile text: pings, mentions and links smuggled in through data ------------------
+
+# What an attacker (or a careless import) puts in every field that reaches Slack.
+HOSTILE = "<!here> <!channel> <!everyone> <@U123> <#C123> <https://evil.example|x> & end"
+# Slack's date token is the one `<!…>` the bot writes itself.
+_DATE_TOKEN = re.compile(r"<!date\^\d+\^[^<>|]*\|[^<>]*>")
+_LINK = re.compile(r"<([@#])([A-Z0-9]+)>")
+_ESCAPED_TWICE = re.compile(r"&amp;(?:amp|lt|gt);")
+_ESCAPED = re.compile(r"&(?:amp|lt|gt);")
+_NOT_SHOWN = {"value", "action_id", "block_id", "callback_id", "private_metadata", "metadata"}
+
+
+def _loaded(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def unsafe_text(
+    payload: Any, *, people: tuple[str, ...] = (), channels: tuple[str, ...] = ()
+) -> list[str]:
+    """Where a payload for Slack (a message, a view, a response_url body) would ping,
+    mention or link from data: any `<…>` in mrkdwn or a notification `text` that is not a
+    mention of one of `people`, a link to one of `channels` or a date token. Also text
+    escaped twice (`&amp;lt;`) and plain_text shown escaped (`&amp;`), both visible to
+    the reader. Each problem is its JSON path and the offending excerpt."""
+    problems: list[str] = []
+
+    def check(text: str, path: str, plain: bool) -> None:
+        if plain:
+            if _ESCAPED.search(text):
+                problems.append(f"{path}: plain_text shows an escape: {text[:120]!r}")
+            return
+        if _ESCAPED_TWICE.search(text):
+            problems.append(f"{path}: escaped twice: {text[:120]!r}")
+        rest = _DATE_TOKEN.sub("", text)
+        for start in [i for i, c in enumerate(rest) if c == "<"]:
+            token = rest[start : rest.find(">", start) + 1 or start + 40]
+            link = _LINK.fullmatch(token)
+            allowed = people if link and link.group(1) == "@" else channels
+            if not (link and link.group(2) in allowed):
+                problems.append(f"{path}: unescaped {token[:60]!r}")
+
+    def walk(value: Any, path: str, plain: bool = False) -> None:
+        value = _loaded(value)
+        if isinstance(value, list):
+            for index, entry in enumerate(value):
+                walk(entry, f"{path}[{index}]", plain)
+        elif isinstance(value, dict):
+            is_plain = value.get("type") == "plain_text"
+            for key, entry in value.items():
+                if key in _NOT_SHOWN:
+                    continue
+                if key == "text" and isinstance(entry, str):
+                    check(entry, f"{path}.text", is_plain)
+                elif key == "initial_value" and isinstance(entry, str):
+                    check(entry, f"{path}.{key}", plain=True)  # a prefilled box: as it is
+                else:
+                    walk(entry, f"{path}.{key}", is_plain)
+        elif isinstance(value, str) and plain:
+            check(value, path, plain=True)
+
+    walk(payload, "$")
+    return problems
+
+
 # -- what the sandbox sent and stored --------------------------------------------------
 
 
@@ -347,6 +428,18 @@ def top_level_dms(sandbox: SlackSandbox, user: str) -> list[dict]:
 
 def thread_replies(sandbox: SlackSandbox, user: str) -> list[dict]:
     return [m for m in sandbox.dm(user) if m.get("thread_ts") and m["thread_ts"] != m["ts"]]
+
+
+def database_state(engine: Engine) -> dict[str, tuple[int, str]]:
+    """Per table, its row count and a digest of every row's contents: a request that
+    changed nothing (no insert, no update, no delete) leaves both as they were."""
+    state = {}
+    with engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            rows = sorted(repr(tuple(row)) for row in connection.execute(table.select()))
+            digest = hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
+            state[table.name] = (len(rows), digest)
+    return state
 
 
 def items(sandbox: SlackSandbox) -> list[Item]:
@@ -398,15 +491,20 @@ def free_port() -> int:
 STARTED: list[subprocess.Popen] = []
 
 
-def serve(
-    database_url: str, emulator: SlackEmulator, workdir: Path, **env: str
+PROCESS_SECRET = "fault-test-secret"  # SLACK_SIGNING_SECRET of quorum_process()
+
+
+def quorum_process(
+    args: list[str], database_url: str, emulator: SlackEmulator, workdir: Path, **env: str
 ) -> subprocess.Popen:
+    """A real `quorum <args>` process against the emulator, its output in `workdir`;
+    stopped by stop_started_processes()."""
     environment = {
         **os.environ,
         "DATABASE_URL": database_url,
         "SLACK_API_URL": emulator.api_url,
         "SLACK_BOT_TOKEN": "xoxb-emulator-token",
-        "SLACK_SIGNING_SECRET": "fault-test-secret",
+        "SLACK_SIGNING_SECRET": PROCESS_SECRET,
         "QUORUM_DELIVERY_INTERVAL_S": "0.05",
         "QUORUM_DELIVERY_LEASE_S": "2",
         "QUORUM_SCHEDULER_ENABLED": "false",
@@ -414,16 +512,63 @@ def serve(
         **env,
     }
     environment.pop("SLACK_APP_TOKEN", None)
-    log = (workdir / f"serve-{time.monotonic_ns()}.log").open("w")
+    log = (workdir / f"{args[0]}-{time.monotonic_ns()}.log").open("w")
     process = subprocess.Popen(
-        [str(QUORUM), "serve", "--host", "127.0.0.1", "--port", str(free_port())],
-        env=environment,
-        cwd=workdir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        [str(QUORUM), *args], env=environment, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
     )
     STARTED.append(process)
     return process
+
+
+def serve(
+    database_url: str, emulator: SlackEmulator, workdir: Path, **env: str
+) -> subprocess.Popen:
+    port = str(free_port())
+    return quorum_process(
+        ["serve", "--host", "127.0.0.1", "--port", port], database_url, emulator, workdir, **env
+    )
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def process_world(engine: Engine, reviewers: list[str]) -> SlackEmulator:
+    """An emptied database with the label project for `reviewers` (at work all day, as
+    processes run on the real clock) and an emulator that knows them."""
+    truncate_all(engine)
+    emulator = SlackEmulator(bot_token="xoxb-emulator-token").start()
+    for user in [*reviewers, LEAD]:
+        emulator.add_user(user)
+    emulator.add_channel("C0ESCALATE", "escalations")
+    apply(engine, label_config(reviewers=reviewers, timing={"work_hours": (0, 0)}))
+    return emulator
+
+
+def import_samples(engine: Engine, tmp_path: Path, prefix: str, count: int) -> None:
+    """`count` items the model is unsure of (they all go to reviewers)."""
+    records = [
+        {
+            "id": f"{prefix}-{n}",
+            "conversation": conversation(f"sample {n}"),
+            "prediction": {"label": "billing", "confidence": 0.5, "model": "m"},
+        }
+        for n in range(count)
+    ]
+    import_file(engine, write_items(tmp_path / "items.jsonl", records))
+
+
+def review_dms_sent(engine: Engine, count: int) -> bool:
+    """All `count` review requests (three per item) are sent."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(OutboxMessage.status).where(OutboxMessage.operation == "post_dm")
+        ).all()
+    return len(rows) == count and set(rows) == {OutboxStatus.SENT}
 
 
 def stop_started_processes() -> None:
@@ -443,3 +588,16 @@ def wait_for(predicate, *, timeout_s: float = 30.0, what: str = "condition"):  #
             return result
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def store_as_an_older_release_did(engine, name: str, **changes: object) -> None:
+    """Change the project's stored config the way a file applied by an older `project
+    apply` (before the schema and the preflight refused it) would have left it."""
+    with session_scope(engine) as session:
+        project = require_project(session, name)
+        row = session.exec(
+            select(ProjectVersion).where(ProjectVersion.project_id == project.id)
+        ).one()
+        row.config = {**row.config, **changes}
+        project.updated_at = project.updated_at + timedelta(seconds=1)  # a new cache key
+        session.add_all([row, project])

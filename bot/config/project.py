@@ -23,17 +23,37 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from bot.kinds.rating import MAX_CRITERIA
 from bot.kinds.registry import KINDS, kind_named
 
 SLACK_USER_ID = r"^[UW][A-Z0-9]{2,}$"
 SLACK_CHANNEL_ID = r"^[CGD][A-Z0-9]{2,}$"
+NOT_BLANK = r"\S"
 SlackUserId = Annotated[str, Field(pattern=SLACK_USER_ID)]
+
+# Texts of the project file that Slack shows on buttons, options and headings, bounded
+# here where the bound is static (the rendered preflight, bot/workflow/intake/preflight.py,
+# checks what only the builders know). Slack refuses a message with an empty text or a
+# button text over 75 characters, and the whole message with it.
+SCALE_LABEL_CHARS = 70  # a score button reads "10 – <label>", 75 characters at most
+CRITERION_CHARS = 150
+ScaleLabel = Annotated[str, Field(min_length=1, max_length=SCALE_LABEL_CHARS, pattern=NOT_BLANK)]
+Criterion = Annotated[str, Field(min_length=1, max_length=CRITERION_CHARS, pattern=NOT_BLANK)]
+LabelName = Annotated[str, Field(min_length=1, pattern=NOT_BLANK)]
+# Where each bounded text is shown, for the error message (by its top-level field).
+SHOWN_IN = {
+    "scale": "on a score button (after the score, e.g. '3 – ')",
+    "criteria": "in a criterion's heading and score buttons",
+    "labels": "on a button or menu option",
+    "question": "at the top of every review message",
+}
 
 
 PATTERN_HINTS = {
     SLACK_USER_ID: "must be a Slack member id such as U01ALICE (profile → ⋮ → Copy member ID)",
     SLACK_CHANNEL_ID: "must be a Slack channel id such as C0ESCALATE (channel details → bottom)",
     r"^[a-z0-9][a-z0-9_-]{0,62}$": "must be lowercase letters, digits, - or _ (it is used in commands)",
+    NOT_BLANK: "is blank; Slack refuses a message with an empty text",
 }
 
 
@@ -48,7 +68,7 @@ class _Strict(BaseModel):
 class Scale(_Strict):
     min: int = 1
     max: int = 5
-    labels: dict[int, str] = Field(default_factory=dict)
+    labels: dict[int, ScaleLabel] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _range(self) -> Scale:
@@ -100,15 +120,16 @@ class ProjectConfig(_Strict):
     kind: str
     question: str = Field(min_length=1, max_length=2000)
     description: str | None = None
-    labels: list[str] = Field(default_factory=list)
+    labels: list[LabelName] = Field(default_factory=list)
     multi_label: bool = False
-    criteria: list[str] = Field(default_factory=list)
+    # One block per criterion (two while they fit as buttons) within a message's 50.
+    criteria: list[Criterion] = Field(default_factory=list, max_length=MAX_CRITERIA)
     scale: Scale = Field(default_factory=Scale)
     allow_tie: bool = True
     allow_both_bad: bool = False
     ask_strength: bool = False
     reviewers: list[SlackUserId] = Field(default_factory=list)
-    reviewer_group: str | None = Field(default=None, pattern=r"^S[A-Z0-9]{2,}$")
+    reviewer_group: str | None = Field(default=None, pattern=r"^S[A-Z0-9]{2,31}$")
     leads: list[SlackUserId] = Field(default_factory=list)
     overlap: int = Field(default=3, ge=1, le=25)
     agreement: float = Field(default=0.67, gt=0.0, le=1.0)
@@ -133,7 +154,8 @@ class ProjectConfig(_Strict):
             raise ValueError(problem)
         if not self.reviewers and not self.reviewer_group:
             raise ValueError("set `reviewers` (Slack user ids) or `reviewer_group`")
-        if self.reviewers and self.overlap > len(self.reviewers):
+        # With a user group the pool is only known at run time (intake/staffing.py).
+        if self.reviewers and not self.reviewer_group and self.overlap > len(self.reviewers):
             raise ValueError(
                 f"overlap is {self.overlap} but only {len(self.reviewers)} reviewers are listed; "
                 "an item is never given to the same reviewer twice"
@@ -146,9 +168,38 @@ class ProjectConfig(_Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic location as a person reads it in YAML: criteria[3], scale.labels[5]."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _slack_bound(error: ErrorDetails, where: str) -> str | None:
+    """A text or list the file holds that Slack could not show, in Slack's terms."""
+    loc, ctx, bad = error["loc"], error.get("ctx") or {}, error.get("input")
+    shown = SHOWN_IN.get(str(loc[0]) if loc else "", "in a Slack message")
+    if error["type"] == "string_too_long" and isinstance(bad, str):
+        return (
+            f"`{where}`: {len(bad):,} characters; Slack shows at most {ctx['max_length']} {shown}"
+        )
+    if error["type"] == "string_too_short":
+        return f"`{where}`: empty; Slack refuses a message with an empty text ({shown})"
+    if error["type"] == "too_long" and where == "criteria":
+        return (
+            f"`{where}`: {ctx.get('actual_length')} criteria; one review message holds at "
+            f"most {ctx['max_length']} (Slack's limit is 50 blocks per message)"
+        )
+    return None
+
+
 def _describe(error: ErrorDetails) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    where = field_path(tuple(error["loc"])) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
+    bound = _slack_bound(error, where)
+    if bound:
+        return f"field {bound}"
     if error["type"] == "extra_forbidden":
         allowed = ", ".join(sorted(ProjectConfig.model_fields))
         return f"field `{where}` is not a project setting (allowed: {allowed})"

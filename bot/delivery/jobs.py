@@ -11,12 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from slack_sdk.errors import SlackApiError
+
 from bot.audit.chain import write_checkpoint
 from bot.delivery.digest import send_digests
 from bot.delivery.reassignment import reassign_expired
 from bot.delivery.reminders import send_reminders
 from bot.runtime.context import QuorumContext
+from bot.slack.outbound import make_web_client
 from bot.workflow.decision.escalation import remind_stale_escalations
+from bot.workflow.intake.groups import GroupLookup, GroupLookupError, refresh_reviewer_groups
 from storage import queries, schedule_queries
 from storage.db import session_scope
 
@@ -61,6 +65,37 @@ def audit_checkpoints(ctx: QuorumContext, now: datetime) -> int:
     return written
 
 
+# Slack errors of usergroups.users.list worth trying again on the next run.
+RETRY_GROUP_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable"}
+
+
+def slack_group_lookup(ctx: QuorumContext) -> GroupLookup:
+    """usergroups.users.list through the bot token (Tier 2: about 20 calls a minute,
+    one per group per run)."""
+    token = ctx.settings.slack_bot_token
+    client = make_web_client(
+        token.get_secret_value() if token else None, ctx.settings.slack_api_url
+    )
+
+    def members(group_id: str) -> list[str]:
+        try:
+            response = client.usergroups_users_list(usergroup=group_id)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
+            retry = error in RETRY_GROUP_ERRORS or exc.response.status_code >= 500
+            raise GroupLookupError(error, retry=retry) from None
+        except OSError as exc:  # Slack unreachable: the cached members stay
+            raise GroupLookupError(type(exc).__name__, retry=True) from None
+        return [str(user) for user in response.get("users") or []]
+
+    return members
+
+
+def reviewer_groups(ctx: QuorumContext, now: datetime) -> int:
+    """Re-read the members of every user group a project uses (bot.workflow.intake.groups)."""
+    return refresh_reviewer_groups(ctx.engine, slack_group_lookup(ctx), now=now, rng=ctx.rng)
+
+
 def housekeeping(ctx: QuorumContext, now: datetime) -> int:
     """Forget tick locks older than a week (they only matter within their tick)."""
     with session_scope(ctx.engine) as session:
@@ -69,6 +104,7 @@ def housekeeping(ctx: QuorumContext, now: datetime) -> int:
 
 JOBS: tuple[ScheduledJob, ...] = (
     ScheduledJob("reminders", timedelta(minutes=5), reminders),
+    ScheduledJob("reviewer_groups", timedelta(minutes=5), reviewer_groups),
     ScheduledJob("reassign_expired", timedelta(minutes=5), reassignments),
     ScheduledJob("escalation_reminders", timedelta(minutes=15), escalation_reminders),
     ScheduledJob("digest", timedelta(minutes=15), digests),

@@ -21,9 +21,10 @@ from sqlmodel import Session
 from bot.config.project import ProjectConfig
 from bot.delivery import outbox
 from bot.slack.wording import say
+from bot.workflow.intake.dispatch import mark_failed
 from bot.workflow.project_versions import config_for_item
 from bot.workflow.review import release
-from storage import outbox_store, schedule_queries
+from storage import outbox_store, queries, schedule_queries
 from storage.db import session_scope
 from storage.models import Assignment, AssignmentStatus, OutboxStatus
 
@@ -130,3 +131,32 @@ def reassign_expired(engine: Engine, *, now: datetime, rng: random.Random, limit
         except Exception:
             log.exception("reassigning expired assignment %s failed", assignment_id)
     return moved
+
+
+def fail_unshowable_item(
+    session: Session, assignment_id: int, *, reason: str, now: datetime
+) -> bool:
+    """Slack refused the item's review message itself (its blocks, its length): no other
+    reviewer could be shown it either. The item is marked failed with the reason (status,
+    audit trail, one log line) and its pending assignments are withdrawn, so it neither
+    waits for an answer nor is passed around; a new project version queues it again."""
+    locked = release.lock_open(session, assignment_id)
+    if locked is None:
+        return False
+    _assignment, item = locked
+    withdrawn = []
+    for other in queries.assignments_for_item(session, item.id or 0):
+        if other.status == AssignmentStatus.PENDING:
+            # Its review DM, if still queued, is dropped as obsolete when claimed.
+            other.status = AssignmentStatus.EXPIRED
+            session.add(other)
+            withdrawn.append(other.id)
+    mark_failed(
+        session,
+        item,
+        reason=f"Slack refused its review message: {reason}",
+        event="delivery_failed",
+        now=now,
+        data={"slack_error": reason, "assignment_id": assignment_id, "withdrawn": withdrawn},
+    )
+    return True

@@ -38,7 +38,11 @@ from bot.audit.chain import record_event
 from bot.config.project import Timing
 from bot.delivery import outbox
 from bot.delivery.pacing import Decision, Pacer, buckets_for
-from bot.delivery.reassignment import reassign_unreachable, review_request_key
+from bot.delivery.reassignment import (
+    fail_unshowable_item,
+    reassign_unreachable,
+    review_request_key,
+)
 from bot.delivery.reminders import is_reminder_key
 from bot.delivery.work_hours import TZ_REFRESH, next_work_start, reviewer_zone
 from bot.runtime.clock import SYSTEM_CLOCK, Clock
@@ -73,18 +77,20 @@ UNREACHABLE_ERRORS = {
     "is_archived",
     "not_in_channel",
 }
-PERMANENT_ERRORS = UNREACHABLE_ERRORS | {
-    "invalid_blocks",
-    "invalid_blocks_format",
-    "msg_too_long",
-    "no_text",
-    "invalid_auth",
-    "not_authed",
-    "token_revoked",
-    "message_not_found",
-    "cant_update_message",
-    "invalid_metadata_format",
-}
+# The message itself cannot be shown: a review request failing so fails its item.
+UNSHOWABLE_ERRORS = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text"}
+PERMANENT_ERRORS = (
+    UNREACHABLE_ERRORS
+    | UNSHOWABLE_ERRORS
+    | {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "message_not_found",
+        "cant_update_message",
+        "invalid_metadata_format",
+    }
+)
 TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 OBSOLETE_ERRORS = {"hash_conflict"}  # a newer view was published meanwhile
 MAX_BACKOFF_S = 300.0
@@ -690,6 +696,12 @@ class DeliveryWorker:
                 reassign_unreachable(
                     session, plan.assignment_id, reason=error, now=now, rng=self.rng
                 )
+            elif (
+                plan.assignment_id is not None
+                and error in UNSHOWABLE_ERRORS
+                and plan.key == review_request_key(plan.assignment_id)
+            ):
+                fail_unshowable_item(session, plan.assignment_id, reason=error, now=now)
             row = session.exec(
                 select(OutboxMessage).where(OutboxMessage.id == plan.row_id).with_for_update()
             ).one()

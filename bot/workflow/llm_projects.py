@@ -10,20 +10,18 @@ from sqlmodel import Session
 from bot.config.project import ProjectConfig
 from bot.llm import make_openai_client
 from bot.runtime.settings import Settings
-from bot.workflow.project_versions import project_config
-from storage import queries
+from bot.workflow.project_versions import current_configs
 
 ClientFactory = Callable[[Settings, ProjectConfig], Any]
 
 
 def llm_projects(session: Session) -> dict[int, ProjectConfig]:
     """project id -> current config, for projects with `llm.enabled`."""
-    configs: dict[int, ProjectConfig] = {}
-    for project in queries.list_projects(session):
-        config = project_config(session, project)
-        if config.llm.enabled and project.id is not None:
-            configs[project.id] = config
-    return configs
+    return {
+        project.id: config
+        for project, config in current_configs(session)
+        if config.llm.enabled and project.id is not None
+    }
 
 
 def openai_client_for(settings: Settings, config: ProjectConfig) -> Any:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from bot.audit.chain import record_event
 from bot.config.project import ProjectConfig
 from storage import queries
-from storage.models import Item, Project, ProjectVersion, utcnow
+from storage.models import Item, ItemStatus, Project, ProjectVersion, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class UnknownProjectError(LookupError):
@@ -23,6 +28,21 @@ class UnknownProjectError(LookupError):
         )
 
 
+class ProjectRefused(ValueError):
+    """`apply_project` refuses the file (the person must change it); nothing is stored."""
+
+
+class ProjectPreflightError(ProjectRefused):
+    """A project file whose messages Slack would refuse; one line per problem."""
+
+    def __init__(self, name: str, problems: list[str]) -> None:
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(
+            f"Slack would refuse messages of project {name!r}; change these fields:\n{lines}"
+        )
+        self.problems = problems
+
+
 @dataclass(frozen=True)
 class ApplyResult:
     project_id: int
@@ -30,10 +50,16 @@ class ApplyResult:
     created: bool
     changed: bool
     removed_reviewers: tuple[str, ...] = ()  # listed in the previous version, not in this one
+    requeued: int = 0  # failed items put back in the queue by this version
 
 
 def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli") -> ApplyResult:
-    """Create the project or store its config as a new version when it changed."""
+    """Create the project or store its config as a new version when it changed. A
+    config whose messages Slack would refuse (intake/preflight.py) is not applied
+    (ProjectPreflightError); a new version puts the project's failed items back in the
+    queue, since the change may be what they needed."""
+    from bot.workflow.intake.preflight import preflight
+
     project = queries.get_project(session, config.name)
     digest = config.version_hash
     removed: tuple[str, ...] = ()
@@ -45,7 +71,7 @@ def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli"
     else:
         assert project.id is not None
         if project.kind != config.kind:
-            raise ValueError(
+            raise ProjectRefused(
                 f"project {config.name!r} is a {project.kind} project; its kind cannot change "
                 f"to {config.kind} (create a new project instead)"
             )
@@ -55,7 +81,13 @@ def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli"
         created, version = False, project.current_version + 1
         if current is not None:
             listed = set(config.reviewers)
+            if config.reviewer_group:  # still in the group: still a reviewer
+                group = queries.reviewer_group(session, config.reviewer_group)
+                listed |= set(group.members if group else [])
             removed = tuple(r for r in current.config.get("reviewers") or [] if r not in listed)
+    problems = preflight(config)
+    if problems:
+        raise ProjectPreflightError(config.name, problems)
     assert project.id is not None
     session.add(
         ProjectVersion(
@@ -76,9 +108,36 @@ def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli"
         project_id=project.id,
         data={"version": version, "config_hash": digest, "created": created},
     )
+    requeued = 0 if created else _requeue_failed(session, project.id, version, actor=actor)
     return ApplyResult(
-        project.id, version, created=created, changed=True, removed_reviewers=removed
+        project.id,
+        version,
+        created=created,
+        changed=True,
+        removed_reviewers=removed,
+        requeued=requeued,
     )
+
+
+def _requeue_failed(session: Session, project_id: int, version: int, *, actor: str) -> int:
+    """Items dispatch gave up on go back to the queue under the new version (and fail
+    again, with their reason, if it did not help)."""
+    item_ids = queries.failed_item_ids(session, project_id)
+    for item_id in item_ids:
+        item = queries.lock_item(session, item_id)
+        if item is None or item.status != ItemStatus.FAILED:
+            continue
+        record_event(
+            session,
+            "requeued",
+            actor=actor,
+            project_id=project_id,
+            item_id=item_id,
+            data={"version": version, "failure": item.failure},
+        )
+        item.status, item.failure, item.updated_at = ItemStatus.QUEUED, None, utcnow()
+        session.add(item)
+    return len(item_ids)
 
 
 class ConfigCache:
@@ -135,6 +194,32 @@ def project_config(session: Session, project: Project, version: int | None = Non
     config = ProjectConfig.model_validate(row.config)
     CONFIGS.put(key, config)
     return config
+
+
+def current_configs(session: Session) -> Iterator[tuple[Project, ProjectConfig]]:
+    """Every project with its current config. One whose stored config this version of
+    Quorum no longer accepts (an upgrade with stricter checks) is left out, said once in
+    the log, so it does not stop what reads every project (App Home, /quorum, reviewer
+    groups, LLM assist) for all the others."""
+    for project in queries.list_projects(session):
+        try:
+            config = project_config(session, project)
+        except ValidationError as exc:
+            refused = (str(session.get_bind().engine.url), project.id, project.current_version)
+            if refused not in _REFUSED:
+                _REFUSED.add(refused)
+                log.error(
+                    "project %r: its stored config (version %s) is no longer valid and is "
+                    "skipped until `quorum project apply` stores a fixed one: %s",
+                    project.name,
+                    project.current_version,
+                    exc.errors()[0].get("msg") if exc.errors() else exc,
+                )
+            continue
+        yield project, config
+
+
+_REFUSED: set[tuple[str, int | None, int]] = set()  # (database, project, version) logged
 
 
 def require_project(session: Session, name: str) -> Project:

@@ -256,3 +256,23 @@ def test_each_persons_dm_is_opened_once_even_after_a_restart(database_url, clock
             sandbox.settle()
         assert len(posted_keys(sandbox.emulator)) == 36
         assert len(sandbox.emulator.calls_to("conversations.open")) == len(REVIEWERS)
+
+
+def test_a_review_message_slack_refuses_fails_its_item_and_no_other(world, tmp_path):
+    """Slack rejects an item's review DM itself (invalid_blocks): nobody could be shown
+    it, so the item is failed with the reason and its other DMs withdrawn, instead of
+    waiting for an answer or being passed from reviewer to reviewer; the rest go on."""
+    start_items(world, tmp_path, count=2)
+    world.emulator.fail_next("chat.postMessage", error="invalid_blocks", status=200)
+    world.settle()
+    refused = next(r for r in outbox_rows(world) if r.last_error == "invalid_blocks")
+    poison, other = sorted(items(world), key=lambda i: i.id != refused.item_id)
+    assert poison.status == ItemStatus.FAILED and "invalid_blocks" in (poison.failure or "")
+    mine = [a for a in assignments(world) if a.item_id == poison.id]
+    assert {a.status for a in mine} == {AssignmentStatus.EXPIRED}
+    assert [e.data["slack_error"] for e in events(world, "delivery_failed")] == ["invalid_blocks"]
+    # Its other reviewers got nothing; the other item's three DMs all went out.
+    keys = posted_keys(world.emulator)
+    assert len(keys) == 3
+    assert all(a.message_ts for a in assignments(world) if a.item_id == other.id)
+    assert other.status == ItemStatus.ASSIGNED

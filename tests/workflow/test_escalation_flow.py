@@ -9,8 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.config.project import SignOff
-from bot.sandbox.blockkit import validate_message_blocks, validate_view
-from bot.slack import escalation as escalation_blocks
+from bot.slack.blockkit import validate_message_blocks, validate_view
 from bot.workflow.decision import escalation as flow
 from bot.workflow.decision.posterior import clear_cache
 from storage.db import session_scope
@@ -311,4 +310,3 @@ def test_decision_modal_refuses_non_leads_and_resolved_escalations(engine, clock
     )
     assert late.outcome == "already_resolved" and "rationale" in late.errors
     assert label_value(engine) == ("bug", "lead", "U09LEAD")
-    assert escalation_blocks.parse_choice_value('{"e":3}') == (3, None)

@@ -24,15 +24,18 @@ from bot.workflow.intake.dispatch import dispatch_queued
 from bot.workflow.intake.prelabel import prelabel_pending, store_prelabel
 from bot.workflow.llm_assist import LLMAssistWorker
 from bot.workflow.llm_projects import llm_projects
+from bot.workflow.review.queue import memberships
 from storage import prelabel_queries
 from storage.db import session_scope
 from storage.models import Event, Item, Label, OutboxMessage, PreLabelRecord
 from tests.factories import (
+    REVIEWERS,
     apply,
     conversation,
     import_file,
     label_config,
     make_settings,
+    store_as_an_older_release_did,
     write_items,
 )
 
@@ -348,3 +351,19 @@ def assert_routed_to_reviewers(engine, ctx, reason: str, external_ids=("t-1",)) 
     assert KEY not in stored and "sk-test" not in stored
     route_events = [e for e in events(engine, "routed")]
     assert all(e.data["to_humans"] for e in route_events)
+
+
+def test_a_stored_config_no_longer_valid_leaves_only_its_own_project_out(engine, caplog):
+    """After an upgrade with stricter project checks, one old config must not stop LLM
+    assist, App Home or /quorum for every project: it is left out, named once in the log."""
+    llm_project(engine)
+    llm_project(engine, name="other-intent")
+    store_as_an_older_release_did(engine, "support-intent", labels=["billing", ""])
+    with caplog.at_level(logging.ERROR, logger="bot.workflow.project_versions"):
+        for _ in range(3):
+            with Session(engine) as session:
+                names = {c.name for c in llm_projects(session).values()}
+                homes = {m.config.name for m in memberships(session, REVIEWERS[0])}
+            assert names == homes == {"other-intent"}
+    refused = [r for r in caplog.records if "support-intent" in r.getMessage()]
+    assert len(refused) == 1 and "project apply" in refused[0].getMessage()

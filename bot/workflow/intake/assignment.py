@@ -12,6 +12,7 @@ from bot.config.project import ProjectConfig
 from bot.delivery import outbox
 from bot.slack.review import build_review_request, presentation_for
 from bot.workflow.intake.prelabel import suggestion_for
+from bot.workflow.intake.staffing import reviewer_pool
 from storage import queries
 from storage.models import Assignment, AssignmentStatus, Item, ItemStatus
 
@@ -21,14 +22,15 @@ ACTIVE = (AssignmentStatus.PENDING, AssignmentStatus.ANSWERED)
 def choose_reviewers(
     session: Session, item: Item, config: ProjectConfig, *, needed: int, rng: random.Random
 ) -> list[str]:
-    """The `needed` least-loaded reviewers of the pool not yet on this item and not paused.
+    """The `needed` least-loaded reviewers of the pool (listed and user group members)
+    not yet on this item and not paused.
 
     Ties in load are broken at random so that the first names of the pool do not get
     every item of a fresh project.
     """
     assert item.id is not None
     already = {a.reviewer_id for a in queries.assignments_for_item(session, item.id)}
-    pool = [r for r in config.reviewers if r not in already]
+    pool = [r for r in reviewer_pool(session, config) if r not in already]
     paused = (
         queries.paused_reviewers(session, pool) if pool else set()
     )  # one query, not one per reviewer
