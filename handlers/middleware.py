@@ -10,7 +10,7 @@ from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.runtime.context import QuorumContext, Workspace
 from bot.slack import ids
-from bot.slack.inbound import valid_event_id
+from bot.slack.inbound import reply_url_trusted, reply_urls, trusted_reply_hosts, valid_event_id
 from bot.workflow.deliveries import first_delivery
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,16 @@ def register(app: App, ctx: QuorumContext) -> None:
                 context.enterprise_id,
             )
             return BoltResponse(status=403, body="")
+        return next()
+
+    trusted = trusted_reply_hosts(ctx.settings.slack_api_url)
+
+    @app.middleware
+    def own_reply_urls_only(body: dict, next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
+        # The bot POSTs its answers to a request's response_url: only to Slack's own.
+        if not all(reply_url_trusted(url, trusted) for url in reply_urls(body)):
+            log.warning("refused a request whose response_url is not Slack's")
+            return BoltResponse(status=400, body="")
         return next()
 
     @app.middleware

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -259,6 +260,10 @@ def _parse(model: type[M], data: Any, what: str) -> M:
         raise _problem(exc, what) from None
 
 
+# What Slack sends as a JSON body: the Events API. Interactions and commands are forms.
+_JSON_TYPES = ("event_callback", "url_verification", "app_rate_limited")
+
+
 def read_request(body: bytes, content_type: str | None) -> Inbound:
     """The request Slack sent, parsed as Bolt parses it; Malformed when it is not one."""
     try:
@@ -268,12 +273,18 @@ def read_request(body: bytes, content_type: str | None) -> Inbound:
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind not in ("application/json", "application/x-www-form-urlencoded"):
         raise Malformed("content type is neither JSON nor a form")
+    if kind != "application/json" and text.lstrip().startswith("{"):
+        # Bolt reads a body starting with "{" as JSON whatever its type; Slack never
+        # sends a form that way.
+        raise Malformed("a form body holding JSON")
     try:
         data = parse_body(text, kind)  # Bolt's own reading, so both see the same request
     except (ValueError, RecursionError):
         raise Malformed("body is not valid JSON or form data") from None
     if not isinstance(data, dict) or not data:
         raise Malformed("body is not a Slack payload object")
+    if kind == "application/json" and data.get("type") not in _JSON_TYPES:
+        raise Malformed("interactions and commands come as forms, not JSON")
     if "command" in data:
         command = _parse(SlashCommand, data, "slash command")
         name = command.command if command.command == ids.COMMAND else "other"
@@ -542,3 +553,36 @@ def app_home_opened(event: Any) -> HomeOpened | None:
     except ValidationError:
         return None
     return HomeOpened(parsed.user, parsed.tab, parsed.view.hash if parsed.view else None)
+
+
+SLACK_REPLY_HOST = "hooks.slack.com"
+
+
+def trusted_reply_hosts(api_url: str | None) -> frozenset[str]:
+    """Where a response_url may point: Slack's hooks host, and the host of a configured
+    Slack API (the local emulator answers response_urls itself)."""
+    hosts = {SLACK_REPLY_HOST}
+    if api_url:
+        host = urlsplit(api_url).netloc
+        if host and host != "slack.com":
+            hosts.add(host)
+    return frozenset(hosts)
+
+
+def reply_urls(body: dict[str, Any]) -> list[Any]:
+    """Every response_url a request carries (commands and clicks: one; views: a list)."""
+    found = [body["response_url"]] if "response_url" in body else []
+    for entry in body.get("response_urls") or []:
+        if isinstance(entry, dict) and "response_url" in entry:
+            found.append(entry["response_url"])
+    return found
+
+
+def reply_url_trusted(url: Any, hosts: frozenset[str]) -> bool:
+    if not isinstance(url, str):
+        return False
+    parts = urlsplit(url)
+    secure = parts.scheme == "https" or (
+        parts.scheme == "http" and parts.netloc in hosts - {SLACK_REPLY_HOST}
+    )
+    return secure and parts.netloc in hosts

@@ -76,6 +76,29 @@ MALFORMED: dict[str, tuple[bytes, str]] = {
     ),
     "unknown type": (json.dumps({"type": "something_else"}).encode(), JSON),
     "command without a user": (urlencode({"command": "/quorum", "text": "help"}).encode(), FORM),
+    # Bolt would read both as a click; Slack sends interactions only as forms.
+    "a click as raw JSON in a form": (
+        json.dumps(
+            {
+                "type": "block_actions",
+                "user": {"id": "U01ALICE"},
+                "team": {"id": "T0QUORUM"},
+                "actions": [{"action_id": "x"}],
+            }
+        ).encode(),
+        FORM,
+    ),
+    "a click as JSON": (
+        json.dumps(
+            {
+                "type": "block_actions",
+                "user": {"id": "U01ALICE"},
+                "team": {"id": "T0QUORUM"},
+                "actions": [{"action_id": "x"}],
+            }
+        ).encode(),
+        JSON,
+    ),
 }
 
 
@@ -223,3 +246,20 @@ def test_listener_executor_gives_one_kind_half_the_threads_and_logs_overruns(cap
     finally:
         release.set()
         executor.shutdown()
+
+
+def test_a_response_url_that_is_not_slacks_is_refused_and_never_called(sandbox):
+    """The bot POSTs its answers to a request's response_url: a signed request naming
+    another host (to make the bot call it) is refused before any listener runs."""
+    sender = sandbox.sender
+    assert sender is not None
+    command = {
+        "command": "/quorum",
+        "text": "help",
+        "user_id": "U01ALICE",
+        "team_id": "T0QUORUM",
+        "response_url": "https://attacker.example/hook",
+    }
+    refused = sender.post_raw(urlencode(command).encode(), content_type=FORM)
+    assert refused.status == 400
+    assert sender.slash_command("U01ALICE", "help").status == 200  # Slack's own still works
