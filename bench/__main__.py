@@ -1,9 +1,11 @@
 """`python -m bench`: click latency (Quorum vs a bare Bolt baseline, SQLite and
 PostgreSQL, 10/50/200 concurrent reviewers), exactly-once recording, delivery rate under
-Slack's caps and dispatch cost, written to docs/benchmarks.md.
+Slack's caps, dispatch cost and a soak (valid clicks among hostile traffic, bench/soak.py),
+written to docs/benchmarks.md.
 
     python -m bench --quick                       # 1.5 min here (3 min on 01f69fb)
     python -m bench                               # full: 10 min here (12 min on 01f69fb)
+    # the soak stage adds about 1.5 min (quick) / 4 min (full); --skip-soak leaves it out
     python -m bench --checkout /tmp/bench-before --label before
 
 `--checkout` is the code the servers run (default: this repository's working tree, as
@@ -34,6 +36,9 @@ from bench.clicks import LoadSampler, run_backend
 from bench.delivery import run_delivery
 from bench.machine import describe
 from bench.servers import BENCH_DIR, PYTHON, Checkout, postgres_version, scratch_db
+from bench.soak import MODES as SOAK_MODES
+from bench.soak import finish as finish_soak
+from bench.soak import run_soak
 
 REPO = BENCH_DIR.parent
 MODES: dict[str, dict[str, Any]] = {
@@ -63,7 +68,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small counts, one round each")
     parser.add_argument("--checkout", type=Path, default=REPO, help="code the servers run")
     parser.add_argument("--label", help="name of this run in the report (default: from checkout)")
-    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--backends",
+        default="sqlite,postgres",
+        help="comma-separated; postgres:2 serves Quorum as `quorum serve --workers 2`",
+    )
     parser.add_argument(
         "--pg-admin-url",
         default=os.environ.get("QUORUM_TEST_PG", "postgresql://127.0.0.1:5432/test"),
@@ -89,6 +98,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-clicks", action="store_true")
     parser.add_argument("--skip-delivery", action="store_true")
     parser.add_argument("--skip-dispatch", action="store_true")
+    parser.add_argument("--skip-soak", action="store_true")
+    parser.add_argument("--soak-backend", default="sqlite", choices=["sqlite", "postgres"])
+    parser.add_argument(
+        "--soak-seconds", type=float, help="hostile traffic for this long (quick 45, full 180)"
+    )
     parser.add_argument("--no-write", action="store_true", help="keep docs/benchmarks.md as is")
     parser.add_argument(
         "--render-only",
@@ -208,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
                 "backend": args.delivery_backend,
                 "max_wait_s": args.delivery_max_wait or defaults["delivery_max_wait"],
             },
+            "soak": {
+                "backend": args.soak_backend,
+                "seconds": args.soak_seconds or SOAK_MODES[mode]["seconds"],
+                "calm_s": SOAK_MODES[mode]["calm_s"],
+            },
         },
         "clicks": {},
     }
@@ -219,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
             workdir = Path(tmp)
             if not args.skip_clicks:
                 for backend in backends:
+                    name, _, workers = backend.partition(":")  # postgres:2 = serve --workers 2
                     try:
-                        with scratch_db(backend, workdir, args.pg_admin_url) as db:
+                        with scratch_db(name, workdir, args.pg_admin_url) as db:
                             data = run_backend(
                                 checkout,
                                 db,
@@ -233,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                                 progress=ui.progress,
                                 sampler=sampler,
                                 log=ui.log,
+                                workers=int(workers or 1),
                             )
                         result["clicks"][backend] = data
                         console.print(report.rich_levels(data))
@@ -277,6 +298,31 @@ def main(argv: list[str] | None = None) -> int:
                             checkout, workdir, items, db.url
                         )
                 console.print(f"dispatch CPU ms per item by pool size: {result['dispatch']}")
+            if not args.skip_soak:
+                cfg = result["config"]["soak"]
+                try:
+                    with scratch_db(cfg["backend"], workdir, args.pg_admin_url) as db:
+                        soak = run_soak(
+                            checkout,
+                            db,
+                            workdir,
+                            seconds=cfg["seconds"],
+                            calm_s=cfg["calm_s"],
+                            progress=ui.progress,
+                            log=ui.log,
+                        )
+                    soak["machine"] = machine
+                    soak["checkout"] = {
+                        "sha": checkout.sha,
+                        "dirty": len(checkout.dirty),
+                        "server_kind": probe["server_kind"],
+                    }
+                    plot_to = None if args.no_write else REPO / "docs" / "img" / "soak.png"
+                    finish_soak(soak, console, plot_to=plot_to)
+                    result["soak"] = soak
+                except Exception as exc:
+                    traceback.print_exc()
+                    result["soak"] = {"error": repr(exc)}
     finally:
         sampler.stop()
     loads = [load for _, load in sampler.samples]

@@ -145,7 +145,7 @@ class _CapturingSender(SlackRequestSender):
 
     captured: dict[str, Any] | None = None
 
-    def _post_payload(self, payload: dict[str, Any]) -> SlackHttpResponse:
+    def post_payload(self, payload: Any) -> SlackHttpResponse:
         self.captured = payload
         return SlackHttpResponse(0, "", {})
 
@@ -223,7 +223,10 @@ def run_round(
     timeout_s: float = 10.0,
     on_progress: Callable[[int], None] | None = None,
     load_sampler: Any = None,
+    interval_s: float | None = None,
 ) -> RoundRaw:
+    """One round of clicks by bench/loadgen.py: back to back per reviewer, or with
+    ``interval_s`` one click per reviewer every ``interval_s`` (a steady rate)."""
     with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as tmp:
         job_path, result_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
         job = {
@@ -232,6 +235,7 @@ def run_round(
             "reviewers": [[c.body for c in group] for group in groups],
             "max_seconds": max_seconds,
             "timeout_s": timeout_s,
+            "interval_s": interval_s,
         }
         job_path.write_text(json.dumps(job))
         process = subprocess.Popen(
@@ -596,16 +600,19 @@ def run_backend(
     progress: Progress,
     sampler: LoadSampler,
     log: Callable[[str], None],
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Everything measured on one database: setup, warm-up, the rounds (Quorum then
-    baseline, per level, per repeat), the database check."""
+    baseline, per level, per repeat), the database check. `workers` > 1 serves Quorum as
+    `quorum serve --workers N`."""
     from bench.servers import start_baseline, start_quorum
 
     plan = plan_levels(levels, clicks, repeats)
     emulator = BenchEmulator(bot_token="xoxb-emulator-token").start()
     rounds: list[RoundRaw] = []
     summaries: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    result: dict[str, Any] = {"backend": db.backend}
+    served_as = db.backend if workers == 1 else f"{db.backend}:{workers}"
+    result: dict[str, Any] = {"backend": served_as, "workers": workers}
     server = None
     baseline = None
     try:
@@ -619,7 +626,9 @@ def run_backend(
         setup_projects(
             checkout, env, workdir, {n: p for level in plan for n, p in level.projects.items()}
         )
-        server = start_quorum(checkout, db.url, emulator.api_url, workdir, QUORUM_PACING_SCALE="0")
+        server = start_quorum(
+            checkout, db.url, emulator.api_url, workdir, workers=workers, QUORUM_PACING_SCALE="0"
+        )
         baseline = start_baseline(checkout, emulator.api_url, workdir)
         served = [line for line in baseline.log.read_text().splitlines() if "serving via" in line]
         result["baseline_served"] = served[0] if served else None

@@ -7,12 +7,16 @@ emulator's threads) and talks to one server on 127.0.0.1. ``job.json``::
 
     {"url": "http://127.0.0.1:PORT/slack/events", "secret": "...",
      "reviewers": [[body, body, ...], ...],   # each body: the urlencoded payload Slack sends
-     "max_seconds": 60, "timeout_s": 30}
+     "max_seconds": 60, "timeout_s": 30,
+     "interval_s": 6.0}                       # optional: a steady pace, see below
 
 Protocol: prints ``ready`` once loaded, starts when a line arrives on stdin (so process
 start-up is not measured), prints ``progress <done>`` twice a second and ``done`` at the
 end. Each reviewer sends its clicks in order, the next only after the previous answer
-(one click in flight per reviewer); no new click starts after ``max_seconds``. Each
+(one click in flight per reviewer); no new click starts after ``max_seconds``. With
+``interval_s``, each reviewer instead starts a click every ``interval_s`` (the reviewers
+staggered evenly over one interval), or at once when the previous answer came later: a
+steady rate that never catches up in a burst after a slow answer. Each
 request is signed when it is sent (Slack's v0 HMAC-SHA256 over ``v0:<ts>:<body>``), on
 a new connection (``Connection: close``), as a fresh delivery from Slack would be.
 
@@ -82,12 +86,21 @@ async def run(job: dict) -> dict:
     timeout_s = float(job.get("timeout_s", 30))
     started = time.monotonic()
     stop_at = started + float(job.get("max_seconds", 60))
+    interval = job.get("interval_s")
+    count = max(1, len(job["reviewers"]))
     clicks: list[list] = []
 
     async def reviewer(r: int, bodies: list[str]) -> None:
+        next_at = started + (r * float(interval) / count if interval else 0.0)
         for i, body in enumerate(bodies):
+            if interval:
+                if next_at >= stop_at:
+                    return  # its next turn is past the end: do not wait for it
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             if time.monotonic() >= stop_at:
                 return
+            if interval:
+                next_at = max(next_at, time.monotonic()) + float(interval)
             sent = time.monotonic()
             try:
                 status, error = await asyncio.wait_for(

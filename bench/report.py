@@ -167,6 +167,247 @@ def rich_delivery(d: dict[str, Any]) -> Table:
     return table
 
 
+# ---- the soak (bench/soak.py) -------------------------------------------------------------
+
+SOAK_METRICS = {
+    "rss_mib": ("RSS (MiB)", 1),
+    "threads": ("threads", 0),
+    "fds": ("open fds", 0),
+    "conns_in": ("connections to its port", 0),
+    "conns_out": ("connections it opened", 0),
+    "close_wait": ("CLOSE_WAIT", 0),
+}
+
+
+def _signed(value: float | None, digits: int) -> str:
+    return "–" if value is None else f"{value:+,.{digits + 1}f}"
+
+
+def _non200(figures: dict[str, Any]) -> str:
+    return errors(figures) if figures.get("errors") else "0"
+
+
+def soak_valid(soak: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    head = ["phase", "clicks", "200", "p50 ms", "p95 ms", "p99 ms", "max ms", "non-200"]
+    head += ["> 3 s", "clicks/s", "server CPU"]
+    rows = []
+    for phase in ("calm", "soak"):
+        f = soak["valid"][phase]
+        rows.append(
+            [
+                phase,
+                str(f["clicks"]),
+                str(f["ok"]),
+                ms(f["p50_ms"]),
+                ms(f["p95_ms"]),
+                ms(f["p99_ms"]),
+                ms(f["max_ms"]),
+                _non200(f),
+                str(f["over_3s"]),
+                num(f.get("per_s"), 1),
+                f"{100 * f['server_cpu_share']:.0f}%",
+            ]
+        )
+    return head, rows
+
+
+def soak_hostile(soak: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    head = ["kind", "sent", "answered", "unexpected", "5xx / reset / no answer", "p50 ms"]
+    head += ["max ms", "shapes"]
+    rows = []
+    for kind, k in soak["hostile"]["kinds"].items():
+        rows.append(
+            [
+                kind,
+                f"{k['sent']:,}",
+                ", ".join(f"{n:,} × {status}" for status, n in k["statuses"].items()),
+                str(k["unexpected"]),
+                str(k["failures"]) if not k["failures"] else f"**{k['failures']}**",
+                ms(k["p50_ms"]),
+                ms(k["max_ms"]),
+                str(len(k["variants"])),
+            ]
+        )
+    return head, rows
+
+
+def soak_resources(soak: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    head = ["server", "start", "median", "max", "end", f"after, {soak.get('tail_s', 3):g} s idle"]
+    head += ["slope /min", "slope /min, 2nd half"]
+    rows = []
+    for key, (name, digits) in SOAK_METRICS.items():
+        r = soak["resources"].get(key)
+        if not r:
+            continue
+        rows.append(
+            [
+                name,
+                num(r["start"], digits),
+                num(r["median"], digits),
+                num(r["max"], digits),
+                num(r["end"], digits),
+                num(r["after"], digits),
+                _signed(r["slope_per_min"], digits),
+                _signed(r["slope_per_min_2nd_half"], digits),
+            ]
+        )
+    return head, rows
+
+
+def _rich_table(title: str, head: list[str], rows: list[list[str]]) -> Table:
+    table = Table(title=title)
+    for index, name in enumerate(head):
+        table.add_column(name, justify="left" if index == 0 else "right")
+    for row in rows:
+        table.add_row(*(cell.replace("**", "") for cell in row))
+    return table
+
+
+def rich_soak(soak: dict[str, Any]) -> list[Table]:
+    check = soak["db_check"]
+    valid = soak["valid"]
+    summary = Table(title=f"Soak, {soak['backend']}: {soak['config']['seconds']:g} s")
+    summary.add_column("figure")
+    summary.add_column("value", justify="right")
+    for name, value in (
+        ("valid clicks sent (calm + soak)", valid["sent"]),
+        ("answered 200", valid["answered_200"]),
+        ("clicks answered 200, all phases", check["clicks_ok"]),
+        ("recorded exactly once", check["ok_recorded_once"]),
+        ("exactly once", check["exactly_once"]),
+        ("reserved DMs recorded by hostile requests", check["hostile_targets_recorded"]),
+        ("hostile requests", soak["hostile"]["sent"]),
+        ("hostile per second (slow clients aside)", num(soak["hostile"]["per_s"], 1)),
+        ("hostile failures (5xx, reset, no answer)", soak["hostile"]["failures"]),
+        ("hostile unexpected statuses", soak["hostile"]["unexpected"]),
+        ("server log: error lines", soak["server_log"]["error_lines"]),
+        (
+            "SIGTERM: exit code, seconds",
+            f"{soak['quorum_exit']['code']}, {num(soak['quorum_exit']['stop_s'], 1)}",
+        ),
+    ):
+        summary.add_row(name, str(value))
+    return [
+        summary,
+        _rich_table("Soak: valid clicks, calm vs soak", *soak_valid(soak)),
+        _rich_table("Soak: hostile requests by kind", *soak_hostile(soak)),
+        _rich_table("Soak: the server process, during the soak", *soak_resources(soak)),
+    ]
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    align = ["---"] + ["---:"] * (len(head) - 1)
+    return [
+        "| " + " | ".join(head) + " |",
+        "| " + " | ".join(align) + " |",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _soak_section(runs: list[dict[str, Any]]) -> list[str]:
+    soaks = [(run, run["soak"]) for run in runs if (run.get("soak") or {}).get("valid")]
+    failed = [run for run in runs if (run.get("soak") or {}).get("error")]
+    if not soaks and not failed:
+        return []
+    out = [
+        "#### Soak: valid clicks among hostile traffic",
+        "",
+        "`python -m bench.soak` (and the soak stage of `python -m bench`): one `quorum serve`, "
+        "30 reviewers answering their review DMs with signed clicks at a steady rate (one "
+        "in flight each), first alone (*calm*), then among hostile requests from other "
+        "threads at several times that rate and slow clients that never finish their body "
+        "(*soak*); the server process sampled from /proc every second.",
+        "",
+    ]
+    summary_head = [
+        "run",
+        "backend",
+        "date (UTC)",
+        "soak",
+        "valid rate",
+        "valid clicks (calm + soak)",
+        "answered 200",
+        "recorded exactly once",
+        "reserved DMs recorded",
+        "calm p50 / p99 ms",
+        "soak p50 / p99 ms",
+        "hostile requests",
+        "hostile /s",
+        "5xx / reset / no answer",
+        "unexpected status",
+        "server log errors",
+        "SIGTERM",
+    ]
+    rows = []
+    for run, soak in soaks:
+        check, valid, hostile, cfg = (
+            soak["db_check"],
+            soak["valid"],
+            soak["hostile"],
+            soak["config"],
+        )
+        calm, during = valid["calm"], valid["soak"]
+        stop = soak.get("quorum_exit") or {}
+        rows.append(
+            [
+                run_name(run),
+                soak["backend"],
+                soak["started_at"][:16].replace("T", " "),
+                f"{cfg['seconds']:g} s (calm {cfg['calm_s']:g} s)",
+                f"{cfg['rate']:g}/s",
+                str(valid["sent"]),
+                str(valid["answered_200"]),
+                f"{check['ok_recorded_once']} of {check['assignments_clicked_ok']}"
+                f" ({'**yes**' if check['exactly_once'] else '**NO**'})",
+                f"{check['hostile_targets_recorded']} of {check['hostile_targets']}",
+                f"{ms(calm['p50_ms'])} / {ms(calm['p99_ms'])}",
+                f"{ms(during['p50_ms'])} / {ms(during['p99_ms'])}",
+                f"{hostile['sent']:,}",
+                f"{num(hostile['per_s'], 1)} ({hostile['per_s'] / cfg['rate']:.1f}x)"
+                if hostile.get("per_s")
+                else "–",
+                f"**{hostile['failures']}**",
+                str(hostile["unexpected"]),
+                str(soak["server_log"]["error_lines"]),
+                f"exit {stop.get('code')} in {num(stop.get('stop_s'), 1)} s",
+            ]
+        )
+    out += [*_md_table(summary_head, rows), ""] if rows else []
+    out += [f"Soak of {run_name(run)} failed: {run['soak']['error']}." for run in failed]
+    if not soaks:
+        return [*out, ""]
+    run, soak = soaks[-1]
+    loads = soak["series"].get("load1") or []
+    load = (
+        f"load {soak['load_before'][0]:.1f} / {soak['load_before'][1]:.1f} / "
+        f"{soak['load_before'][2]:.1f} (1/5/15 min) before, 1-min {min(loads):.1f}–"
+        f"{max(loads):.1f} during"
+        if loads
+        else ""
+    )
+    out += [
+        f"Latest soak ({run_name(run)}, {soak['backend']}, "
+        f"{soak['started_at'][:16].replace('T', ' ')} UTC): machine: "
+        f"{_machine_line({'machine': soak['machine']})}; {load}.",
+        "",
+        *_md_table(*soak_valid(soak)),
+        "",
+        *_md_table(*soak_hostile(soak)),
+        "",
+        "The server process during the soak (start: the last sample before it; end: the "
+        "last in it; slope: least squares over the soak, and over its second half alone):",
+        "",
+        *_md_table(*soak_resources(soak)),
+        "",
+    ]
+    plot = soak.get("plot") or ""
+    if plot.startswith("docs/"):
+        out += [f"![RSS, threads, fds and connections over the soak]({plot[len('docs/') :]})", ""]
+    elif plot:
+        out += [f"Plot: {plot}.", ""]
+    return out
+
+
 # ---- markdown -----------------------------------------------------------------------------
 
 
@@ -174,7 +415,7 @@ def _machine_line(run: dict[str, Any]) -> str:
     m = run["machine"]
     return (
         f"{m['cores']} cores ({m['cpu_model']}), {m['memory_gb']} GB, Linux {m['kernel']}, "
-        f"Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL {m['postgresql']}, "
+        f"Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL {m['postgresql'] or '–'}, "
         f"slack_bolt {m['slack_bolt']}"
     )
 
@@ -383,6 +624,8 @@ def markdown(runs: list[dict[str, Any]]) -> str:
         "```bash",
         "python -m bench --quick                    # 1.5 min here (3 min on the wsgiref code)",
         "python -m bench                            # full: 10 min here (12 min on the wsgiref code)",
+        "python -m bench --skip-soak                # the soak adds 1.5 min (quick) / 4 min (full)",
+        "python -m bench.soak --quick               # the soak alone, added to the stored run",
         "git worktree add /tmp/bench-before <sha>   # figures of another commit, same harness:",
         "python -m bench --checkout /tmp/bench-before --label before",
         "```",
@@ -398,21 +641,26 @@ def markdown(runs: list[dict[str, Any]]) -> str:
             continue
         out += [f"### {mode.capitalize()} runs", "", *_runs_table(chosen), ""]
         out += [f"Machine: {_machine_line(chosen[-1])}.", ""]
-        first = chosen[-1]
-        cfg = first["config"]
-        out += [
-            f"Load: concurrency {', '.join(str(c) for c in cfg['levels'])} reviewers, "
-            f"{', '.join(f'{n} clicks' for n in cfg['clicks'].values())} per round "
-            f"respectively, up to {cfg['repeats']} round(s) each (repeats only while a backend's "
-            f"rounds stay within {cfg.get('rounds_budget_s', 0):g} s; figures: median of the "
-            f"rounds; clicks, errors, > 3 s: totals; max: the largest), at most "
-            f"{cfg['max_seconds']:g} s per round; one click in flight per reviewer.",
-            "",
-        ]
+        clicked = [r for r in chosen if (r.get("config") or {}).get("levels")]
+        cfg = clicked[-1]["config"] if clicked else None
+        out += (
+            []
+            if cfg is None
+            else [
+                f"Load: concurrency {', '.join(str(c) for c in cfg['levels'])} reviewers, "
+                f"{', '.join(f'{n} clicks' for n in cfg['clicks'].values())} per round "
+                f"respectively, up to {cfg['repeats']} round(s) each (repeats only while a backend's "
+                f"rounds stay within {cfg.get('rounds_budget_s', 0):g} s; figures: median of the "
+                f"rounds; clicks, errors, > 3 s: totals; max: the largest), at most "
+                f"{cfg['max_seconds']:g} s per round; one click in flight per reviewer.",
+                "",
+            ]
+        )
         compare = _compare(chosen)
         if compare:
             out += ["#### Before and after", "", *compare, ""]
-        for backend in ("sqlite", "postgres"):
+        measured = dict.fromkeys(b for run in chosen for b in (run.get("clicks") or {}))
+        for backend in measured:
             table = _clicks_table(chosen, backend)
             if len(table) > 2:
                 out += [f"#### Clicks, {backend}", "", *table, ""]
@@ -428,6 +676,7 @@ def markdown(runs: list[dict[str, Any]]) -> str:
                 *dispatch,
                 "",
             ]
+        out += _soak_section(chosen)
     out += [
         "### How it is measured",
         "",
@@ -481,6 +730,32 @@ def markdown(runs: list[dict[str, Any]]) -> str:
         "- **Dispatch.** `bench/dispatch_probe.py` with the checkout's code: "
         "`dispatch_queued` alone on a fresh database, CPU per item, for one project of 10, "
         "50 and 200 reviewers.",
+        "- **Soak.** `bench/soak.py`: one project of 30 reviewers (overlap 3), its review DMs "
+        "delivered by the server; a warm-up click each (not reported), then the *calm* phase "
+        "(valid clicks only) and the *soak*, both at the same steady rate (bench/loadgen.py "
+        "with `interval_s`: each reviewer clicks every 30 / rate seconds, the next one only "
+        "after the answer). During the soak, 4 threads of the benchmark process send hostile "
+        "requests at 4x the valid rate, each drawn by a seeded `random.Random` from twelve "
+        "kinds equally (each in several shapes, on raw sockets, `Connection: close`): "
+        "unsigned, badly signed (random, another secret, a tampered body), stale or future "
+        "timestamps, malformed JSON and forms, `payload=null` and kin, empty or broken "
+        "`actions`, bodies over 1 MiB (announced, or streamed without a length, sent in "
+        "64 KiB pieces until answered), modal submissions with crafted `private_metadata` "
+        '(`{"a":1,"n":1000000000000,"j":[]}` and others), foreign team or org '
+        "ids, texts over Slack's caps (rationale, flag note: an inline error; a slash command "
+        "over 40,000 characters; a button value over 2,000) and bad `event_id`s; and 3 "
+        "threads each holding a connection that sends less than its Content-Length "
+        "(stalling, or one byte every 0.5 s) until the server's 10 s body deadline. The "
+        "soak ends with the valid clicks; the slow requests then in flight still get their "
+        "answer, and a last sample is taken after 3 s with nothing sent (*after*). Each "
+        "shape has the statuses a correct server gives it; anything else is *unexpected*, "
+        "and a 5xx, a reset or no answer is a failure. The hostile requests name 2 review "
+        "DMs per reviewer that no valid click answers (*reserved*): none may be recorded. "
+        "Every second, from `/proc/<pid>` of the server and its children: `VmRSS` and "
+        "`Threads` (status), the entries of `fd/`, and the server's own TCP sockets (its "
+        "socket fds' inodes looked up in `net/tcp`): established to its port, established "
+        "by it (database, Slack API), CLOSE_WAIT. Afterwards the database is checked as for "
+        "the click rounds, and the server's log for error lines.",
         "",
         END,
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -28,6 +29,7 @@ PYTHON = sys.executable
 SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-emulator-token"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+AUDIT_KEY = secrets.token_hex(32)
 
 
 def free_port() -> int:
@@ -117,6 +119,18 @@ def _children(pid: int) -> list[int]:
                 found += [int(c) for c in handle.read().split()]
     except OSError:
         pass
+    return found
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and its live descendants (a supervisor's web processes, for instance)."""
+    found: list[int] = []
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        if current not in found:
+            found.append(current)
+            stack += _children(current)
     return found
 
 
@@ -215,6 +229,8 @@ def quorum_env(checkout: Checkout, database_url: str, api_url: str, **extra: str
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "QUORUM_SCHEDULER_ENABLED": "false",
+            # A key of its own, as in production (the published default is refused).
+            "QUORUM_AUDIT_KEY": AUDIT_KEY,
         }
     )
     env.update(extra)
@@ -222,10 +238,20 @@ def quorum_env(checkout: Checkout, database_url: str, api_url: str, **extra: str
 
 
 def start_quorum(
-    checkout: Checkout, database_url: str, api_url: str, workdir: Path, **extra: str
+    checkout: Checkout,
+    database_url: str,
+    api_url: str,
+    workdir: Path,
+    *,
+    workers: int = 1,
+    **extra: str,
 ) -> ServerProcess:
+    """`quorum serve`; with `workers` > 1, its web processes under one supervisor, which
+    runs the background loops once (PostgreSQL only)."""
     port = free_port()
     args = [PYTHON, "-m", "bot.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if workers > 1:
+        args += ["--workers", str(workers)]
     server = _spawn(
         "quorum", args, quorum_env(checkout, database_url, api_url, **extra), workdir, port
     )
