@@ -75,9 +75,13 @@ def main() -> int:
     def only_ack(ack) -> None:  # type: ignore[no-untyped-def]
         ack()
 
-    # Only what start_http reads: the app and the settings (signing secret, HTTP limits).
+    # Only what start_http reads: the app and the settings (signing secret, HTTP limits);
+    # a bare app binds to no workspace.
     stand_in = types.SimpleNamespace(
-        app=app, http=None, ctx=types.SimpleNamespace(settings=settings)
+        app=app,
+        http=None,
+        ctx=types.SimpleNamespace(settings=settings),
+        bind_workspace=lambda: None,
     )
     try:
         http = Runtime.start_http(stand_in, port=args.port, host="127.0.0.1")  # type: ignore[arg-type]

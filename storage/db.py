@@ -34,7 +34,12 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # A server that does not answer (an unroutable host) is an error after 10 s, not after
+    # the operating system's TCP timeout of minutes; a URL's own connect_timeout wins.
+    connect_args = {} if "connect_timeout=" in url else {"connect_timeout": 10}
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args
+    )
 
 
 def alembic_config(engine: Engine) -> Config:
