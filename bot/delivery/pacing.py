@@ -49,7 +49,9 @@ class Limit:
 
 CHANNEL_POSTS = "chat.postMessage:channel"
 LIMITS: dict[str, Limit] = {
-    "chat.postMessage": Limit(per_minute=300, burst=30),  # workspace-wide cap
+    # Workspace-wide cap: the steady rate plus the burst stay within 300 in any minute,
+    # so a burst never costs a 429.
+    "chat.postMessage": Limit(per_minute=280, burst=20),
     CHANNEL_POSTS: Limit(per_minute=60, burst=3),  # ~1 message per second per channel
     "chat.update": Limit(per_minute=50, burst=10),  # Tier 3
     "conversations.open": Limit(per_minute=50, burst=10),  # Tier 3
