@@ -23,8 +23,7 @@ from tests.factories import (
     LEAD,
     REVIEWERS,
     apply,
-    conversation,
-    import_file,
+    import_samples,
     label_config,
     outbox_rows,
     posted_keys,
@@ -33,7 +32,6 @@ from tests.factories import (
     start_items,
     top_level_dms,
     wait_for,
-    write_items,
 )
 
 
@@ -189,15 +187,7 @@ def emulator():  # type: ignore[no-untyped-def]
 def import_items(engine, tmp_path: Path, count: int) -> None:  # type: ignore[no-untyped-def]
     # These processes run on the real clock: a 24-hour work day, so no DM waits for morning.
     apply(engine, label_config(timing={"work_hours": (0, 0)}))
-    items = [
-        {
-            "id": f"k-{n}",
-            "conversation": conversation(f"sample {n}"),
-            "prediction": {"label": "billing", "confidence": 0.4, "model": "m"},
-        }
-        for n in range(count)
-    ]
-    import_file(engine, write_items(tmp_path / "items.jsonl", items))
+    import_samples(engine, tmp_path, "k", count)
 
 
 def test_sigkill_between_send_and_commit_then_restart_sends_nothing_twice(

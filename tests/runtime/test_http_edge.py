@@ -38,6 +38,15 @@ def interaction(**fields: Any) -> bytes:
     return form(json.dumps({**base, **fields}))
 
 
+RAW_CLICK = json.dumps(
+    {
+        "type": "block_actions",
+        "user": {"id": "U01ALICE"},
+        "team": {"id": "T0QUORUM"},
+        "actions": [{"action_id": "x"}],
+    }
+).encode()
+
 MALFORMED: dict[str, tuple[bytes, str]] = {
     "payload=notjson": (form("notjson " + SECRET_WORD), FORM),
     "payload=null": (form("null"), FORM),
@@ -78,28 +87,8 @@ MALFORMED: dict[str, tuple[bytes, str]] = {
     "unknown type": (json.dumps({"type": "something_else"}).encode(), JSON),
     "command without a user": (urlencode({"command": "/quorum", "text": "help"}).encode(), FORM),
     # Bolt would read both as a click; Slack sends interactions only as forms.
-    "a click as raw JSON in a form": (
-        json.dumps(
-            {
-                "type": "block_actions",
-                "user": {"id": "U01ALICE"},
-                "team": {"id": "T0QUORUM"},
-                "actions": [{"action_id": "x"}],
-            }
-        ).encode(),
-        FORM,
-    ),
-    "a click as JSON": (
-        json.dumps(
-            {
-                "type": "block_actions",
-                "user": {"id": "U01ALICE"},
-                "team": {"id": "T0QUORUM"},
-                "actions": [{"action_id": "x"}],
-            }
-        ).encode(),
-        JSON,
-    ),
+    "a click as raw JSON in a form": (RAW_CLICK, FORM),
+    "a click as JSON": (RAW_CLICK, JSON),
 }
 
 
