@@ -601,3 +601,19 @@ def store_as_an_older_release_did(engine, name: str, **changes: object) -> None:
         row.config = {**row.config, **changes}
         project.updated_at = project.updated_at + timedelta(seconds=1)  # a new cache key
         session.add_all([row, project])
+
+
+KIND_SETTINGS = ("labels", "multi_label", "criteria", "scale")
+KIND_SETTINGS += ("allow_tie", "allow_both_bad", "ask_strength")
+
+
+def kind_settings(kind: str) -> dict[str, Any]:
+    """What a project of `kind` must set beyond the common fields (its labels, criteria,
+    scale), taken from the example project of that kind, so tests need not branch on
+    kind names."""
+    for path in sorted(EXAMPLES_DIR.glob("*.yml")):
+        example = load_project_file(path)
+        if example.kind == kind:
+            dumped = example.model_dump(mode="json", exclude_unset=True)
+            return {k: dumped[k] for k in KIND_SETTINGS if k in dumped}
+    raise LookupError(f"no example project of kind {kind!r}")

@@ -30,6 +30,7 @@ from bot.llm import (
 from bot.llm.client import LLMUnavailable
 from bot.llm.prelabel import render_messages, response_format
 from bot.sandbox.openai_stub import OpenAIStub
+from tests.factories import kind_settings
 
 KEY = "sk-test-SECRET123"
 CONVERSATION = [
@@ -53,10 +54,12 @@ def project(kind: str = "label", **overrides: Any) -> ProjectConfig:
         "reviewers": ["U01ALICE", "U02BOB", "U03CARA"],
         "llm": {"enabled": True, "timeout_s": 2.0, "max_retries": 2},
     }
-    if kind == "label":
-        data["labels"] = ["billing", "bug", "account", "other"]
-    if kind == "rating":
-        data["criteria"] = ["helpfulness", "correctness"]
+    settings = kind_settings(kind)  # what the kind needs, with this test's own values
+    if "labels" in settings:
+        settings["labels"] = ["billing", "bug", "account", "other"]
+    if "criteria" in settings:
+        settings.update(criteria=["helpfulness", "correctness"], scale={"min": 1, "max": 5})
+    data.update(settings)
     llm = overrides.pop("llm", {})
     data.update(overrides)
     data["llm"] = {**data["llm"], **llm}

@@ -29,9 +29,10 @@ from typing import Any
 import pytest
 
 from bot.config.project import ProjectConfig
+from bot.content.candidates import CANDIDATES
 from bot.delivery.reassignment import passed_on_message
 from bot.kinds.base import ReviewView
-from bot.kinds.registry import KINDS, kind_of
+from bot.kinds.registry import KINDS, kind_named, kind_of
 from bot.slack import controls, conversation, escalation, home, messages, review, views
 from bot.slack.blockkit import validate_message_blocks, validate_view
 from bot.slack.conversation import Part
@@ -39,7 +40,8 @@ from bot.slack.escalation import Choice, EscalationCard, ShownAnswer
 from bot.slack.home import EscalationEntry, FlagEntry, HomeData, QueueEntry, ReviewerStats
 from bot.slack.text import channel_link, escape_mrkdwn, mention
 from bot.slack.wording import say, say_plain, template_names, template_variables
-from tests.factories import HOSTILE, unsafe_text
+from bot.workflow.intake.preflight import sample_content
+from tests.factories import HOSTILE, kind_settings, unsafe_text
 from tests.slack.test_templates import SAMPLES, control_names
 
 H = HOSTILE
@@ -69,14 +71,13 @@ def hostile_config(kind: str, **fields: Any) -> ProjectConfig:
         "leads": ["U09LEAD"],
         "overlap": 3,
         "escalation_channel": "C0ESCALATE",
+        **kind_settings(kind),
     }
-    if kind == "label":
+    if "labels" in base:
         base["labels"] = LONG_LABELS
-    if kind == "rating":
+    if "criteria" in base:
         base["criteria"] = ["<!here> clarity", "<@U123> & safety"]
         base["scale"] = {"min": 1, "max": 5, "labels": {1: "<!here>", 5: "<https://x|y> &"}}
-    if kind == "preference":
-        base.update(ask_strength=True, allow_both_bad=True)
     base.update(fields)
     config = ProjectConfig.model_validate(base)
     return config.model_copy(update={"name": "<!channel> " + "p" * 50})
@@ -87,8 +88,9 @@ def hostile_content(kind: str) -> dict:
         {"role": "user", "content": LONG},
         {"role": "assistant", "content": "```\n" + LONG + "```"},
     ]
-    if kind in ("preference", "ranking"):
-        ids = [ID_A, ID_B] if kind == "preference" else [ID_A, ID_B, ID_C]
+    if kind_named(kind).content is CANDIDATES:
+        shown = sample_content(hostile_config(kind)) or {}
+        ids = [ID_A, ID_B, ID_C][: len(shown["responses"])]  # as many as the kind takes
         return {
             "prompt": turns[:1],
             "responses": [{"id": i, "content": LONG, "model": H} for i in ids],
@@ -166,7 +168,7 @@ def _review_requests() -> list[Payload]:
             {"scores": {config.criteria[0]: config.scale.min}}
             if config.criteria
             else {"ranks": {"0": ID_A}}
-            if kind == "ranking"
+            if isinstance(value, dict) and "order" in value  # answers made of ranks
             else {"labels": [LONG_LABELS[0]]}
         )
         for state in (
@@ -290,13 +292,15 @@ def _home() -> list[Payload]:
 
 def _card(kind: str, *, resolved: bool, fields: dict | None = None) -> EscalationCard:
     config = hostile_config(kind, **(fields or {}))
+    value = hostile_value(kind, config)
+    edits = isinstance(value, dict) and "text" in value  # answers that are edited texts
     answers = [
         ShownAnswer(
             reviewer=reviewer,
             text=H,
             seconds=seconds,
             rationale=LONG,
-            edited_text=LONG if kind == "correction" else None,
+            edited_text=LONG if edits else None,
             flags=[H, "unsafe"],
         )
         for reviewer, seconds in (("U01ALICE", 30.0), (H, 4000.0), ("<@U123>", None))

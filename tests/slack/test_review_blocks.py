@@ -9,11 +9,14 @@ from types import SimpleNamespace
 import pytest
 
 from bot.config.project import ProjectConfig
+from bot.content.candidates import CANDIDATES
+from bot.kinds.registry import kind_named
 from bot.slack import views
 from bot.slack.blockkit import validate_message_blocks, validate_view
 from bot.slack.conversation import Part
 from bot.slack.home import EscalationEntry, HomeData, QueueEntry, ReviewerStats, build_home
 from bot.slack.review import ReviewState, build_answered, build_closed, build_review_request
+from tests.factories import kind_settings
 
 AT = datetime(2026, 1, 5, 9, tzinfo=UTC)
 PEOPLE = {"reviewers": ["U01ALICE", "U02BOB", "U03CARA"], "leads": ["U09LEAD"], "overlap": 3}
@@ -24,17 +27,13 @@ CONVERSATION = [
 
 
 def config(kind: str, **fields) -> ProjectConfig:
-    base = {"name": "p", "kind": kind, "question": "Q?", **PEOPLE}
-    if kind == "label":
-        base["labels"] = ["billing", "bug"]
-    if kind == "rating":
-        base["criteria"] = ["helpfulness"]
+    base = {"name": "p", "kind": kind, "question": "Q?", **PEOPLE, **kind_settings(kind)}
     base.update(fields)
     return ProjectConfig.model_validate(base)
 
 
 def content_for(kind: str) -> dict:
-    if kind == "preference":
+    if kind_named(kind).content is CANDIDATES:
         return {
             "prompt": CONVERSATION[:1],
             "responses": [{"id": "a", "content": "A " * 3000}, {"id": "b", "content": "B"}],
@@ -171,7 +170,9 @@ SUGGESTION = {"value": "bug", "confidence": 0.62, "model": "gpt-4o-mini"}
 def test_ai_suggestion_shown_for_labels_and_corrections_unless_hidden(kind, show, expected):
     cfg = config(kind, llm={"enabled": True, "show_suggestion": show})
     assignment = SimpleNamespace(id=1, presentation={"order": ["a", "b"]})
-    suggestion = dict(SUGGESTION, value={"text": "bug"}) if kind == "correction" else SUGGESTION
+    # A suggested correction is a text, like the kind's own answers.
+    edits = isinstance(VALUES[kind], dict) and "text" in VALUES[kind]
+    suggestion = dict(SUGGESTION, value={"text": "bug"}) if edits else SUGGESTION
     message = build_review_request(cfg, assignment, content_for(kind), suggestion=suggestion)
     text = str(message.blocks)
     assert ("AI suggests: *bug* (0.62) · gpt-4o-mini" in text) is expected
