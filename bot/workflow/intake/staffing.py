@@ -37,7 +37,7 @@ def reviewer_pool(session: Session, config: ProjectConfig) -> list[str]:
 
 
 def is_reviewer(session: Session, config: ProjectConfig, user_id: str) -> bool:
-    return user_id in config.reviewers or user_id in reviewer_pool(session, config)
+    return user_id in reviewer_pool(session, config)
 
 
 @dataclass(frozen=True)
