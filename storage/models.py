@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped
 from sqlmodel import Field, SQLModel, col
 
@@ -236,6 +245,12 @@ class Label(SQLModel, table=True):
     config_version: int
     signed_off_by: str | None = Field(default=None, max_length=32)
     signed_off_at: datetime = _when(default_factory=utcnow)
+    # PostgreSQL: the id of the transaction that signed it off (pg_current_xact_id). The
+    # labels feed orders by (txid, id) and serves only rows of transactions older than
+    # every one still running, so a label committed late never lands behind a cursor
+    # already handed out. SQLite commits one writer at a time: NULL, and id order is
+    # commit order.
+    txid: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class Event(SQLModel, table=True):
@@ -355,3 +370,87 @@ class ReviewerGroup(SQLModel, table=True):
     members: list = _json(nullable=False)
     error: str | None = Field(default=None, max_length=64)
     refreshed_at: datetime = _when(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token of the REST API, for one project. Only its SHA-256 is stored; the
+    token itself is printed once, by `quorum token create`."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    name: str = Field(max_length=100)
+    scope: str = Field(max_length=8)  # read | write
+    token_hash: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=16)  # the token's first characters, to tell tokens apart
+    created_at: datetime = _when(default_factory=utcnow)
+    last_used_at: datetime | None = _when(default=None)
+    revoked_at: datetime | None = _when(default=None)
+
+
+class ApiIdempotency(SQLModel, table=True):
+    """The first answer to a POST sent with an Idempotency-Key, replayed to its retries."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("token_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    token_id: int = Field(foreign_key="api_token.id")
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)  # the same key with another body is refused
+    status_code: int
+    body: dict = _json(nullable=False)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class Webhook(SQLModel, table=True):
+    """A URL that receives a project's events, signed with `secret` (HMAC needs it in
+    clear; it is never logged, exported or listed)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    events: list = _json(nullable=False)
+    secret: str = Field(max_length=128)
+    created_at: datetime = _when(default_factory=utcnow)
+    removed_at: datetime | None = _when(default=None)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one webhook, written in the transaction that caused it (the outbox
+    of webhooks): sent in order per webhook, retried with backoff until a 2xx or until
+    it gives up (`status` failed)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        Index("ix_webhook_delivery_due", "status", "webhook_id", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: int = Field(foreign_key="webhook.id")
+    event_id: str = Field(max_length=64)  # Quorum-Webhook-Id: the same on every retry
+    event_type: str = Field(max_length=32)
+    body: dict = _json(nullable=False)  # the event as sent: id, type, created_at, project, data
+    # label.signed_off: the label whose export row is the event's data, built when the
+    # delivery is first sent (not in the sign-off's transaction) and kept in `body`.
+    label_id: int | None = Field(default=None, foreign_key="label.id", index=True)
+    status: str = Field(default="pending", max_length=16)  # pending | delivered | failed
+    attempts: int = 0
+    next_attempt_at: datetime = _when(default_factory=utcnow)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _when(default=None)
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _when(default_factory=utcnow)
+    delivered_at: datetime | None = _when(default=None)
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One POST of a delivery and how it ended (`quorum webhook log`)."""
+
+    __tablename__ = "webhook_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhook_delivery.id", index=True)
+    attempted_at: datetime = _when(default_factory=utcnow)
+    status: int | None = None  # the HTTP status; None when no answer came
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    duration_ms: int | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import BigInteger, Text, cast, func
 from sqlmodel import Session
 
 from bot.audit.chain import record_event
@@ -40,6 +41,9 @@ def sign_off(
         signed_off_by=signed_off_by,
         signed_off_at=now,
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # The labels feed's commit order (storage.models.Label.txid), set in the INSERT.
+        label.txid = cast(cast(func.pg_current_xact_id(), Text), BigInteger)  # type: ignore[assignment]
     session.add(label)
     item.status = ItemStatus.AUTO_ACCEPTED if method == "auto" else ItemStatus.SIGNED_OFF
     item.updated_at = now
