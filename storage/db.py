@@ -10,7 +10,6 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
-from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -20,8 +19,13 @@ def make_engine(url: str) -> Engine:
     """An engine tuned for the backend: WAL and a busy timeout on SQLite so the
     delivery worker, the scheduler and request threads can share one file."""
     if url.startswith("sqlite"):
+        # Pooled: opening a connection costs its pragmas, and closing the last one
+        # checkpoints the WAL, ~3 ms of CPU a transaction (each click) with NullPool.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=10,
+            max_overflow=20,
         )
 
         @event.listens_for(engine, "connect")

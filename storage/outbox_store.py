@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, update
+from sqlalchemy import ColumnElement, bindparam, case, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -146,6 +147,80 @@ def rows_for_target(
 FINISHED = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.CANCELLED)
 
 
+_HAS_KEY = select(OutboxMessage.id).where(OutboxMessage.idempotency_key == bindparam("key"))
+_INSERT = OutboxMessage.__table__.insert()  # type: ignore[attr-defined]
+
+
+def has_key(session: Session, key: str) -> bool:
+    """A row under this idempotency key exists (whatever its state)."""
+    return session.execute(_HAS_KEY, {"key": key}).first() is not None
+
+
+def insert_message(
+    session: Session,
+    *,
+    key: str,
+    operation: str,
+    payload: dict,
+    due: datetime,
+    now: datetime,
+    lane: int,
+    item_id: int | None,
+    assignment_id: int | None,
+    escalation_id: int | None,
+) -> None:
+    """A new pending row; the unique key refuses a second one. A Core insert: the
+    workflow queues one or two of these per click and never reads them back as objects."""
+    session.execute(
+        _INSERT,
+        {
+            "idempotency_key": key,
+            "operation": operation,
+            "payload": payload,
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": due,
+            "created_at": now,
+            "lane": lane,
+            "item_id": item_id,
+            "assignment_id": assignment_id,
+            "escalation_id": escalation_id,
+        },
+    )
+
+
+def _build_upsert(postgres: bool) -> Any:
+    dialect = postgresql if postgres else sqlite
+    row = OutboxMessage.__table__.c  # type: ignore[attr-defined]
+    finished = row.status.in_(FINISHED)
+    # The table, not the entity: an ORM-enabled insert takes the ORM's bulk path.
+    insert = dialect.insert(OutboxMessage.__table__).values(  # type: ignore[attr-defined]
+        idempotency_key=bindparam("key"),
+        operation=bindparam("operation"),
+        payload=bindparam("payload", type_=row.payload.type),
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=bindparam("due", type_=row.next_attempt_at.type),
+        created_at=bindparam("now", type_=row.created_at.type),
+        lane=bindparam("lane"),
+    )
+    again = {
+        "status": case((finished, OutboxStatus.PENDING), else_=row.status),
+        "next_attempt_at": case(
+            (finished, insert.excluded.next_attempt_at), else_=row.next_attempt_at
+        ),
+        "attempts": case((finished, 0), else_=row.attempts),
+        "last_error": case((finished, None), else_=row.last_error),
+        "sent_at": case((finished, None), else_=row.sent_at),
+    }
+    return insert.on_conflict_do_update(index_elements=["idempotency_key"], set_=again)
+
+
+# Built once per dialect: this runs on every click (the Home refresh), and building the
+# statement (its ON CONFLICT clause above all) cost more CPU than executing it.
+_UPSERTS = {postgres: _build_upsert(postgres) for postgres in (False, True)}
+
+
 def upsert_pending(
     session: Session,
     *,
@@ -164,29 +239,17 @@ def upsert_pending(
 
     The conflicting row is updated, not skipped, so on PostgreSQL this takes its row
     lock: a worker taking it meanwhile waits for this transaction to commit."""
-    dialect = postgresql if _postgres(session) else sqlite
-    row = OutboxMessage.__table__.c  # type: ignore[attr-defined]
-    finished = row.status.in_(FINISHED)
-    insert = dialect.insert(OutboxMessage).values(
-        idempotency_key=key,
-        operation=operation,
-        payload=payload,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=due,
-        created_at=now,
-        lane=lane,
+    session.execute(
+        _UPSERTS[_postgres(session)],
+        {
+            "key": key,
+            "operation": operation,
+            "payload": payload,
+            "due": due,
+            "now": now,
+            "lane": lane,
+        },
     )
-    again = {
-        "status": case((finished, OutboxStatus.PENDING), else_=row.status),
-        "next_attempt_at": case(
-            (finished, insert.excluded.next_attempt_at), else_=row.next_attempt_at
-        ),
-        "attempts": case((finished, 0), else_=row.attempts),
-        "last_error": case((finished, None), else_=row.last_error),
-        "sent_at": case((finished, None), else_=row.sent_at),
-    }
-    session.execute(insert.on_conflict_do_update(index_elements=["idempotency_key"], set_=again))
 
 
 def shown_by_response_url(session: Session, key: str, *, now: datetime) -> bool:

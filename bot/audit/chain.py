@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from storage import audit_queries
@@ -99,20 +100,20 @@ def build_event_row(
     return row
 
 
-def build_event(**fields: Any) -> Event:
-    """An event linked after (seq - 1, prev_hash); the caller adds it to a session.
-    Takes the keyword arguments of build_event_row."""
-    return Event(**build_event_row(**fields))
+# Built once: every answer appends an event, and building a statement costs more CPU
+# than running it.
+_HEAD = (
+    select(Event.seq, Event.hash)
+    .where(Event.chain == bindparam("chain"))
+    .order_by(col(Event.seq).desc())
+    .limit(1)
+)
+_APPEND = Event.__table__.insert()  # type: ignore[attr-defined]
 
 
 def chain_head(session: Session, chain: str) -> tuple[int, str]:
     """(last seq, last hash) of a chain; (-1, GENESIS_HASH) when it is empty."""
-    row = session.exec(
-        select(Event.seq, Event.hash)
-        .where(Event.chain == chain)
-        .order_by(col(Event.seq).desc())
-        .limit(1)
-    ).first()
+    row = session.execute(_HEAD, {"chain": chain}).first()
     return (row[0], row[1]) if row else (-1, GENESIS_HASH)
 
 
@@ -125,7 +126,7 @@ def record_event(
     project_id: int | None,
     item_id: int | None = None,
     at: datetime | None = None,
-) -> Event:
+) -> None:
     """Append an event to the item's chain (or the project's when no item is given).
 
     Two writers racing on one chain collide on the (chain, seq) unique constraint and
@@ -133,7 +134,7 @@ def record_event(
     """
     chain = item_chain(item_id) if item_id is not None else project_chain(project_id or 0)
     seq, prev = chain_head(session, chain)
-    event = build_event(
+    row = build_event_row(
         chain=chain,
         seq=seq + 1,
         prev_hash=prev,
@@ -144,9 +145,7 @@ def record_event(
         item_id=item_id,
         at=at,
     )
-    session.add(event)
-    session.flush()
-    return event
+    session.execute(_APPEND, row)  # a row, not an ORM object: nothing to flush later
 
 
 # --- checkpoints ------------------------------------------------------------------------

@@ -11,10 +11,9 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from storage import outbox_store
-from storage.models import OutboxMessage
 
 # Operations the delivery worker knows how to perform.
 POST_DM = "post_dm"  # open the reviewer's DM, then chat.postMessage
@@ -58,7 +57,7 @@ def enqueue(
     new: bool = False,
     lane: int = LANE_BULK,
     due: datetime | None = None,
-) -> OutboxMessage:
+) -> None:
     """Queue one Slack call; a second enqueue with the same key is a no-op.
 
     The key names the intent ("review:assignment:12"), so redelivered clicks or retried
@@ -66,26 +65,20 @@ def enqueue(
     unused (it names a row this transaction created, such as the answer it recorded) and
     the look-up is skipped; the unique key still refuses a second row.
     """
-    if not new:
-        existing = session.exec(
-            select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
-        ).first()
-        if existing is not None:
-            return existing
-    message = OutboxMessage(
-        idempotency_key=key,
+    if not new and outbox_store.has_key(session, key):
+        return
+    outbox_store.insert_message(
+        session,
+        key=key,
         operation=operation,
         payload=payload,
-        next_attempt_at=due or now,
-        created_at=now,
+        due=due or now,
+        now=now,
         lane=lane,
         item_id=item_id,
         assignment_id=assignment_id,
         escalation_id=escalation_id,
     )
-    session.add(message)
-    session.flush()
-    return message
 
 
 def enqueue_update(
@@ -100,12 +93,12 @@ def enqueue_update(
     new: bool = False,
     lane: int = LANE_INTERACTIVE,
     due: datetime | None = None,
-) -> OutboxMessage:
+) -> None:
     """Queue a chat.update (interactive lane unless told otherwise). `target` names what to update ({"assignment_id": 3} or
     {"escalation_id": 4} or {"channel", "ts"}); it is resolved at send time, because the
     original message may not have been sent yet when the update is queued."""
     payload = {"target": target, "text": text, "blocks": blocks}
-    return enqueue(
+    enqueue(
         session,
         UPDATE_MESSAGE,
         payload,

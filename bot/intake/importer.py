@@ -170,7 +170,7 @@ def _update_items(
         item.confidence = staged.confidence
         item.updated_at = now
         session.add(item)
-        event = record_event(
+        record_event(
             session,
             "item_updated",
             actor=actor,
@@ -183,8 +183,7 @@ def _update_items(
                 "source": Path(source).name,
             },
         )
-        session.expunge(event)  # written: the session need not hold a batch's objects
-        session.expunge(item)
+        session.expunge(item)  # written: the session need not hold a batch's objects
         updated.append(staged.external_id)
     return updated
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session
@@ -13,7 +14,7 @@ from bot.workflow.decision.escalation import LEAD_SIGNS_OFF_ALL, escalate
 from bot.workflow.decision.labels import sign_off
 from bot.workflow.decision.posterior import consensus_confidence
 from storage import quality_queries, queries
-from storage.models import Escalation, Item, Label, Project
+from storage.models import Assignment, Escalation, Item, Label, Project
 
 
 def meets_agreement(share: float, threshold: float) -> bool:
@@ -23,7 +24,13 @@ def meets_agreement(share: float, threshold: float) -> bool:
 
 
 def decide(
-    session: Session, item: Item, project: Project, config: ProjectConfig, *, now: datetime
+    session: Session,
+    item: Item,
+    project: Project,
+    config: ProjectConfig,
+    *,
+    now: datetime,
+    assignments: Sequence[Assignment] | None = None,
 ) -> Label | Escalation | None:
     """Sign off or escalate an item whose active assignments are all answered.
 
@@ -32,15 +39,14 @@ def decide(
     `sign_off.min_confidence` set, a posterior under it escalates (see
     bot/workflow/decision/posterior.py for how it is computed; kinds without a posterior skip this rule); with
     `sign_off.lead_signs_off_all` everything else escalates with the consensus offered to
-    the lead as the default. Otherwise the consensus is signed off.
+    the lead as the default. Otherwise the consensus is signed off. `assignments`: the
+    item's assignments, when the caller has just read them in this transaction.
     """
     assert item.id is not None
-    assignments = [
-        a
-        for a in queries.assignments_for_item(session, item.id)
-        if a.status in ("pending", "answered")
-    ]
-    if not assignments or any(a.status == "pending" for a in assignments):
+    if assignments is None:
+        assignments = queries.assignments_for_item(session, item.id)
+    active = [a for a in assignments if a.status in ("pending", "answered")]
+    if not active or any(a.status == "pending" for a in active):
         return None
     kind = kind_of(config)
     answers = [

@@ -104,9 +104,8 @@ def record_answer(
     assignment.answered_at = now
     session.add(assignment)
     # Read after the flush of this answer: is anyone still working on the item?
-    all_answered = all(
-        a.status != AssignmentStatus.PENDING for a in queries.assignments_for_item(session, item.id)
-    )
+    assignments = queries.assignments_for_item(session, item.id)
+    all_answered = all(a.status != AssignmentStatus.PENDING for a in assignments)
     if item.status in (ItemStatus.QUEUED, ItemStatus.ASSIGNED) and all_answered:
         item.status = ItemStatus.ANSWERED
     session.flush()
@@ -125,7 +124,7 @@ def record_answer(
         },
     )
     if all_answered:  # decide() waits while any assignment of the item is pending
-        decide(session, item, project, config, now=now)
+        decide(session, item, project, config, now=now, assignments=assignments)
     # Rendered after the decision: when this answer closed the item, the DM says so and
     # offers no "Change my answer". The draft was consumed above; the key is this
     # response's, so nothing can have queued it before.
