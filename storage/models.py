@@ -234,7 +234,10 @@ class Escalation(SQLModel, table=True):
 
 
 class Label(SQLModel, table=True):
-    __table_args__ = (Index("ix_label_project_signed", "project_id", "signed_off_at"),)
+    __table_args__ = (
+        Index("ix_label_project_signed", "project_id", "signed_off_at"),
+        Index("ix_label_feed", "project_id", "txid", "id"),  # the API's labels feed
+    )
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="item.id", unique=True)
     project_id: int = Field(foreign_key="project.id")

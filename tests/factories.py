@@ -617,3 +617,120 @@ def kind_settings(kind: str) -> dict[str, Any]:
             dumped = example.model_dump(mode="json", exclude_unset=True)
             return {k: dumped[k] for k in KIND_SETTINGS if k in dumped}
     raise LookupError(f"no example project of kind {kind!r}")
+
+
+# -- webhooks: a local receiver ----------------------------------------------------------
+
+
+class WebhookReceiver:
+    """A real HTTP server on 127.0.0.1 that records every webhook POST it gets (headers,
+    raw body) and answers `status` (an int, or a function of the request path); it can be
+    stopped and started again on the same port, as a receiver that was down."""
+
+    def __init__(self, *, port: int = 0, status: Any = 200, delay_s: float = 0.0) -> None:
+        import threading
+
+        self.port = port
+        self.status = status
+        self.delay_s = delay_s
+        self.received: list[dict[str, Any]] = []  # {"path", "headers", "body", "status"}
+        self.in_flight: Counter = Counter()
+        self.most_in_flight: Counter = Counter()  # the most requests at once, per path
+        self._lock = threading.Lock()
+        self._server: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> WebhookReceiver:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._lock:
+                    receiver.in_flight[self.path] += 1
+                    receiver.most_in_flight[self.path] = max(
+                        receiver.most_in_flight[self.path], receiver.in_flight[self.path]
+                    )
+                time.sleep(receiver.delay_s)
+                status = receiver.status
+                status = status(self.path) if callable(status) else status
+                with receiver._lock:
+                    receiver.in_flight[self.path] -= 1
+                    receiver.received.append(
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers.items()),
+                            "body": body,
+                            "status": status,
+                        }
+                    )
+                answer = b"ok" if status < 300 else b"receiver says no " * 30
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def bodies(self, path: str | None = None) -> list[dict]:
+        """The JSON bodies received (at `path`), in arrival order."""
+        with self._lock:
+            return [
+                json.loads(r["body"]) for r in self.received if path is None or r["path"] == path
+            ]
+
+
+# -- the REST API: tokens and webhooks as `quorum token` / `quorum webhook` make them --
+
+
+def api_token(engine: Engine, project: str = "support-intent", scope: str = "write") -> str:
+    """A new API token for `project`, as `quorum token create` prints it."""
+    from bot.api.tokens import create_token
+    from storage.models import utcnow
+
+    with session_scope(engine) as session:
+        made = create_token(session, project=project, scope=scope, name=None, now=utcnow())
+    return made.token
+
+
+def revoke_api_tokens(engine: Engine) -> None:
+    """Revoke every token, as `quorum token revoke ID` would one by one."""
+    from bot.api.tokens import list_tokens, revoke_token
+    from storage.models import utcnow
+
+    with session_scope(engine) as session:
+        for token in list_tokens(session):
+            revoke_token(session, token.id, now=utcnow())
+
+
+def add_webhook(
+    engine: Engine, url: str, project: str = "support-intent", events: str | None = None
+) -> str:
+    """A webhook for `project` (every event type unless told); its secret, printed once."""
+    from bot.webhooks.subscriptions import add_webhook as add
+    from storage.models import utcnow
+
+    with session_scope(engine) as session:
+        return add(
+            session, project=project, url=url, events=events, allow_private=True, now=utcnow()
+        ).secret

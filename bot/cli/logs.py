@@ -1,6 +1,7 @@
 """Logging for the long-running commands (serve, worker, demo): the level from
-QUORUM_LOG_LEVEL, one handler on stderr, and a filter on it that takes Slack tokens and
-the configured secrets out of every record, traceback text included."""
+QUORUM_LOG_LEVEL, one handler on stderr, and a filter on it that takes Slack tokens, API
+tokens, webhook secrets and the configured secrets out of every record, traceback text
+included."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from bot.runtime.settings import Settings
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # xoxb- (bot), xoxp- (user), xoxa-/xoxr-/xoxe.xoxp- (rotating), xapp- (app-level).
 SLACK_TOKEN = re.compile(r"\b(xox[a-z](?:\.xox[a-z])?|xapp)-[A-Za-z0-9-]+")
+# Quorum's own: REST API tokens (`quorum token create`) and webhook signing secrets.
+QUORUM_SECRET = re.compile(r"\b(qrm|whsec)_[A-Za-z0-9_-]{8,}")
 # At DEBUG these libraries log whole request and message bodies (slack_sdk: the JSON sent
 # and received; Socket Mode: every frame): they stay at INFO whatever the level asked.
 BODY_LOGGERS = ("slack_bolt", "slack_sdk", "urllib3", "uvicorn", "httpx", "httpcore", "openai")
@@ -33,6 +36,7 @@ class RedactSecrets(logging.Filter):
     def redact(self, text: str) -> str:
         # Tokens by shape first, so a configured one still shows which kind it was.
         text = SLACK_TOKEN.sub(lambda match: f"{match[1]}-[redacted]", text)
+        text = QUORUM_SECRET.sub(lambda match: f"{match[1]}_[redacted]", text)
         for secret in self.secrets:
             text = text.replace(secret, "[redacted]")
         return text

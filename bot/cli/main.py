@@ -13,7 +13,19 @@ from rich.text import Text
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from bot.cli import audit, calibrate, demo, export, items, project, serve, status, worker
+from bot.cli import (
+    audit,
+    calibrate,
+    demo,
+    export,
+    items,
+    project,
+    serve,
+    status,
+    tokens,
+    webhooks,
+    worker,
+)
 from bot.cli.failures import layer_error
 from bot.cli.output import errors
 from bot.runtime.errors import UserError
@@ -78,6 +90,8 @@ app.command("export")(export.export)
 app.command("provenance")(audit.provenance)
 app.command("status")(status.status)
 app.add_typer(project.app, name="project")
+app.add_typer(tokens.app, name="token")
+app.add_typer(webhooks.app, name="webhook")
 app.add_typer(audit.app, name="audit")
 
 

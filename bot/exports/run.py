@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -19,9 +18,10 @@ from sqlmodel import Session
 
 from bot.audit.chain import record_event
 from bot.audit.provenance import PageSources, iso, provenance_block
-from bot.exports.formats import FORMATS, SET_ASIDE, ExportFormat, Labelled, format_for
+from bot.exports.formats import FORMATS, SET_ASIDE, ExportFormat, format_for
 from bot.exports.pseudonyms import People, Pseudonyms
 from bot.exports.read_ahead import read_ahead
+from bot.exports.records import labelled
 from bot.exports.writers import DiscardSink, ExportError, RowSink
 from bot.kinds.registry import kind_named
 from bot.workflow.project_versions import project_config, require_project
@@ -104,29 +104,6 @@ def _watermark(session: Session, project: Project, request: ExportRequest) -> da
     return datetime.fromisoformat(until) if until else previous.created_at
 
 
-def _labelled(
-    row: Any, project: tuple[str, str], block: dict, people: People, criteria: list, content: bool
-) -> Labelled:
-    return Labelled(
-        id=row.external_id,
-        project=project[0],
-        kind=project[1],
-        value=row.value,
-        status=row.status,
-        method=row.method,
-        agreement=row.agreement,
-        confidence=row.confidence,
-        config_version=row.config_version,
-        signed_off_at=iso(row.signed_off_at),
-        signed_off_by=people.person(row.signed_off_by),
-        metadata=row.meta,
-        content_hash=row.content_hash,
-        provenance=block,
-        content=row.content if content else None,
-        criteria=criteria,
-    )
-
-
 def check_export(engine: Engine, request: ExportRequest) -> ExportFormat:
     """The format to write, once the request's options, its project and the format's fit
     with the project's kind are checked: everything that can be refused before a file is
@@ -199,7 +176,7 @@ def run_export(
             block = provenance_block(row, sources, hashes, people)
             wrote = False
             for destination, out in fmt.build(
-                _labelled(row, name_and_kind, block, people, criteria, fmt.needs_content),
+                labelled(row, name_and_kind, block, people, criteria, fmt.needs_content),
                 people,
             ):
                 wrote = True

@@ -4,14 +4,17 @@ Two passes, in memory that does not grow with the file: `validate_file` reads th
 once, checks every record and stages the valid ones on disk (bot/intake/staging.py);
 `import_records` writes the stage in batches inside the caller's one transaction, and
 raises ImportRejected (for the caller to roll back) if the database refuses any of it.
+`validate_items` is `validate_file` for records already parsed (the REST API's body),
+with each problem placed by the record's index instead of its line.
 Limits and messages: docs/import.md.
 """
 
 from __future__ import annotations
 
 import errno
+import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,15 +32,46 @@ from storage import bulk, queries
 from storage.models import Item, ItemStatus, Project, utcnow
 
 MAX_ERRORS_SHOWN = 20
+LIST_SOURCE = "request"  # what a refusal of validate_items names instead of a file
+_FIELD = re.compile(r"field `([^`]*)`: (.*)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ItemProblem:
+    """One problem of a refused import: where (a file's line, a list's index; None for the
+    whole input), the field at fault when there is one, and what is wrong with it."""
+
+    at: int | None
+    field: str | None
+    message: str
+
+    @classmethod
+    def of(cls, at: int | None, problem: str) -> ItemProblem:
+        """Split a problem as the checks word it (`field `x.y`: ...`)."""
+        named = _FIELD.fullmatch(problem)
+        if named is None:
+            return cls(at, None, problem)
+        return cls(at, named[1], named[2])
 
 
 class ImportRejected(ValueError):
     """The file had problems; nothing was stored. `problems` holds the first ones found
-    (up to ItemLimits.max_problems), `total` counts them all."""
+    (up to ItemLimits.max_problems), `total` counts them all; `details` are the same
+    problems as ItemProblems."""
 
-    def __init__(self, path: str, problems: list[str], total: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        problems: list[str],
+        total: int | None = None,
+        *,
+        details: list[ItemProblem] | None = None,
+    ) -> None:
         self.problems = problems
         self.total = max(total or 0, len(problems))
+        self.details = (
+            details if details is not None else [ItemProblem(None, None, p) for p in problems]
+        )
         shown = problems[:MAX_ERRORS_SHOWN]
         more = self.total - len(shown)
         lines = [f"{path}: {self.total} problem(s), nothing was imported:"]
@@ -45,6 +79,11 @@ class ImportRejected(ValueError):
         if more:
             lines.append(f"  … and {more} more")
         super().__init__("\n".join(lines))
+
+
+class ItemsConflict(ImportRejected):
+    """Refused by what is stored already (an id imported before with other content), not
+    by the records themselves: the same records are fine in another project."""
 
 
 class _Problems:
@@ -63,10 +102,15 @@ class _Problems:
     def __bool__(self) -> bool:
         return self.total > 0
 
-    def rejection(self, source: str) -> ImportRejected:
+    def rejection(
+        self, source: str, *, unit: str = "line", error: type[ImportRejected] = ImportRejected
+    ) -> ImportRejected:
         ordered = sorted(self.kept, key=lambda kept: kept[0])
-        return ImportRejected(
-            source, [f"line {line}: {problem}" for line, problem in ordered], self.total
+        return error(
+            source,
+            [f"{unit} {line}: {problem}" for line, problem in ordered],
+            self.total,
+            details=[ItemProblem.of(line, problem) for line, problem in ordered],
         )
 
 
@@ -133,6 +177,38 @@ def validate_file(
     if not staged:
         staged.close()
         raise ImportRejected(str(path), ["the file holds no items"])
+    return staged
+
+
+def validate_items(
+    items: Sequence[object], config: ProjectConfig, *, limits: ItemLimits | None = None
+) -> StagedItems:
+    """`validate_file` for records already parsed (JSON values, as the lines of a JSONL
+    file would give them): every record validated and staged, or ImportRejected naming
+    each bad record by its index (from 0) and field."""
+    limits = limits or ItemLimits.from_settings()
+    problems = _Problems(limits.max_problems)
+    staged = StagedItems(unit="item")
+    first: dict[str, int] = {}
+    for index, data in enumerate(items):
+        try:
+            record = validate_record(data, config, limits=limits)
+        except RecordError as exc:
+            for problem in exc.problems:
+                problems.add(index, problem)
+            continue
+        if record.id in first:
+            problems.add(index, f"field `id`: {record.id!r} repeats item {first[record.id]}")
+            continue
+        first[record.id] = index
+        if not problems:
+            staged.add(stage_item(index, record))
+    if problems:
+        staged.close()
+        raise problems.rejection(LIST_SOURCE, unit="item")
+    if not staged:
+        staged.close()
+        raise ImportRejected(LIST_SOURCE, ["the request holds no items"])
     return staged
 
 
@@ -258,6 +334,12 @@ def import_records(
     report = ImportReport()
     now = now or utcnow()
     problems = _Problems(ItemLimits().max_problems)
+    # Only a file's importer has --update-changed to offer.
+    instead = (
+        ""
+        if records.unit != "line"
+        else ", or pass --update-changed to replace items nobody has reviewed yet"
+    )
     for batch in records.batches():
         existing = queries.items_by_external_id(
             session, project.id, (staged.external_id for staged in batch)
@@ -273,8 +355,7 @@ def import_records(
                 problems.add(
                     staged.line,
                     f"id {staged.external_id!r} was imported before with different content; "
-                    "it was not overwritten (give the new version a new id, or pass "
-                    "--update-changed to replace items nobody has reviewed yet)",
+                    f"it was not overwritten (give the new version a new id{instead})",
                 )
         elif changed:
             updated = _update_items(session, changed, problems, source=source, actor=actor, now=now)
@@ -288,15 +369,18 @@ def import_records(
         if progress:
             progress(len(batch))
     if problems:
-        raise problems.rejection(source)
+        raise problems.rejection(source, unit=records.unit, error=ItemsConflict)
     return report
 
 
 __all__ = [
     "ImportRejected",
     "ImportReport",
+    "ItemProblem",
+    "ItemsConflict",
     "Item",
     "StagedItems",
     "import_records",
     "validate_file",
+    "validate_items",
 ]

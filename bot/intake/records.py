@@ -19,7 +19,16 @@ __all__ = ["ItemRecord", "RecordError", "item_content", "validate_record"]
 
 
 class RecordError(ValueError):
-    """One bad record, described for a person: `line 12: field prediction.label: ...`."""
+    """One bad record, described for a person: `line 12: field prediction.label: ...`.
+    `problems` are its problems one by one (the message joins them with "; ")."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+def _refused(problems: list[str]) -> RecordError:
+    return RecordError("; ".join(problems), problems)
 
 
 def _shown(value: object) -> str:
@@ -45,7 +54,7 @@ def validate_record(
         raise RecordError(limits.size_problem(size))
     problems = value_problems(data, limits)  # first: measuring recurses into the nesting
     if problems:
-        raise RecordError("; ".join(problems))
+        raise _refused(problems)
     size = encoded_size(data) if size is None else size
     if size > limits.max_bytes:
         raise RecordError(limits.size_problem(size))
@@ -62,10 +71,10 @@ def validate_record(
             elif err["type"] != "missing" and not isinstance(err.get("input"), dict | list):
                 message += f" (got {_shown(err.get('input'))})"
             problems.append(f"field `{where}`: {message}" if where else message)
-        raise RecordError("; ".join(problems)) from None
+        raise _refused(problems) from None
     problems = kind.record_problems(record, config)
     if problems:
-        raise RecordError("; ".join(problems))
+        raise _refused(problems)
     return record
 
 

@@ -52,9 +52,11 @@ def stage_item(line: int, record: ItemRecord) -> StagedItem:
 
 class StagedItems:
     """Items in file order, on disk; `len()` is their number. Read them back with
-    `batches()` (or iterate them one by one); each read starts from the first item."""
+    `batches()` (or iterate them one by one); each read starts from the first item.
+    `unit` says what a StagedItem's `line` counts: a file's lines, or a list's items."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, unit: str = "line") -> None:
+        self.unit = unit
         # Held open for the stage's life, closed by close() or when it is collected.
         self._file = tempfile.TemporaryFile(prefix="quorum-import-")  # noqa: SIM115
         self._pending: list[StagedItem] = []

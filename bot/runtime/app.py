@@ -20,6 +20,7 @@ from bot.runtime.server import HttpLimits, HttpServer, ListenerExecutor
 from bot.runtime.settings import Settings
 from bot.runtime.supervisor import wait_for_signal
 from bot.slack.outbound import SlackOutbound, make_web_client
+from bot.webhooks.sender import WebhookSender
 from bot.workflow.intake.dispatch import dispatch_queued
 from bot.workflow.llm_assist import LLMAssistWorker
 from handlers import register_listeners
@@ -72,9 +73,10 @@ def workspace_of(auth: Any) -> Workspace:
 
 class Runtime:
     """Everything `quorum serve` runs: the HTTP endpoint (`start_http`) and the background
-    loops (`start_background`: queued-item dispatch, delivery, LLM assist, the scheduler),
-    together or apart (`quorum serve --no-background`, `quorum worker`). Any number of
-    processes may run against one PostgreSQL; see docs/delivery.md."""
+    loops (`start_background`: queued-item dispatch, Slack delivery, webhook delivery, LLM
+    assist, the scheduler), together or apart (`quorum serve --no-background`, `quorum
+    worker`). Any number of processes may run against one PostgreSQL; see
+    docs/delivery.md and docs/webhooks.md."""
 
     def __init__(self, ctx: QuorumContext, *, dispatch_interval_s: float = 1.0) -> None:
         self.ctx = ctx
@@ -99,10 +101,12 @@ class Runtime:
         self._stopped = False
         self._dispatcher: threading.Thread | None = None
         self.llm_assist = LLMAssistWorker(ctx)  # pre-labels and escalation summaries
+        self.webhooks = WebhookSender.from_settings(ctx.engine, settings, clock=ctx.clock)
         self.http: HttpServer | None = None
 
     def start_background(self) -> None:
         self.delivery.start()
+        self.webhooks.start()
         self.llm_assist.start()
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, daemon=True, name="dispatch"
@@ -155,8 +159,11 @@ class Runtime:
         if secret is None or not secret.get_secret_value():
             raise RuntimeError("HTTP mode needs SLACK_SIGNING_SECRET")
         self.bind_workspace()
+        from bot.api.app import build_api  # FastAPI is loaded only by processes serving HTTP
+
         self.http = HttpServer(
             self.app,
+            api=build_api(self.ctx),
             signing_secret=secret.get_secret_value(),
             host=host,
             port=port,
@@ -191,4 +198,5 @@ class Runtime:
         if self._dispatcher:
             self._dispatcher.join(30)
         self.delivery.stop()
+        self.webhooks.stop()
         log.info("stopped cleanly")

@@ -1,5 +1,6 @@
-"""HTTP mode: Slack's requests at POST /slack/events and a health check at GET /healthz,
-served by uvicorn (one asyncio event loop per process) with a Starlette app.
+"""HTTP mode: Slack's requests at POST /slack/events, a health check at GET /healthz and
+the REST API under /api (bot/api), served by uvicorn (one asyncio event loop per process)
+with a Starlette app.
 
 A request to /slack/events goes through, in this order, on the event loop (no thread):
 
@@ -25,6 +26,11 @@ than `QUEUE_WAIT_S` for a thread of its kind gets 429. Anything else is 404 (405
 known path with another method). Every refusal is one log line naming the reason, never
 the body. Access logs are off: request lines say nothing Bolt does not, and bodies hold
 user text.
+
+The API's requests get the same two first steps (with their own size limit,
+QUORUM_API_MAX_BODY_BYTES, and the same deadline, refusals in the API's error shape),
+then go to the FastAPI app, which runs its blocking work in threads of its own
+(bot/api/runtime.py): API traffic never takes the threads above.
 """
 
 from __future__ import annotations
@@ -49,7 +55,9 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.api.errors import code_for, error_response
 from bot.runtime.settings import Settings
 from bot.slack.inbound import Malformed, read_request
 
@@ -89,10 +97,12 @@ class HttpLimits:
     limit_concurrency: int = 1000  # QUORUM_HTTP_LIMIT_CONCURRENCY: then 503
     keep_alive_s: int = 5  # idle keep-alive connections are closed after this
     graceful_shutdown_s: int = 30  # requests still running at stop get this long
+    api_max_body_bytes: int = 10 * 1024 * 1024  # QUORUM_API_MAX_BODY_BYTES
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HttpLimits:
         return cls(
+            api_max_body_bytes=settings.quorum_api_max_body_bytes,
             max_body_bytes=settings.quorum_http_max_body_bytes,
             body_timeout_s=settings.quorum_http_body_timeout_s,
             threads=settings.quorum_http_threads,
@@ -104,35 +114,41 @@ class HttpLimits:
 # -- the ASGI app ------------------------------------------------------------------------
 
 
-class _Refused(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
+class BodyRefused(Exception):
+    """A body refused before it was read whole (the connection cannot be reused)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+    def response(self) -> Response:
+        return PlainTextResponse(
+            self.reason, status_code=self.status, headers={"connection": "close"}
+        )
 
 
-def _closing(status: int, text: str) -> _Refused:
-    """A refusal sent before the body was read whole: the connection cannot be reused."""
-    return _Refused(PlainTextResponse(text, status_code=status, headers={"connection": "close"}))
-
-
-async def read_body(request: Request, limits: HttpLimits) -> bytes:
-    """The raw body, at most `max_body_bytes`, complete within `body_timeout_s`."""
+async def read_body(request: Request, limits: HttpLimits, *, max_bytes: int | None = None) -> bytes:
+    """The raw body, at most `max_bytes` (else `max_body_bytes`), complete within
+    `body_timeout_s`; BodyRefused otherwise."""
+    limit = limits.max_body_bytes if max_bytes is None else max_bytes
     announced = request.headers.get("content-length")
     if announced is not None:
         if not announced.isdigit():
-            raise _closing(400, "bad content-length")
-        if int(announced) > limits.max_body_bytes:
-            raise _closing(413, "request body too large")
+            raise BodyRefused(400, "bad content-length")
+        if int(announced) > limit:
+            raise BodyRefused(413, "request body too large")
     body = bytearray()
     try:
         with anyio.fail_after(limits.body_timeout_s):
             async for chunk in request.stream():
                 body += chunk
-                if len(body) > limits.max_body_bytes:
-                    raise _closing(413, "request body too large")
+                if len(body) > limit:
+                    raise BodyRefused(413, "request body too large")
     except TimeoutError:
-        raise _closing(408, "request body not received in time") from None
+        raise BodyRefused(408, "request body not received in time") from None
     except ClientDisconnect:
-        raise _closing(400, "client disconnected") from None
+        raise BodyRefused(400, "client disconnected") from None
     return bytes(body)
 
 
@@ -143,13 +159,70 @@ def signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: Mapping[s
         return False
 
 
+# read_body's reasons, as the API words them: (the field at fault, the message).
+_API_REFUSALS = {
+    "bad content-length": ("Content-Length", "the Content-Length header is not a number"),
+    "request body not received in time": (
+        "body",
+        "the body was not received in full within the read deadline",
+    ),
+    "request body too large": (
+        "body",
+        "the body is over the size limit of {limit:,} bytes (QUORUM_API_MAX_BODY_BYTES)",
+    ),
+}
+
+
+def read_api_body(api: ASGIApp, limits: HttpLimits) -> ASGIApp:
+    """The API behind the body checks of /slack/events: read whole (at most
+    `api_max_body_bytes`, within the deadline) on the event loop before any route runs,
+    then handed to the API as if it arrived at once. Refusals in the API's error shape."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await api(scope, receive, send)
+            return
+        try:
+            body = await read_body(
+                Request(scope, receive), limits, max_bytes=limits.api_max_body_bytes
+            )
+        except BodyRefused as refused:
+            log.info("refused an API request: %s", refused.reason)
+            field, message = _API_REFUSALS.get(refused.reason, ("body", refused.reason))
+            message = message.format(limit=limits.api_max_body_bytes)
+            response = error_response(
+                refused.status,
+                code_for(refused.status),
+                message,
+                [{"field": field, "message": message}],
+                headers={"connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # then what the server says next (a disconnect)
+
+        await api(scope, replay, send)
+
+    return app
+
+
 def make_asgi_app(
     app: App,
     *,
     signing_secret: str,
     limits: HttpLimits | None = None,
     health: Callable[[], Any] | None = None,
-) -> Starlette:
+    api: ASGIApp | None = None,
+) -> ASGIApp:
+    """Slack's endpoint and the health check; with `api` (bot.api.app.build_api), the
+    REST API under /api."""
     limits = limits or HttpLimits()
     verifier = SignatureVerifier(signing_secret)
     report = health or (lambda: {"ok": True})
@@ -164,9 +237,9 @@ def make_asgi_app(
     async def slack_events(request: Request) -> Response:
         try:
             body = await read_body(request, limits)
-        except _Refused as refused:
-            log.info("refused a request: %s", bytes(refused.response.body).decode())
-            return refused.response
+        except BodyRefused as refused:
+            log.info("refused a request: %s", refused.reason)
+            return refused.response()
         if not signed_by_slack(verifier, body, request.headers):
             log.info("refused a request without a valid Slack signature")
             return JSONResponse({"error": "invalid request"}, status_code=401)
@@ -200,12 +273,37 @@ def make_asgi_app(
     async def healthz(_request: Request) -> Response:
         return JSONResponse(report())
 
-    return Starlette(
+    slack = Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ]
     )
+    return slack if api is None else under_api(read_api_body(api, limits), slack)
+
+
+API_ROOT = "/api"
+
+
+def under_api(api: ASGIApp, rest: ASGIApp) -> ASGIApp:
+    """Every path under /api to the API, as a Starlette Mount would hand it over (with
+    /api as its root path), the rest to `rest`. Not a Mount: its pattern stops at a line
+    break, and /api/x%0A would get Starlette's plain-text 404 instead of the API's."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(API_ROOT + "/"):
+            root = scope.get("root_path", "")
+            scope = {
+                **scope,
+                "root_path": root + API_ROOT,
+                "app_root_path": scope.get("app_root_path", root),
+            }
+            await api(scope, receive, send)
+        else:
+            await rest(scope, receive, send)
+
+    return app
 
 
 def _busy() -> Response:
@@ -329,12 +427,15 @@ class HttpServer:
         limits: HttpLimits | None = None,
         health: Callable[[], Any] | None = None,
         sock: socket.socket | None = None,
+        api: ASGIApp | None = None,
     ) -> None:
         self.limits = limits or HttpLimits()
         self.sock = sock or bind_socket(host, port, self.limits.backlog)
         self.port: int = self.sock.getsockname()[1]
         self.url = f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
-        asgi = make_asgi_app(app, signing_secret=signing_secret, limits=self.limits, health=health)
+        asgi = make_asgi_app(
+            app, signing_secret=signing_secret, limits=self.limits, health=health, api=api
+        )
         self.server = uvicorn.Server(
             uvicorn.Config(
                 asgi,

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     quorum_pacing_scale: float = Field(default=1.0, ge=0.0)
     quorum_scheduler_enabled: bool = True
     quorum_digest_hour_utc: int = Field(default=9, ge=0, le=23)
+    # Webhooks (bot/webhooks, docs/webhooks.md). false: refuse URLs whose host resolves to
+    # a loopback, private, link-local, multicast or reserved address, when added and on
+    # each send (SSRF protection). A POST gives up after the timeout; a delivery is
+    # retried until this many hours after its event, then marked failed.
+    quorum_webhook_allow_private: bool = True
+    quorum_webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    quorum_webhook_give_up_h: float = Field(default=25.0, gt=0)
     # TEST-ONLY: the process SIGKILLs itself right after its N-th Slack send, before
     # recording it, so tests can prove a restart never sends twice. Never set in production.
     quorum_fault_kill_after_send: int = 0
@@ -81,6 +88,14 @@ class Settings(BaseSettings):
     quorum_http_backlog: int = Field(default=2048, ge=1)  # the listen() queue
     # Open connections and requests past which new requests get 503 (uvicorn's limit).
     quorum_http_limit_concurrency: int = Field(default=1000, ge=1)
+    # The REST API under /api (bot/api, docs/api.md), per process. Its requests run in
+    # threads of their own, at most this many at once, so API traffic never takes a
+    # thread a Slack request needs.
+    quorum_api_threads: int = Field(default=4, ge=1, le=64)
+    quorum_api_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)  # then 413
+    # Per token and process: a token bucket refilled at RATE requests/s, holding BURST.
+    quorum_api_rate: float = Field(default=20.0, gt=0)
+    quorum_api_burst: int = Field(default=100, ge=1)
 
     @field_validator("database_url")
     @classmethod

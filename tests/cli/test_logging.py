@@ -107,3 +107,13 @@ def test_quorum_serve_logs_at_the_level_asked(tmp_path, sqlite_url, emulator, le
     text = log.read_text()
     assert ("INFO bot.runtime.app: stopped cleanly" in text) is shows_info, text
     assert AUDIT_KEY not in text and emulator.bot_token not in text
+
+
+def test_api_tokens_and_webhook_secrets_are_redacted_by_shape(monkeypatch, capsys, restore_logging):
+    configure_logging(settings(monkeypatch, QUORUM_LOG_LEVEL="INFO"))
+    token, secret = "qrm_" + "A1b2-C3d4_" * 4, "whsec_" + "Zz9-yY8_" * 4
+    logging.getLogger("bot.api.auth").warning("a client sent %s", token)
+    logging.getLogger("bot.webhooks.sender").warning(f"signing with {secret} failed")
+    logged = capsys.readouterr().err
+    assert "qrm_[redacted]" in logged and "whsec_[redacted]" in logged
+    assert token[4:] not in logged and secret[6:] not in logged

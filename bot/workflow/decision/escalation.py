@@ -31,6 +31,7 @@ from bot.kinds.registry import kind_of
 from bot.runtime.context import QuorumContext
 from bot.slack import escalation as blocks
 from bot.slack.messages import SlackMessage
+from bot.webhooks import events as webhook_events
 from bot.workflow.decision.labels import sign_off
 from bot.workflow.decision.posterior import consensus_confidence
 from bot.workflow.project_versions import project_config
@@ -114,6 +115,9 @@ def escalate(
             "confidence": confidence,
             "escalation_id": escalation.id,
         },
+    )
+    webhook_events.item_escalated(
+        session, item, escalation, agreement=consensus.share, tied=consensus.tied, now=now
     )
     announce_escalation(session, escalation, now=now)
     return escalation

@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Text, cast, func
 from sqlmodel import Session
 
 from bot.audit.chain import record_event
+from bot.webhooks import events as webhook_events
 from storage.models import Item, ItemStatus, Label, Project
 
 
@@ -67,4 +68,5 @@ def sign_off(
             **(details or {}),
         },
     )
+    webhook_events.label_signed_off(session, label, now=now)
     return label

@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from bot.audit.chain import record_event
 from bot.runtime.clock import SYSTEM_CLOCK, Clock
+from bot.webhooks import events as webhook_events
 from bot.workflow.decision.labels import sign_off
 from bot.workflow.intake.assignment import assign_reviewers
 from bot.workflow.intake.routing import route_item, routed_event_data
@@ -204,6 +205,7 @@ def mark_failed(
         at=now,
         data={"reason": reason[:MAX_FAILURE_CHARS], **(data or {})},
     )
+    webhook_events.item_failed(session, item, reason=reason[:MAX_FAILURE_CHARS], now=now)
     log.error(
         "item %s (id %r, project %s) cannot be sent and is marked failed: %s",
         item.id,

@@ -19,6 +19,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('label') as batch:
         batch.add_column(sa.Column('txid', sa.BigInteger(), nullable=True))
+    if op.get_bind().dialect.name == 'postgresql':
+        # Labels signed off before the feed existed come first in it.
+        op.execute('UPDATE label SET txid = 0 WHERE txid IS NULL')
+    op.create_index('ix_label_feed', 'label', ['project_id', 'txid', 'id'])
     op.create_table(
         'api_token',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -112,5 +116,6 @@ def downgrade() -> None:
     op.drop_table('api_idempotency')
     op.drop_index('ix_api_token_project_id', table_name='api_token')
     op.drop_table('api_token')
+    op.drop_index('ix_label_feed', table_name='label')
     with op.batch_alter_table('label') as batch:
         batch.drop_column('txid')

@@ -1,0 +1,73 @@
+"""Signed-off labels as the `labels` export's records, for readers other than a file:
+the REST API's labels feed and item status, and the `label.signed_off` webhook.
+
+`label_records` gives, for any labels, exactly the objects `quorum export --format labels`
+writes as JSON lines (same keys, same values, times as the same ISO-8601 UTC strings),
+built by the same pieces: the label rows of storage/label_queries.py, the provenance
+block, `formats.label_rows` and the writers' JSON encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlmodel import Session
+
+from bot.audit.provenance import PageSources, iso, provenance_block
+from bot.exports.formats import Labelled, label_rows
+from bot.exports.pseudonyms import People
+from bot.exports.writers import encode
+from storage import api_queries, label_queries
+from storage.models import Project
+
+
+def labelled(
+    row: Any, project: tuple[str, str], block: dict, people: People, criteria: list, content: bool
+) -> Labelled:
+    """One label row (label columns + the item's) as the format builders take it;
+    `project` is (name, kind)."""
+    return Labelled(
+        id=row.external_id,
+        project=project[0],
+        kind=project[1],
+        value=row.value,
+        status=row.status,
+        method=row.method,
+        agreement=row.agreement,
+        confidence=row.confidence,
+        config_version=row.config_version,
+        signed_off_at=iso(row.signed_off_at),
+        signed_off_by=people.person(row.signed_off_by),
+        metadata=row.meta,
+        content_hash=row.content_hash,
+        provenance=block,
+        content=row.content if content else None,
+        criteria=criteria,
+    )
+
+
+def label_records(
+    session: Session, project_id: int, label_ids: Sequence[int], *, people: People | None = None
+) -> list[dict]:
+    """The `labels` export's record of each of these labels of the project, in the order
+    of `label_ids` (ids of other projects, or unknown, are left out). Real reviewer ids
+    unless `people` pseudonymises them."""
+    people = people or People()
+    rows = api_queries.label_rows(session, project_id, label_ids)
+    if not rows:
+        return []
+    project = session.get(Project, project_id)
+    assert project is not None  # the labels above belong to it
+    sources = PageSources.load(session, [row.item_id for row in rows])
+    hashes = label_queries.config_hashes(session, project_id)
+    records = []
+    for row in rows:
+        block = provenance_block(row, sources, hashes, people)
+        # The labels format reads no criteria (the training formats do).
+        label = labelled(row, (project.name, project.kind), block, people, [], False)
+        for _, record in label_rows(label, people):
+            # Through the export's own encoding, so every value is what a JSONL line holds.
+            records.append(orjson.loads(encode(record)))
+    return records
