@@ -410,7 +410,13 @@ def bind_socket(host: str, port: int, backlog: int) -> socket.socket:
     """A listening socket; bound here so that port 0 is known at once and several web
     processes can share one (each accepts from it)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=backlog)
+    sock = socket.create_server((host, port), family=family, backlog=backlog)
+    # asyncio sets TCP_NODELAY only on sockets made with proto IPPROTO_TCP, which this is
+    # not; accepted connections inherit it from the listener. Without it a response's
+    # headers and body (two writes) wait out the client's delayed ACK: +40 ms a request
+    # on a kept-alive connection.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 class HttpServer:

@@ -244,6 +244,21 @@ def test_healthz_and_other_paths(served):
     assert get(f"{url}/slack/events")[0] == 405  # only POST
 
 
+def test_kept_alive_connections_are_answered_without_nagle_delay(served):
+    """A pipeline's client keeps its connection open; without TCP_NODELAY each answer's
+    body waited for the client's delayed ACK (40 ms a request). Connections accepted
+    from the listener inherit the option."""
+    sock = served.runtime.http.sock
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    with socket.create_connection(("127.0.0.1", port_of(served)), timeout=10) as client:
+        for _ in range(3):  # three answers on one connection
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: quorum\r\n\r\n")
+            reply = b""
+            while not reply.endswith(b'{"ok":true}'):
+                reply += client.recv(65536)
+            assert status_of(reply) == 200
+
+
 # -- threads -----------------------------------------------------------------------------
 
 
