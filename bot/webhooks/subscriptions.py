@@ -12,10 +12,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlmodel import Session
 
+from bot.audit.chain import record_event
 from bot.webhooks.events import parse_event_types
 from bot.webhooks.targets import Resolver, check_target
 from bot.workflow.project_versions import require_project
 from storage import webhook_queries
+from storage.models import Webhook
 from storage.webhook_queries import AttemptEntry, WebhookSummary
 
 SECRET_PREFIX = "whsec_"
@@ -48,6 +50,7 @@ def add_webhook(
     allow_private: bool,
     now: datetime,
     resolver: Resolver = socket.getaddrinfo,
+    actor: str = "cli",
 ) -> NewWebhook:
     """A new webhook of the project for `events` (every type when None). Raises
     UnknownProjectError, UnknownEventTypes or TargetRefused, each naming the problem."""
@@ -60,6 +63,14 @@ def add_webhook(
         session, project_id=target.id, url=checked, events=types, secret=secret, now=now
     )
     assert webhook.id is not None  # flushed
+    record_event(
+        session,
+        "webhook_added",
+        actor=actor,
+        project_id=target.id,
+        at=now,
+        data={"webhook_id": webhook.id, "url": shown_url(checked), "events": types},
+    )
     return NewWebhook(id=webhook.id, project=target.name, url=checked, events=types, secret=secret)
 
 
@@ -68,15 +79,24 @@ def list_webhooks(session: Session, *, project: str | None = None) -> list[Webho
     return webhook_queries.webhook_summaries(session, project_id=project_id)
 
 
-def remove_webhook(session: Session, webhook_id: int, *, now: datetime) -> int:
+def remove_webhook(session: Session, webhook_id: int, *, now: datetime, actor: str = "cli") -> int:
     """Remove the webhook: nothing more is sent to it. Returns how many of its pending
     deliveries were dropped."""
     dropped = webhook_queries.remove_webhook(session, webhook_id, now=now)
-    if dropped is None:
+    webhook = session.get(Webhook, webhook_id)
+    if dropped is None or webhook is None:
         raise UnknownWebhook(
             f"No webhook {webhook_id} (or it was removed already): "
             "`quorum webhook list` shows the ids."
         )
+    record_event(
+        session,
+        "webhook_removed",
+        actor=actor,
+        project_id=webhook.project_id,
+        at=now,
+        data={"webhook_id": webhook_id, "url": shown_url(webhook.url), "dropped": dropped},
+    )
     return dropped
 
 

@@ -50,8 +50,12 @@ def address_problem(address: str) -> str | None:
     """What `address` is when it is not a public unicast address ("a loopback address",
     "a private address", …), or None when it is one."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address are judged by it: ::ffff:127.0.0.1,
+        # 6to4 (2002:a00:1:: is 10.0.0.1) and Teredo (its client address).
+        wrapped = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if wrapped is not None:
+            ip = wrapped
     for test, name in (
         (ip.is_loopback, "a loopback"),
         (ip.is_link_local, "a link-local"),

@@ -22,6 +22,9 @@ from tests.factories import chat as chat_content
         ("127.0.0.1", "a loopback address"),
         ("::1", "a loopback address"),
         ("::ffff:127.0.0.1", "a loopback address"),
+        ("2002:a00:1::", "a private address"),  # 6to4 around 10.0.0.1
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "a private address"),  # Teredo, 10.0.0.1
+        ("2002:808:808::", None),  # 6to4 around 8.8.8.8
         ("10.1.2.3", "a private address"),
         ("192.168.0.10", "a private address"),
         ("172.16.5.4", "a private address"),
