@@ -20,7 +20,18 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, String, Text, case, cast, func, or_, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    String,
+    Text,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlmodel import Session, col
 
 from storage import in_lists
@@ -333,3 +344,12 @@ def last_export_run(session: Session, project_id: int, format: str) -> ExportRun
         .order_by(col(ExportRun.id).desc())
         .limit(1)
     ).first()
+
+
+def commit_position(session: Session) -> Any:
+    """What a new label's `txid` is set to: on PostgreSQL the writing transaction's id,
+    evaluated in the INSERT (the labels feed's commit order); None on SQLite, whose
+    single writer makes label ids commit order."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return cast(cast(func.pg_current_xact_id(), Text), BigInteger)

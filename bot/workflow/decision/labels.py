@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Text, cast, func
 from sqlmodel import Session
 
 from bot.audit.chain import record_event
 from bot.webhooks import events as webhook_events
+from storage import label_queries
 from storage.models import Item, ItemStatus, Label, Project
 
 
@@ -42,9 +42,7 @@ def sign_off(
         signed_off_by=signed_off_by,
         signed_off_at=now,
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # The labels feed's commit order (storage.models.Label.txid), set in the INSERT.
-        label.txid = cast(cast(func.pg_current_xact_id(), Text), BigInteger)  # type: ignore[assignment]
+    label.txid = label_queries.commit_position(session)  # the labels feed's order
     session.add(label)
     item.status = ItemStatus.AUTO_ACCEPTED if method == "auto" else ItemStatus.SIGNED_OFF
     item.updated_at = now
