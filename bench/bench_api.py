@@ -39,9 +39,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.emulator_ext import BenchEmulator
+from bench.machine import describe
 from bench.servers import (
     BOT_TOKEN,
     Checkout,
+    postgres_version,
     quorum_cli,
     quorum_env,
     scratch_db,
@@ -54,6 +56,7 @@ REVIEWERS = ["U0BENCH1", "U0BENCH2", "U0BENCH3"]
 LEAD = "U0BENCHLEAD"
 CHANNEL = "C0BENCHESC"
 console = Console(width=170)
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def project_yaml() -> str:
@@ -324,8 +327,15 @@ def main() -> None:
             f"{r['refused_signatures']} bad signatures, {r['feed_repeats']} repeated in the feed: "
             + ("[green]ok[/]" if ok else "[red]MISMATCH[/]")
         )
-    if args.json:
-        args.json.write_text(json.dumps({"results": results, "sha": checkout.sha}, indent=2))
+    out = args.json or RESULTS / f"api-{'quick' if args.quick else 'full'}.json"
+    machine = describe(postgres_version(args.pg_admin_url))
+    out.write_text(
+        json.dumps(
+            {"sha": checkout.sha, "dirty": checkout.dirty, "machine": machine, "results": results},
+            indent=2,
+        )
+    )
+    console.print(f"results: {out}")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,31 @@
 """Webhooks, their deliveries (the outbox of webhooks) and the attempts made to send them.
 
-A delivery is sent only when it is its webhook's *head*: the lowest-id delivery of that
-webhook still pending. Claiming takes heads alone, with a lease (FOR UPDATE SKIP LOCKED
-on PostgreSQL; on SQLite the claiming UPDATE re-checks the row), so however many sender
-threads and processes there are, one webhook never has two deliveries in flight and a
-delivery is never sent twice while its lease holds.
+Deliveries to one webhook go in order: its *head* (the lowest-id delivery still pending)
+first. A sender claims a *run*: for a webhook whose head is due, the head and the pending
+deliveries after it that are due too (up to a size), leased together in one transaction
+(FOR UPDATE on PostgreSQL, SKIP LOCKED for the heads; on SQLite the claiming UPDATE
+re-checks each row and a run is cut at the first row it could not take). So however
+many sender threads and processes there are, one webhook never has two deliveries in
+flight and a delivery is never sent twice while its lease holds. What a run did not
+send (after a failure, or when its sender stops) is released, to be claimed again in
+order.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, update
+from sqlalchemy import ColumnElement, String, and_, bindparam, func, insert, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from storage.models import Project, Webhook, WebhookAttempt, WebhookDelivery
+from storage import in_lists
+from storage.models import Project, UTCDateTime, Webhook, WebhookAttempt, WebhookDelivery
 
 
 class DeliveryStatus:
@@ -160,14 +167,9 @@ def _unleased(now: datetime) -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class Claimed:
-    """A delivery taken for one attempt, with what sending it needs."""
+    """One delivery of a run, as it was when claimed."""
 
-    claim: str  # the claim's own id (`claimed_by`): whoever still holds it may record it
     delivery_id: int
-    webhook_id: int
-    project_id: int
-    url: str
-    secret: str
     event_id: str
     event_type: str
     body: dict
@@ -176,12 +178,23 @@ class Claimed:
     created_at: datetime
 
 
-def claim_heads(
-    session: Session, *, claimer: str, now: datetime, limit: int, lease_s: float
-) -> list[Claimed]:
-    """Lease up to `limit` due heads (one per webhook at most), oldest due first.
-    `claimer` must be unique to this call: it is what tells this claim's rows from rows
-    another call (of any thread or process) claimed meanwhile."""
+@dataclass(frozen=True)
+class Run:
+    """A webhook's oldest pending deliveries, due now, leased together to be sent in order
+    by one sender: the head first, then each one after the one before it is delivered."""
+
+    claim: str  # the claim's own id (`claimed_by`): whoever still holds it may record it
+    webhook_id: int
+    project_id: int
+    url: str
+    secret: str
+    claimed_until: datetime
+    deliveries: tuple[Claimed, ...]
+
+
+def _due_heads(session: Session, *, now: datetime, limit: int) -> list[tuple[int, int]]:
+    """(webhook id, head id) of up to `limit` webhooks whose head is due and unleased,
+    oldest due first: the one query an idle sender makes per interval."""
     other = aliased(WebhookDelivery)
     head = (
         select(other.id)
@@ -192,7 +205,7 @@ def claim_heads(
         .scalar_subquery()
     )
     query = (
-        select(WebhookDelivery.id)
+        select(WebhookDelivery.webhook_id, WebhookDelivery.id)
         .select_from(Webhook)
         .join(WebhookDelivery, col(WebhookDelivery.id) == head)
         .where(
@@ -205,90 +218,147 @@ def claim_heads(
     )
     if _postgres(session):
         query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
-    candidates = list(session.exec(query).all())
-    if not candidates:
+    return [
+        (webhook_id, head_id)
+        for webhook_id, head_id in session.exec(query).all()
+        if head_id is not None  # a primary key: always set once read
+    ]
+
+
+def _run_ids(
+    session: Session, *, webhook_id: int, head_id: int, now: datetime, run_size: int
+) -> list[int]:
+    """The ids of the run that starts at the webhook's head: its pending deliveries in
+    order, up to the first one not due; none when any of them is leased (another sender
+    is still sending this webhook: a delivery committed late has the lower id)."""
+    query = (
+        select(WebhookDelivery.id, WebhookDelivery.next_attempt_at, WebhookDelivery.claimed_until)
+        .where(
+            col(WebhookDelivery.webhook_id) == webhook_id,
+            col(WebhookDelivery.status) == DeliveryStatus.PENDING,
+        )
+        .order_by(col(WebhookDelivery.id))
+        .limit(run_size)
+    )
+    if _postgres(session):
+        query = query.with_for_update(of=WebhookDelivery)  # not SKIP: a gap breaks the order
+    ids: list[int] = []
+    for delivery_id, due, leased_until in session.exec(query).all():
+        if leased_until is not None and leased_until >= now:
+            return []
+        if due > now or delivery_id is None:
+            break
+        ids.append(delivery_id)
+    return ids if ids and ids[0] == head_id else []
+
+
+def claim_runs(
+    session: Session, *, claimer: str, now: datetime, limit: int, run_size: int, lease_s: float
+) -> list[Run]:
+    """Lease a run of up to `run_size` deliveries of each of up to `limit` webhooks whose
+    head is due, in one transaction. `claimer` must be unique to this call: it is what
+    tells this claim's rows from rows another call (of any thread or process) claimed
+    meanwhile. A run is cut where a row could not be claimed, so it never has a gap."""
+    heads = _due_heads(session, now=now, limit=limit)
+    if not heads:
         return []
+    planned = {
+        webhook_id: ids
+        for webhook_id, head_id in heads
+        if (
+            ids := _run_ids(
+                session, webhook_id=webhook_id, head_id=head_id, now=now, run_size=run_size
+            )
+        )
+    }
+    wanted = [delivery_id for ids in planned.values() for delivery_id in ids]
+    if not wanted:
+        return []
+    until = now + timedelta(seconds=lease_s)
     session.execute(
         update(WebhookDelivery)
         .where(
-            col(WebhookDelivery.id).in_(candidates),
+            col(WebhookDelivery.id).in_(wanted),
             col(WebhookDelivery.status) == DeliveryStatus.PENDING,
             _unleased(now),
         )
-        .values(claimed_by=claimer, claimed_until=now + timedelta(seconds=lease_s))
+        .values(claimed_by=claimer, claimed_until=until)
         .execution_options(synchronize_session=False)
     )
     rows = session.exec(
         select(WebhookDelivery, Webhook)
         .join(Webhook, col(Webhook.id) == col(WebhookDelivery.webhook_id))
         .where(
-            col(WebhookDelivery.id).in_(candidates),
+            col(WebhookDelivery.id).in_(wanted),
             col(WebhookDelivery.claimed_by) == claimer,
             col(WebhookDelivery.status) == DeliveryStatus.PENDING,
         )
-        .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
         .execution_options(populate_existing=True)
     ).all()
-    claimed = []
-    for delivery, webhook in rows:
-        assert delivery.id is not None  # read from the table
-        claimed.append(
-            Claimed(
+    got = {delivery.id: (delivery, webhook) for delivery, webhook in rows}
+    runs: list[Run] = []
+    cut: list[int] = []
+    for webhook_id, ids in planned.items():
+        taken = list(itertools.takewhile(lambda delivery_id: delivery_id in got, ids))
+        cut += [delivery_id for delivery_id in ids[len(taken) :] if delivery_id in got]
+        if not taken:
+            continue
+        webhook = got[taken[0]][1]
+        assert webhook.id is not None  # read from the table
+        runs.append(
+            Run(
                 claim=claimer,
-                delivery_id=delivery.id,
-                webhook_id=delivery.webhook_id,
+                webhook_id=webhook_id,
                 project_id=webhook.project_id,
                 url=webhook.url,
                 secret=webhook.secret,
-                event_id=delivery.event_id,
-                event_type=delivery.event_type,
-                body=delivery.body,
-                label_id=delivery.label_id,
-                attempts=delivery.attempts,
-                created_at=delivery.created_at,
+                claimed_until=until,
+                deliveries=tuple(_claimed(got[delivery_id][0]) for delivery_id in taken),
             )
         )
-    return claimed
+    if cut:
+        release_claims(session, claim=claimer, delivery_ids=cut)
+    return runs
 
 
-def lock_delivery(session: Session, delivery_id: int) -> WebhookDelivery | None:
-    return session.exec(
-        select(WebhookDelivery)
-        .where(col(WebhookDelivery.id) == delivery_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-
-
-def fill_event_body(
-    session: Session, *, delivery_id: int, label_id: int, event_id: str, body: dict
-) -> None:
-    """Store the complete body of one label.signed_off event on the caller's delivery (its
-    lock held) and on every other webhook's delivery of it that nobody holds and nobody
-    tried yet; a delivery another sender holds keeps the body it is sending."""
-    session.execute(
-        update(WebhookDelivery)
-        .where(
-            col(WebhookDelivery.label_id) == label_id,
-            col(WebhookDelivery.event_id) == event_id,
-            col(WebhookDelivery.attempts) == 0,
-            or_(
-                col(WebhookDelivery.id) == delivery_id,
-                col(WebhookDelivery.claimed_by).is_(None),
-            ),
-        )
-        .values(body=body)
-        .execution_options(synchronize_session=False)
+def _claimed(delivery: WebhookDelivery) -> Claimed:
+    assert delivery.id is not None  # read from the table
+    return Claimed(
+        delivery_id=delivery.id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        body=delivery.body,
+        label_id=delivery.label_id,
+        attempts=delivery.attempts,
+        created_at=delivery.created_at,
     )
 
 
-def release_claims(session: Session, *, claims: Sequence[tuple[int, str]]) -> None:
-    """Hand back deliveries claimed but never sent (a sender stopping): (id, claim) each."""
-    for delivery_id, claim in claims:
+def extend_claims(
+    session: Session, *, claim: str, delivery_ids: Sequence[int], until: datetime
+) -> None:
+    """Lease the rest of a run longer (a long run to a slow endpoint)."""
+    if delivery_ids:
         session.execute(
             update(WebhookDelivery)
             .where(
-                col(WebhookDelivery.id) == delivery_id,
+                col(WebhookDelivery.id).in_(list(delivery_ids)),
+                col(WebhookDelivery.claimed_by) == claim,
+                col(WebhookDelivery.status) == DeliveryStatus.PENDING,
+            )
+            .values(claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def release_claims(session: Session, *, claim: str, delivery_ids: Sequence[int]) -> None:
+    """Hand back deliveries claimed but not sent (the rest of a run after a failure, a
+    sender stopping): the next claim, of any process, takes them in order."""
+    if delivery_ids:
+        session.execute(
+            update(WebhookDelivery)
+            .where(
+                col(WebhookDelivery.id).in_(list(delivery_ids)),
                 col(WebhookDelivery.claimed_by) == claim,
             )
             .values(claimed_by=None, claimed_until=None)
@@ -296,24 +366,154 @@ def release_claims(session: Session, *, claims: Sequence[tuple[int, str]]) -> No
         )
 
 
-def add_attempt(
+def _fill_statement() -> Any:
+    table = WebhookDelivery.__table__  # type: ignore[attr-defined]  # set by SQLAlchemy's mapping
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("delivery"),
+            or_(
+                table.c.claimed_by == bindparam("claim"),
+                and_(table.c.claimed_by.is_(None), table.c.attempts == 0),
+            ),
+        )
+        .values(body=bindparam("filled"))
+    )
+
+
+_FILL = _fill_statement()  # built once: executed with one parameter set per delivery
+
+
+def fill_event_bodies(
+    session: Session, *, claim: str, bodies: dict[str, tuple[int, dict]]
+) -> set[int]:
+    """Store the complete bodies of label.signed_off events (event id -> (label id, body))
+    on this claim's deliveries of them, and on every other webhook's delivery of them that
+    nobody holds and nobody tried yet; a delivery another sender holds keeps the body it
+    is sending. Returns the ids of the deliveries filled."""
+    if not bodies:
+        return set()
+    dialect = session.get_bind().dialect.name
+    label_ids = sorted({label_id for label_id, _ in bodies.values()})
+    targets = select(WebhookDelivery.id, WebhookDelivery.event_id).where(
+        in_lists.one_of(col(WebhookDelivery.label_id), "label_ids", dialect),
+        col(WebhookDelivery.status) == DeliveryStatus.PENDING,
+        # The claim's own, even after an attempt (one whose data could not be built);
+        # another webhook's only when nobody holds it and nothing was sent for it yet.
+        or_(
+            col(WebhookDelivery.claimed_by) == claim,
+            and_(col(WebhookDelivery.claimed_by).is_(None), col(WebhookDelivery.attempts) == 0),
+        ),
+    )
+    if dialect == "postgresql":
+        # Rows another transaction holds are someone else's to fill: never wait for them.
+        targets = targets.with_for_update(skip_locked=True, of=WebhookDelivery)
+    found = session.connection().execute(targets, {"label_ids": in_lists.bound(label_ids, dialect)})
+    rows = [(delivery_id, event_id) for delivery_id, event_id in found if event_id in bodies]
+    if rows:
+        # The UPDATE checks again: on SQLite a row unclaimed when read may be claimed now.
+        session.connection().execute(
+            _FILL,
+            [
+                {"delivery": delivery_id, "claim": claim, "filled": bodies[event_id][1]}
+                for delivery_id, event_id in rows
+            ],
+        )
+    return {delivery_id for delivery_id, _ in rows}
+
+
+class Recorded(StrEnum):
+    """What recording an attempt found of the delivery's claim."""
+
+    HELD = "held"  # the claim held it: its new state is stored
+    REMOVED = "removed"  # held, but its webhook was removed meanwhile (now dropped)
+    LOST = "lost"  # another claim has it (this one's lease ran out): only the attempt is kept
+
+
+def _record_statements() -> tuple[Any, Any, Any]:
+    attempt = WebhookAttempt.__table__  # type: ignore[attr-defined]  # set by SQLAlchemy's mapping
+    delivery = WebhookDelivery.__table__  # type: ignore[attr-defined]  # set by SQLAlchemy's mapping
+    held = (delivery.c.id == bindparam("delivery"), delivery.c.claimed_by == bindparam("claim"))
+    state: dict[str, Any] = {
+        "attempts": bindparam("attempts"),
+        "last_status": bindparam("last_status"),
+        "last_error": bindparam("last_error"),
+        "claimed_by": None,
+        "claimed_until": None,
+    }
+    pending = (
+        update(delivery)
+        .where(*held, delivery.c.status == DeliveryStatus.PENDING)
+        .values(
+            **state,
+            status=bindparam("new_status"),
+            next_attempt_at=func.coalesce(
+                bindparam("next", type_=UTCDateTime), delivery.c.next_attempt_at
+            ),
+            delivered_at=bindparam("delivered_at", type_=UTCDateTime),
+        )
+    )
+    dropped = (  # sent while its webhook was removed: delivered if it got through
+        update(delivery)
+        .where(*held)
+        .values(
+            **state,
+            status=func.coalesce(bindparam("delivered_status", type_=String), delivery.c.status),
+            delivered_at=bindparam("delivered_at", type_=UTCDateTime),
+        )
+    )
+    return attempt.insert(), pending, dropped
+
+
+_ADD_ATTEMPT, _RECORD_PENDING, _RECORD_DROPPED = _record_statements()  # built once
+
+
+def record_attempt(
     session: Session,
     *,
     delivery_id: int,
+    claim: str,
     attempted_at: datetime,
     status: int | None,
     error: str | None,
     duration_ms: int,
-) -> None:
-    session.add(
-        WebhookAttempt(
-            delivery_id=delivery_id,
-            attempted_at=attempted_at,
-            status=status,
-            error=error,
-            duration_ms=duration_ms,
-        )
+    attempts: int,
+    new_status: str,
+    next_attempt_at: datetime | None,
+    now: datetime,
+) -> Recorded:
+    """One attempt, and, when `claim` still holds the delivery, its new state: `attempts`
+    made, `new_status` (delivered, failed, or pending again with `next_attempt_at`).
+    Two statements when the claim holds it (the common case)."""
+    connection = session.connection()
+    connection.execute(
+        _ADD_ATTEMPT,
+        {
+            "delivery_id": delivery_id,
+            "attempted_at": attempted_at,
+            "status": status,
+            "error": error,
+            "duration_ms": duration_ms,
+        },
     )
+    delivered = new_status == DeliveryStatus.DELIVERED
+    values = {
+        "delivery": delivery_id,
+        "claim": claim,
+        "attempts": attempts,
+        "last_status": status,
+        "last_error": error,
+        "delivered_at": now if delivered else None,
+    }
+    done = connection.execute(
+        _RECORD_PENDING, {**values, "new_status": new_status, "next": next_attempt_at}
+    )
+    if done.rowcount:
+        return Recorded.HELD
+    done = connection.execute(
+        _RECORD_DROPPED, {**values, "delivered_status": new_status if delivered else None}
+    )
+    return Recorded.REMOVED if done.rowcount else Recorded.LOST
 
 
 # -- what `quorum webhook log` shows ------------------------------------------------------
