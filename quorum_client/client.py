@@ -13,8 +13,9 @@ per-field details) or when it cannot be reached; sending.py has the retry rules.
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from itertools import islice
 from types import TracebackType
@@ -29,6 +30,11 @@ from quorum_client.sending import IDEMPOTENCY_HEADER, RetryPolicy, decoded, send
 
 API = "/api/v1"
 BATCH_LIMIT = 1000  # items per POST the server accepts
+MAX_KEY = 255  # an Idempotency-Key's length the server accepts, a batch's suffix included
+# Room kept for the `:n` suffix when the number of batches is not known in advance (a
+# generator): `:999999`, a billion items at 1,000 a batch.
+SUFFIX_ROOM = 7
+_ITEM_FIELD = re.compile(r"^items\.(\d+)(?=\.|$)")
 USER_AGENT = f"quorum-client/0.1 httpx/{httpx.__version__}"
 
 
@@ -187,20 +193,28 @@ class Client:
         refused item's index in `items` and its field; 409: an id already imported with
         other content) leaves that batch unstored, and says how many earlier batches
         were. With `idempotency_key`, a retried call returns the first answer instead of
-        importing again: the first batch carries the key as given, batch n `KEY:n`."""
+        importing again: the first batch carries the key as given, batch n `KEY:n` (every
+        one at most 255 characters: a longer key is a ValueError before anything is
+        sent)."""
         if isinstance(items, Mapping | str | bytes):
             raise TypeError("items must be a list of item objects, not a single one")
         if not 1 <= batch_size <= BATCH_LIMIT:
             raise ValueError(f"batch_size must be 1 to {BATCH_LIMIT}, got {batch_size}")
+        if idempotency_key is not None:
+            _check_key(idempotency_key, items, batch_size)
         path = f"{_project_path(project)}/items"
         total = SubmitResult()
         for number, batch in enumerate(_batches(items, batch_size)):
             offset = number * batch_size
             headers = {"Content-Type": "application/json"}
             if idempotency_key is not None:
-                headers[IDEMPOTENCY_HEADER] = (
-                    idempotency_key if number == 0 else f"{idempotency_key}:{number}"
-                )
+                key = idempotency_key if number == 0 else f"{idempotency_key}:{number}"
+                if len(key) > MAX_KEY:  # past the million batches _check_key made room for
+                    raise ValueError(
+                        f"batch {number + 1}'s Idempotency-Key {key[-20:]!r} would exceed "
+                        f"{MAX_KEY} characters; the {offset} items before it were sent"
+                    )
+                headers[IDEMPOTENCY_HEADER] = key
             content = _encoded(batch, offset)
             try:
                 response = send(
@@ -229,6 +243,28 @@ def _segment(value: str) -> str:
 
 def _project_path(project: str) -> str:
     return f"{API}/projects/{_segment(project)}"
+
+
+def _check_key(key: str, items: Iterable[Mapping[str, Any]], batch_size: int) -> None:
+    """Every batch's key fits the server's limit: the last one's suffix is known for a
+    list, and room kept for it otherwise."""
+    if not key:
+        raise ValueError("idempotency_key is empty: give 1 to 255 characters, or None")
+    if isinstance(items, Sized):
+        batches = max(1, -(-len(items) // batch_size))
+        longest = len(key) if batches == 1 else len(f"{key}:{batches - 1}")
+        if longest > MAX_KEY:
+            raise ValueError(
+                f"idempotency_key is {len(key)} characters; with the `:{batches - 1}` of "
+                f"the last of {batches} batches it would exceed the server's limit of "
+                f"{MAX_KEY}: use a key of at most {MAX_KEY - len(f':{batches - 1}')}"
+            )
+    elif len(key) > MAX_KEY - SUFFIX_ROOM:
+        raise ValueError(
+            f"idempotency_key is {len(key)} characters; the server's limit is {MAX_KEY}, "
+            f"and items given as an iterator keep room for a `:n` batch suffix: use a key "
+            f"of at most {MAX_KEY - SUFFIX_ROOM} (or pass a list)"
+        )
 
 
 def _batches(items: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
@@ -262,13 +298,24 @@ def _in_batch(
 ) -> QuorumError:
     """A later batch's error, with its item indexes counted in the caller's whole list and
     what the earlier batches stored."""
-    details = [
-        {**d, "index": d["index"] + offset} if isinstance(d.get("index"), int) else d
-        for d in error.details
-    ]
+    details = [_shifted(d, offset) for d in error.details]
     message = (
         f"{error.message} (batch {number + 1}, items {offset} to {offset + size - 1}; "
         f"the {offset} items before it were accepted: {done.created} created, "
         f"{done.unchanged} unchanged)"
     )
     return QuorumError(error.status, error.code, message, details, retry_after=error.retry_after)
+
+
+def _shifted(detail: dict[str, Any], offset: int) -> dict[str, Any]:
+    """A detail of a batch's item in the caller's numbers: its `index`, and the leading
+    `items.N` of its `field` (`items.3.prediction.label` of batch 2 is `items.1003...`)."""
+    moved = dict(detail)
+    if isinstance(detail.get("index"), int):
+        moved["index"] = detail["index"] + offset
+    field = detail.get("field")
+    if isinstance(field, str):
+        moved["field"] = _ITEM_FIELD.sub(
+            lambda found: f"items.{int(found.group(1)) + offset}", field, count=1
+        )
+    return moved

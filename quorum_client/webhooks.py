@@ -44,7 +44,9 @@ def verify_webhook(
     """True when `body` was signed by Quorum with `secret` within `tolerance_s` seconds
     (None: any age). Header names in any case; the body exactly as received, as bytes or
     str. While a secret is rotated the header may carry several signatures; one matching
-    is enough. Anything missing or malformed is False, never an exception."""
+    is enough. Missing or malformed headers, a stale timestamp or a wrong signature
+    give False, never an exception; only an empty `secret` (a setup mistake, not a bad
+    delivery) raises ValueError."""
     key = secret.strip()  # a secret read from a file or pasted keeps its newline
     if not key:
         raise ValueError("the webhook secret is empty: pass the one `quorum webhook add` printed")

@@ -154,7 +154,8 @@ def feed_positions(
     (pg_snapshot_xmin of this statement's snapshot): a transaction still open may commit
     a label with a smaller position later, and a consumer whose cursor had passed it
     would never see it. SQLite has one writer at a time: label ids are commit order and
-    the position is always 0."""
+    the position is always 0 (txid is NULL there: matching it lets ix_label_feed, on
+    (project_id, txid, id), serve the page as one range scan, with no sort)."""
     if session.get_bind().dialect.name == "postgresql":
         position = _txid()
         horizon = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
@@ -170,7 +171,11 @@ def feed_positions(
     else:
         query = (
             select(literal(0, BigInteger), col(Label.id))
-            .where(col(Label.project_id) == project_id, col(Label.id) > after[1])
+            .where(
+                col(Label.project_id) == project_id,
+                col(Label.txid).is_(None),
+                col(Label.id) > after[1],
+            )
             .order_by(col(Label.id))
         )
     rows = session.execute(query.limit(limit)).all()
@@ -194,7 +199,7 @@ def label_rows(session: Session, project_id: int, label_ids: Sequence[int]) -> l
     raw = session.connection().execute(
         query, {"label_ids": in_lists.bound(list(label_ids), dialect)}
     )
-    rows = {row.id: row for row in label_queries._read_labels(raw.all())}
+    rows = {row.id: row for row in label_queries.read_labels(raw.all())}
     return [rows[label_id] for label_id in dict.fromkeys(label_ids) if label_id in rows]
 
 

@@ -139,7 +139,9 @@ LABEL_COLUMNS = (
     _json(Item.meta),
     col(Item.content_hash),
 )
-_read_labels = _reader(
+# Rows of LABEL_COLUMNS as LabelRow (JSON decoded, times as ISO strings): the export's
+# pages and the API's labels feed read them alike.
+read_labels = _reader(
     "LabelRow", LABEL_COLUMNS, json_cols=("value", "meta"), time_cols=("signed_off_at",)
 )
 _read_labels_with_content = _reader(
@@ -190,7 +192,7 @@ def iter_label_pages(
     index anyway and sort every remaining label for each page (quadratic).
     """
     columns = LABEL_COLUMNS + ((_json(Item.content),) if with_content else ())
-    read = _read_labels_with_content if with_content else _read_labels
+    read = _read_labels_with_content if with_content else read_labels
     after: tuple[datetime, int] | None = None
     while True:
         query = _filtered(

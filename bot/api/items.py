@@ -42,8 +42,8 @@ from bot.workflow.transaction import transact
 from storage import api_queries
 from storage.models import ApiIdempotency, ItemStatus, Project
 
-SOURCE = "api"
-MAX_ID = 255  # an item id's length (storage.models.Item.external_id)  # what the items' `item_created` events name as their source
+SOURCE = "api"  # what the items' `item_created` events name as their source
+MAX_ID = 255  # an item id's length (storage.models.Item.external_id)
 
 # The API's item states: assignment and answering are both "in review".
 PUBLIC_STATUS = {

@@ -1,5 +1,6 @@
 """The API's endpoints: each reads its parameters, then runs one service of bot/api in
-the API's own threads (ApiRuntime.run), where the caller is authorised first. Bodies are
+the API's own threads (ApiRuntime.run: the caller's rate limit is taken before, on the
+event loop), where the caller is authorised first. Bodies are
 built as plain JSON by the services; the models in schemas.py describe them."""
 
 from __future__ import annotations
@@ -43,11 +44,18 @@ _WHY = {
     413: "A body over the size limit (QUORUM_API_MAX_BODY_BYTES, 10 MiB by default)",
     422: "Bad input; `details` names each field at fault (and item, by `index`)",
     429: "Over the token's rate limit: retry after `Retry-After` seconds",
-    503: "The database is unavailable; retry later",
+    503: "The database is busy or unavailable; retry later (`Retry-After`)",
 }
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
     429: {
+        "Retry-After": {
+            "schema": {"type": "integer", "minimum": 1},
+            "description": "Seconds to wait",
+            "required": True,
+        }
+    },
+    503: {
         "Retry-After": {
             "schema": {"type": "integer", "minimum": 1},
             "description": "Seconds to wait",
@@ -92,7 +100,7 @@ async def list_projects(request: Request, credentials: Credentials) -> Response:
         caller = api.auth.caller(_token(credentials))
         return json_response(200, stats.visible_projects(api.ctx, caller))
 
-    return await api.run(work)
+    return await api.run(request, _token(credentials), work)
 
 
 @router.post(
@@ -128,7 +136,7 @@ async def submit_items(
         done = items.submit_items(api.ctx, caller, body, idempotency_key=idempotency_key)
         return json_response(done.status, done.body, headers=done.headers)
 
-    return await api.run(work)
+    return await api.run(request, _token(credentials), work)
 
 
 @router.get(
@@ -144,7 +152,7 @@ async def item_state(request: Request, project: str, id: str, credentials: Crede
         caller = api.auth.caller(_token(credentials), project=project)
         return json_response(200, items.item_state(api.ctx, caller, id))
 
-    return await api.run(work)
+    return await api.run(request, _token(credentials), work)
 
 
 @router.get(
@@ -172,7 +180,7 @@ async def labels(
         caller = api.auth.caller(_token(credentials), project=project)
         return json_response(200, feed.labels_page(api.ctx, caller, after=after, limit=limit))
 
-    return await api.run(work)
+    return await api.run(request, _token(credentials), work)
 
 
 @router.get(
@@ -188,4 +196,4 @@ async def project_stats(request: Request, project: str, credentials: Credentials
         caller = api.auth.caller(_token(credentials), project=project)
         return json_response(200, stats.project_stats(api.ctx, caller))
 
-    return await api.run(work)
+    return await api.run(request, _token(credentials), work)

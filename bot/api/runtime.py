@@ -1,6 +1,9 @@
 """What the API's routes share: the context, the authenticator with its rate limiter, and
 the API's own threads.
 
+The rate limit is taken on the event loop, before a request asks for a thread: a token
+flooding the API is answered 429 at once and never queues ahead of other tokens.
+
 Every route's blocking part (the database, validating items) runs in threads bounded by
 an anyio CapacityLimiter of QUORUM_API_THREADS that nothing else uses: never in the
 threads that carry Slack's requests (bot/runtime/server.py), nor in anyio's default
@@ -17,7 +20,9 @@ from weakref import WeakKeyDictionary
 
 import anyio
 import anyio.to_thread
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.api.auth import Authenticator
@@ -56,21 +61,30 @@ class ApiRuntime:
             found = self._limiters[loop] = anyio.CapacityLimiter(self.threads)
         return found
 
-    async def run(self, work: Callable[[], Response]) -> Response:
-        """`work()` in one of the API's threads; an ApiError it raises is answered in the
-        error shape, and so is anything unforeseen (logged, 500)."""
+    async def run(
+        self, request: Request, token: str | None, work: Callable[[], Response]
+    ) -> Response:
+        """`work()` in one of the API's threads once the caller's rate limit allows it; an
+        ApiError it raises is answered in the error shape, and so is anything unforeseen
+        (logged, 500)."""
+        try:
+            self.auth.admit(token, request.client.host if request.client else None)
+        except ApiError as exc:
+            return exc.response()
 
         def guarded() -> Response:
             try:
                 return work()
             except ApiError as exc:
                 return exc.response()
-            except OperationalError as exc:  # the database is down or overloaded
+            # The database is down or overloaded, or every pooled connection is in use
+            # (QueuePool's TimeoutError): worth a retry, unlike a 500.
+            except (OperationalError, DisconnectionError, PoolTimeout) as exc:
                 log_failure("an API request's database work", exc)
                 return error_response(
                     503,
                     UNAVAILABLE,
-                    "the database is unavailable; retry later",
+                    "the database is busy or unavailable; retry later",
                     headers={"Retry-After": "5"},
                 )
             except Exception as exc:

@@ -1,6 +1,8 @@
 """API tokens (`quorum token create | list | revoke`): made with `secrets`, shown once,
 stored as their SHA-256 only. A token belongs to one project and has a scope: `read`
-(status, labels, stats) or `write` (that, and pushing items)."""
+(status, labels, stats) or `write` (that, and pushing items). Making and revoking one are
+events on the project's audit chain (naming the token by id, name, scope and prefix;
+never the token or its hash)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from bot.audit.chain import record_event
 from bot.runtime.errors import UserError
 from bot.workflow.project_versions import require_project
 from storage import api_queries
@@ -21,6 +24,7 @@ READ, WRITE = "read", "write"
 SCOPES = (READ, WRITE)
 SHOWN_PREFIX = 8  # characters kept in clear (`prefix`), to tell tokens apart in a list
 MAX_NAME = 100
+CREATED_EVENT, REVOKED_EVENT = "api_token_created", "api_token_revoked"
 
 
 def new_token() -> str:
@@ -66,9 +70,32 @@ class CreatedToken:
     token: str  # shown once, by the command that made it
 
 
+def _audit(session: Session, kind: str, token: ApiToken, *, actor: str, now: datetime) -> None:
+    record_event(
+        session,
+        kind,
+        actor=actor,
+        project_id=token.project_id,
+        at=now,
+        data={
+            "token_id": token.id,
+            "name": token.name,
+            "scope": token.scope,
+            "prefix": token.prefix,
+        },
+    )
+
+
 def create_token(
-    session: Session, *, project: str, scope: str = READ, name: str | None, now: datetime
+    session: Session,
+    *,
+    project: str,
+    scope: str = READ,
+    name: str | None,
+    now: datetime,
+    actor: str = "cli",
 ) -> CreatedToken:
+    """A new token of the project; `actor` is who the audit event says made it."""
     if scope not in SCOPES:
         raise UserError(f"--scope {scope!r}: choose read or write")
     name = (name or f"{scope} token").strip()
@@ -86,6 +113,7 @@ def create_token(
         prefix=token[:SHOWN_PREFIX],
         now=now,
     )
+    _audit(session, CREATED_EVENT, row, actor=actor, now=now)
     return CreatedToken(TokenInfo.of(row, target.name), token)
 
 
@@ -94,7 +122,9 @@ def list_tokens(session: Session, *, project: str | None = None) -> list[TokenIn
     return [TokenInfo.of(t, name) for t, name in api_queries.list_tokens(session, project_id)]
 
 
-def revoke_token(session: Session, token_id: int, *, now: datetime) -> tuple[TokenInfo, bool]:
+def revoke_token(
+    session: Session, token_id: int, *, now: datetime, actor: str = "cli"
+) -> tuple[TokenInfo, bool]:
     """Revoke at once (the next request with it gets 401); (the token, whether it was
     revoked by this call rather than before)."""
     token = api_queries.get_token(session, token_id)
@@ -105,6 +135,7 @@ def revoke_token(session: Session, token_id: int, *, now: datetime) -> tuple[Tok
         token.revoked_at = now
         session.add(token)
         session.flush()
+        _audit(session, REVOKED_EVENT, token, actor=actor, now=now)
     project = session.get(Project, token.project_id)
     assert project is not None  # the token's foreign key
     return TokenInfo.of(token, project.name), first

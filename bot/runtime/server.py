@@ -292,7 +292,7 @@ def under_api(api: ASGIApp, rest: ASGIApp) -> ASGIApp:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith(API_ROOT + "/"):
+        if scope["type"] == "http" and (path == API_ROOT or path.startswith(API_ROOT + "/")):
             root = scope.get("root_path", "")
             scope = {
                 **scope,

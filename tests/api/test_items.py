@@ -199,7 +199,13 @@ def test_unknown_paths_and_methods_answer_in_the_error_shape(world, writer):
     assert wrong.status_code == 405
     assert wrong.headers["allow"] == "POST"
     assert wrong.json()["error"]["code"] == "method_not_allowed"
-    assert httpx_get(world, "/api/").status_code == 404
+    for root in ("/api", "/api/"):
+        answer = httpx_get(world, root)
+        assert answer.status_code == 404, root
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json()["error"]["code"] == "not_found"
+    head = writer.head(f"/projects/{PROJECT}/stats")  # documented: GET only
+    assert (head.status_code, head.headers["allow"]) == (405, "GET")
     assert httpx_get(world, "/slack/events").status_code == 405  # Slack's endpoint as before
 
 

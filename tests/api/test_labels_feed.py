@@ -9,12 +9,14 @@ import threading
 
 import orjson
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session
 
 from bot.exports.run import ExportRequest, run_export
 from bot.exports.writers import JsonlSink
 from bot.workflow.project_versions import require_project
 from bot.workflow.review.answer import record_answer
+from storage import api_queries
 from storage.db import session_scope
 from storage.models import Assignment, Item
 from tests.api.conftest import PROJECT, item
@@ -242,3 +244,27 @@ def read_all_after_all(client, cursor: str, count: int) -> list[dict]:
     wait_for(more, what=f"{count} labels")
     assert follow(client, cursor) == ([], cursor)
     return found
+
+
+def test_on_sqlite_a_page_is_one_range_scan_of_the_feed_index(sqlite_engine):
+    """Each page reads ix_label_feed from the cursor on, with no sort: not every label of
+    the project, scanned and sorted for every page."""
+    statements: list[tuple[str, tuple]] = []
+
+    def seen(_conn, _cursor, statement, parameters, _context, _many):
+        statements.append((statement, parameters))
+
+    event.listen(sqlite_engine, "before_cursor_execute", seen)
+    try:
+        with Session(sqlite_engine) as session:
+            assert api_queries.feed_positions(session, 1, after=(0, 42), limit=100) == []
+    finally:
+        event.remove(sqlite_engine, "before_cursor_execute", seen)
+    (statement, parameters) = next((s, p) for s, p in statements if "FROM label" in s)
+    with sqlite_engine.connect() as connection:
+        plan = " | ".join(
+            row[-1]
+            for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        )
+    assert "USING COVERING INDEX ix_label_feed (project_id=? AND txid=? AND id>?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan

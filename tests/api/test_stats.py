@@ -3,18 +3,25 @@ agreement, throughput, backlog and open escalations."""
 
 from __future__ import annotations
 
+from datetime import UTC
+
+from sqlmodel import Session
+
+from bot.workflow.project_versions import require_project
 from tests.api.conftest import PROJECT, item
 from tests.factories import chat, seed_item
 
 
-def test_projects_lists_the_tokens_project_with_its_kind_and_version(writer):
+def test_projects_lists_the_tokens_project_with_its_kind_and_version(world, writer):
+    with Session(world.sandbox.ctx.engine) as session:
+        created = require_project(session, PROJECT).created_at  # when `project apply` ran
     assert writer.get("/projects").json() == {
         "projects": [
             {
                 "name": PROJECT,
                 "kind": "label",
                 "version": 1,
-                "created_at": writer.get("/projects").json()["projects"][0]["created_at"],
+                "created_at": created.astimezone(UTC).isoformat(timespec="microseconds"),
             }
         ]
     }

@@ -1,5 +1,6 @@
 """`quorum token create | list | revoke`: the token printed once with its id, stored as
-a SHA-256 only, listed without it, and refused by the API as soon as it is revoked.
+a SHA-256 only, listed without it, refused by the API as soon as it is revoked, and both
+actions recorded on the project's audit chain (without the token or its hash).
 
 bot/cli/main.py registers the group as `quorum token`; until then the tests mount
 bot.cli.tokens.app on a `quorum`-like app of their own (the same QuorumGroup)."""
@@ -14,8 +15,12 @@ import typer
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from bot.audit.chain import project_chain
+from bot.audit.verify import verify_trail
 from bot.cli import tokens
 from bot.cli.main import QuorumGroup
+from bot.workflow.project_versions import require_project
+from storage import audit_queries
 from storage.models import ApiToken
 from tests.api.conftest import PROJECT
 
@@ -74,3 +79,26 @@ def test_a_read_token_is_the_default(world, quorum):
     with world.client(token) as client:
         refused = client.post(f"/projects/{PROJECT}/items", json={"items": []})
     assert refused.status_code == 403
+
+
+def test_creating_and_revoking_a_token_are_audit_events_on_the_projects_chain(world, quorum):
+    (token,) = TOKEN.findall(
+        quorum("create", "--project", PROJECT, "--scope", "write", "--name", "nightly").output
+    )
+    assert quorum("revoke", "1").exit_code == 0
+    assert quorum("revoke", "1").exit_code == 0  # revoked already: no second event
+    engine = world.sandbox.ctx.engine
+    with Session(engine) as session:
+        project_id = require_project(session, PROJECT).id
+        events = audit_queries.chain_events(session, project_chain(project_id))
+    tokens_events = [e for e in events if e.kind.startswith("api_token_")]
+    expected = {"token_id": 1, "name": "nightly", "scope": "write", "prefix": token[:8]}
+    assert [(e.kind, e.data) for e in tokens_events] == [
+        ("api_token_created", expected),
+        ("api_token_revoked", expected),
+    ]
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    for event in tokens_events:
+        assert token not in str(event.data) and digest not in str(event.data)
+    report = verify_trail(engine, key="any key: no checkpoints yet", project_id=project_id)
+    assert report.intact and report.events == len(events)

@@ -60,6 +60,45 @@ def test_a_later_batch_refused_names_the_callers_index_and_what_was_stored(scrip
     assert "items[1005].conversation: required" in str(error)
 
 
+def test_a_later_batch_refusal_names_the_item_in_its_field_too(scripted):
+    refusal = {
+        "error": {
+            "code": "invalid_items",
+            "message": "1 problem(s) in the items; nothing was stored",
+            "details": [
+                {"index": 3, "field": "items.3.prediction.label", "message": "not a label"},
+                {"field": "items", "message": "an id twice"},
+            ],
+        }
+    }
+    scripted.answer(Answer(201, {"created": 1000, "unchanged": 0}), Answer(422, refusal))
+    with Client(scripted.url, TOKEN) as quorum, pytest.raises(QuorumError) as raised:
+        quorum.submit("support-intent", items(1500))
+    error = raised.value
+    assert error.details == [
+        {"index": 1003, "field": "items.1003.prediction.label", "message": "not a label"},
+        {"field": "items", "message": "an id twice"},
+    ]
+    assert "items[1003].items.1003.prediction.label: not a label" in str(error)
+
+
+def test_a_key_whose_later_batches_would_pass_255_characters_is_refused_first(scripted):
+    scripted.answer(Answer(201, {"created": 1000, "unchanged": 0}))
+    with Client(scripted.url, TOKEN) as quorum:
+        with pytest.raises(ValueError, match="limit of 255: use a key of at most 253"):
+            quorum.submit("support-intent", items(2500), idempotency_key="k" * 254)
+        with pytest.raises(ValueError, match="at most 248"):
+            quorum.submit("support-intent", iter(items(10)), idempotency_key="k" * 249)
+        with pytest.raises(ValueError, match="empty"):
+            quorum.submit("support-intent", items(10), idempotency_key="")
+        assert scripted.seen == []
+        quorum.submit("support-intent", items(2500), idempotency_key="k" * 253)
+        quorum.submit("support-intent", items(1000), idempotency_key="k" * 255)  # one batch
+    keys = [request.headers["Idempotency-Key"] for request in scripted.seen]
+    assert [len(key) for key in keys] == [253, 255, 255, 255]
+    assert keys[2] == "k" * 253 + ":2"
+
+
 def test_items_that_json_cannot_carry_are_named_before_anything_is_sent(scripted):
     bad = items(3)
     bad[2]["prediction"] = {"label": "billing", "confidence": float("nan")}
