@@ -3,6 +3,7 @@ A token is printed once, when it is made; only its SHA-256 is kept."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import typer
@@ -32,7 +33,12 @@ def token_create(
     ctx = open_context()
     with session_scope(ctx.engine) as session:
         created = create_token(
-            session, project=project, scope=scope, name=name, now=ctx.clock.now()
+            session,
+            project=project,
+            scope=scope,
+            name=name,
+            now=ctx.clock.now(),
+            actor=os.environ.get("USER", "cli"),  # who did it, in the audit trail
         )
     info = created.info
     console.print(f"Created {info.scope} token {info.id} ({info.name}) for project {info.project}.")
@@ -84,7 +90,9 @@ def token_revoke(
 
     ctx = open_context()
     with session_scope(ctx.engine) as session:
-        info, now_revoked = revoke_token(session, token_id, now=ctx.clock.now())
+        info, now_revoked = revoke_token(
+            session, token_id, now=ctx.clock.now(), actor=os.environ.get("USER", "cli")
+        )
     if now_revoked:
         console.print(f"Revoked token {info.id} ({info.name}) of project {info.project}.")
     else:

@@ -3,6 +3,7 @@ The signing secret is printed once, by `add`; nothing else shows it."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import typer
@@ -48,6 +49,7 @@ def webhook_add(
                 events=events,
                 allow_private=ctx.settings.quorum_webhook_allow_private,
                 now=ctx.clock.now(),
+                actor=os.environ.get("USER", "cli"),
             )
     except UnknownEventTypes as exc:
         raise fail(f"--events: {exc}.") from None
@@ -103,7 +105,9 @@ def webhook_remove(
     ctx = open_context()
     try:
         with session_scope(ctx.engine) as session:
-            dropped = remove_webhook(session, webhook_id, now=ctx.clock.now())
+            dropped = remove_webhook(
+                session, webhook_id, now=ctx.clock.now(), actor=os.environ.get("USER", "cli")
+            )
     except UnknownWebhook as exc:
         raise fail(str(exc)) from None
     if dropped:

@@ -10,8 +10,9 @@ from storage.models import Event, Webhook
 
 
 def test_adding_and_removing_a_webhook_are_audited_without_the_secret(
-    engine, project, quorum_webhook
+    engine, project, quorum_webhook, monkeypatch
 ):
+    monkeypatch.setenv("USER", "ana")  # who ran the command, as `project apply` records it
     added = quorum_webhook("add", "--project", project, "https://bot:pw@hooks.example.com/q")
     assert added.exit_code == 0, added.output
     secret = next(word for word in added.output.split() if word.startswith("whsec_"))
@@ -25,7 +26,10 @@ def test_adding_and_removing_a_webhook_are_audited_without_the_secret(
     kinds = [event.kind for event in events]
     assert kinds[-2:] == ["webhook_added", "webhook_removed"]
     added_event, removed_event = events[-2:]
-    assert added_event.actor == "cli" and added_event.data["webhook_id"] == webhook_id
+    assert (
+        removed_event.actor == added_event.actor == "ana"
+        and added_event.data["webhook_id"] == webhook_id
+    )
     assert added_event.data["url"] == "https://bot:***@hooks.example.com/q"
     assert removed_event.data == {
         "webhook_id": webhook_id,
