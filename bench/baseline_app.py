@@ -83,6 +83,12 @@ def main() -> int:
         ctx=types.SimpleNamespace(settings=settings),
         bind_workspace=lambda: None,
     )
+    try:  # the bare app serves Slack's path only: no REST API (it would need a database)
+        import bot.api.app
+
+        bot.api.app.build_api = lambda _ctx: None  # type: ignore[assignment,return-value]
+    except ImportError:  # a checkout from before the API
+        pass
     try:
         http = Runtime.start_http(stand_in, port=args.port, host="127.0.0.1")  # type: ignore[arg-type]
         path = "Runtime.start_http"
