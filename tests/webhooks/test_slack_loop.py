@@ -30,7 +30,12 @@ def test_answers_in_slack_reach_the_receiver_as_one_signed_event(
         clock=SYSTEM_CLOCK,
         background=True,  # the runtime's loops: dispatch, Slack delivery, webhooks
     ) as sandbox:
-        start(sandbox, tmp_path, kind_config("support-intent"), [ITEM])
+        # The real clock: work hours off, or the DMs wait for 09:00 when this runs late.
+        config = kind_config("support-intent")
+        config = config.model_copy(
+            update={"timing": config.timing.model_copy(update={"work_hours": (0, 0)})}
+        )
+        start(sandbox, tmp_path, config, [ITEM])
         # The runtime's own delivery thread may be the one posting the DMs: wait for them.
         reviewers = wait_for(
             lambda: (sent := [u for u in REVIEWERS if sandbox.dm(u)]) and len(sent) == 3 and sent,
