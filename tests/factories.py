@@ -298,8 +298,17 @@ def texts(message: dict, *, block_prefix: str | None = None) -> list[str]:
 
 
 def shown(message: dict) -> str:
-    """Everything a message shows, as one string to search."""
-    return json.dumps(message.get("blocks") or [], ensure_ascii=False)
+    """Everything a message shows, as one string to search (without the ids Slack gives
+    blocks, whose random letters could hold any short text)."""
+    return json.dumps(_without_block_ids(message.get("blocks") or []), ensure_ascii=False)
+
+
+def _without_block_ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_block_ids(v) for k, v in value.items() if k != "block_id"}
+    if isinstance(value, list):
+        return [_without_block_ids(v) for v in value]
+    return value
 
 
 def press(sandbox, user: str, message: dict, text: str, **kwargs: Any) -> None:
