@@ -138,16 +138,17 @@ LABEL_COLUMNS = (
     col(Item.status),
     _json(Item.meta),
     col(Item.content_hash),
+    _json(Item.media),
 )
 # Rows of LABEL_COLUMNS as LabelRow (JSON decoded, times as ISO strings): the export's
 # pages and the API's labels feed read them alike.
 read_labels = _reader(
-    "LabelRow", LABEL_COLUMNS, json_cols=("value", "meta"), time_cols=("signed_off_at",)
+    "LabelRow", LABEL_COLUMNS, json_cols=("value", "meta", "media"), time_cols=("signed_off_at",)
 )
 _read_labels_with_content = _reader(
     "LabelRow",
     LABEL_COLUMNS + (_json(Item.content),),
-    json_cols=("value", "meta", "content"),
+    json_cols=("value", "meta", "media", "content"),
     time_cols=("signed_off_at",),
 )
 

@@ -147,6 +147,9 @@ class Item(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     meta: dict | None = _json()
     gold: Any | None = _json()
+    # The stored media the content names (bot/content/media.py export_reference), kept
+    # apart so exports and feeds read them without the content; None for text items.
+    media: list | None = _json()
     status: str = Field(default=ItemStatus.QUEUED, max_length=16)
     confidence: float | None = None
     route_reason: str | None = None
@@ -457,3 +460,18 @@ class WebhookAttempt(SQLModel, table=True):
     status: int | None = None  # the HTTP status; None when no answer came
     error: str | None = Field(default=None, sa_column=Column(Text))
     duration_ms: int | None = None
+
+
+class SlackFile(SQLModel, table=True):
+    """A medium (or a rendition of it: a display PNG, a PDF page, a chart) as uploaded to
+    Slack: one upload per content and rendition, reused for every reviewer. The row is
+    taken (`claimed_until`) before the upload so that two senders do not both upload it;
+    `ready_at` is set once files.info shows Slack has processed the file."""
+
+    __tablename__ = "slack_file"
+    sha256: str = Field(primary_key=True, max_length=64)
+    rendition: str = Field(primary_key=True, max_length=32)  # "display", "page-1", ...
+    file_id: str | None = Field(default=None, max_length=32)
+    claimed_until: datetime | None = _when(default=None)
+    uploaded_at: datetime | None = _when(default=None)
+    ready_at: datetime | None = _when(default=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,8 @@ PG_ADMIN_URL = os.environ.get("QUORUM_TEST_PG", "postgresql://127.0.0.1:5432/tes
 # inherit the environment): the published default audit key and export salt are
 # accepted. Tests of the refusal outside dev mode delete it with monkeypatch.
 os.environ["QUORUM_DEV"] = "1"
+# Imported media go to a folder of the run's own, never into the working folder.
+os.environ.setdefault("QUORUM_MEDIA_STORE", tempfile.mkdtemp(prefix="quorum-test-media-"))
 
 
 def _postgres_available() -> str | None:

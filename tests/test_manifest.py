@@ -40,8 +40,13 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "users.info": {"users:read"},
     "usergroups.users.list": {"usergroups:read"},
     "auth.test": set(),
+    "files.getUploadURLExternal": {"files:write"},
+    "files.completeUploadExternal": {"files:write"},
+    "files.info": {"files:read"},
 }
-CLIENT_CALL = re.compile(r"\bclient\.((?:chat|conversations|views|users|usergroups|auth)_\w+)\(")
+CLIENT_CALL = re.compile(
+    r"\bclient\.((?:chat|conversations|views|users|usergroups|auth|files)_\w+)\("
+)
 
 
 class RecordingApp:

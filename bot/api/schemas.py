@@ -96,6 +96,15 @@ class Provenance(BaseModel):
     chain: dict[str, Any]
 
 
+class MediaReference(BaseModel):
+    field: str = Field(description="Where the item holds it: image, responses.0.image, …")
+    src: str = Field(description="The `src` the item was imported with")
+    uri: str = Field(description="Where Quorum's media store keeps the bytes")
+    sha256: str
+    mime: str = Field(description="Sniffed from the bytes")
+    size: int
+
+
 class LabelRecord(BaseModel):
     """One signed-off label, exactly as a line of `quorum export --format labels`."""
 
@@ -112,6 +121,9 @@ class LabelRecord(BaseModel):
     signed_off_by: str | None
     metadata: dict[str, Any] | None
     content_hash: str
+    media: list[MediaReference] | None = Field(
+        description="The item's media as stored at import (None for text items)"
+    )
     provenance: Provenance
 
 

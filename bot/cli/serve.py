@@ -15,6 +15,7 @@ from bot.cli.logs import configure_logging, quiet_bolt_client_warning
 from bot.cli.output import console, fail
 from bot.runtime.context import QuorumContext
 from bot.runtime.settings import Settings, get_settings
+from bot.runtime.supervisor import Signals
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -64,6 +65,7 @@ def serve(
     # Everything that can be refused (database, port, tokens) is tried before anything
     # starts, and before logging is set up, so a refusal is its one message alone.
     with ExitStack() as running:
+        signals = Signals()  # a SIGTERM while starting still shuts down cleanly
         ctx = open_context(settings)
         running.callback(ctx.engine.dispose)
         sock = None
@@ -86,7 +88,7 @@ def serve(
                 f"Quorum is listening on {http.url}/slack/events (health: /healthz; {where}).",
                 soft_wrap=True,
             )
-        runtime.wait_for_signal()
+        signals.wait()
 
 
 def start_runtime(ctx: QuorumContext) -> Runtime:
@@ -137,8 +139,9 @@ def _serve_processes(
 ) -> None:
     """`workers` web processes on one listening socket, supervised from here; the
     background loops, unless --no-background, run once, here, as in `quorum worker`."""
-    from bot.runtime.supervisor import WebProcesses, wait_for_signal
+    from bot.runtime.supervisor import WebProcesses
 
+    signals = Signals()
     ctx = open_context(settings)  # migrates the schema once, before the web processes start
     try:
         sock = _bind(host, port, settings)
@@ -165,7 +168,7 @@ def _serve_processes(
             f"with {workers} web processes (health: /healthz; {where}).",
             soft_wrap=True,
         )
-        wait_for_signal(tick=web.check)
+        signals.wait(tick=web.check)
     finally:
         if web is not None:
             web.stop()  # web processes first: clicks already acknowledged finish recording
@@ -179,14 +182,14 @@ def _web_process(sock: socket.socket) -> None:
     """One web process of `quorum serve --workers N`: HTTP on the shared socket, no
     background loops; stops on SIGTERM, or when the supervising process is gone."""
     from bot.runtime.app import Runtime
-    from bot.runtime.supervisor import wait_for_signal
 
+    signals = Signals()
     settings = get_settings()
     configure_logging(settings)
     parent = os.getppid()
     runtime = Runtime(open_context(settings))
     try:
         runtime.start_http(sock=sock)
-        wait_for_signal(tick=lambda: os.getppid() == parent)
+        signals.wait(tick=lambda: os.getppid() == parent)
     finally:
         runtime.stop()

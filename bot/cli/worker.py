@@ -7,6 +7,7 @@ from bot.cli.logs import configure_logging
 from bot.cli.output import console, fail
 from bot.cli.serve import start_runtime
 from bot.runtime.settings import get_settings
+from bot.runtime.supervisor import Signals
 
 
 def worker() -> None:
@@ -19,6 +20,7 @@ def worker() -> None:
             "(README: 'Connect a real Slack workspace')."
         )
     settings.require_own_secrets("QUORUM_AUDIT_KEY", command="quorum worker")
+    signals = Signals()  # a SIGTERM while starting still stops the worker cleanly
     runtime = start_runtime(open_context(settings))
     configure_logging(settings)
     try:
@@ -28,6 +30,6 @@ def worker() -> None:
             f"Quorum worker is running: dispatch, delivery, {scheduler}, LLM assist (no HTTP).",
             soft_wrap=True,
         )
-        runtime.wait_for_signal()
+        signals.wait()
     finally:
         runtime.stop()

@@ -113,6 +113,17 @@ class LLMAssist(_Strict):
     max_retries: int = Field(default=3, ge=0, le=10)
     show_suggestion: bool = True
     summarize_escalations: bool = False
+    send_images: bool = Field(
+        default=True,
+        description=(
+            "Send a media item's images to the model with its pre-label request: the "
+            "renditions reviewers see (an image, a document's first pages, a time series' "
+            "chart, a recording's waveform, a video's poster frame), at most 4, as OpenAI "
+            "`image_url` content parts. Needs a vision model; set false for a text-only "
+            "model, which then gets the text alone (the item's text, a document's text "
+            "layer, a series' summary)."
+        ),
+    )
 
 
 class ProjectConfig(_Strict):

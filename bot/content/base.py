@@ -33,6 +33,7 @@ class ContentType(ABC):
     """Defaults shared by the content types; each module overrides what differs."""
 
     name: ClassVar[str]
+    key: ClassVar[str]  # the item field that marks content of this type
     record: ClassVar[type[ItemRecord]]
 
     @abstractmethod

@@ -68,6 +68,7 @@ def channel_turn_blocks(turns: list[dict], *, budget: int = MAX_CHANNEL_TURNS) -
 
 class Conversation(ContentType):
     name = "conversation"
+    key = "conversation"
     record = ConversationRecord
 
     def parts(

@@ -37,6 +37,7 @@ from sqlmodel import Session, select
 from bot.audit.chain import record_event
 from bot.config.project import Timing
 from bot.delivery import outbox
+from bot.delivery.media import MediaFiles, MediaUnavailable, MediaWait
 from bot.delivery.pacing import Decision, Pacer, buckets_for
 from bot.delivery.reassignment import (
     fail_unshowable_item,
@@ -78,7 +79,13 @@ UNREACHABLE_ERRORS = {
     "not_in_channel",
 }
 # The message itself cannot be shown: a review request failing so fails its item.
-UNSHOWABLE_ERRORS = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text"}
+UNSHOWABLE_ERRORS = {
+    "invalid_blocks",
+    "invalid_blocks_format",
+    "msg_too_long",
+    "no_text",
+    "media_unavailable",  # a medium it shows cannot be uploaded (bot/delivery/media.py)
+}
 PERMANENT_ERRORS = (
     UNREACHABLE_ERRORS
     | UNSHOWABLE_ERRORS
@@ -140,9 +147,11 @@ class DeliveryWorker:
         rng: random.Random | None = None,
         kill_after_send: int = 0,
         on_permanent_failure: Callable[[OutboxMessage], None] | None = None,
+        media: MediaFiles | None = None,
     ) -> None:
         self.engine = engine
         self.outbound = outbound
+        self.media = media  # uploads the media a message shows; None: no media to show
         self.clock = clock
         self.interval_s = interval_s
         self.batch = batch
@@ -252,6 +261,14 @@ class DeliveryWorker:
         except SlackApiError as exc:
             self._on_slack_error(plan, exc)
             return
+        except MediaWait as wait:  # nothing was sent: come back, without counting an attempt
+            at = self.clock.now() + timedelta(seconds=wait.seconds)
+            self._retry(plan, error=str(wait), at=at, count=False, uncertain=plan.check_first)
+            return
+        except MediaUnavailable as exc:
+            log.warning("outbox %s: %s", row_id, exc)
+            self._fail(plan, "media_unavailable")
+            return
         except Exception as exc:  # timeouts, dropped connections: Slack may have it
             log.warning("outbox %s: %s during %s", row_id, type(exc).__name__, plan.method)
             self._retry(
@@ -320,6 +337,8 @@ class DeliveryWorker:
 
     def _perform(self, plan: Plan) -> dict:
         payload = plan.payload
+        if payload.get("blocks") and self.media is not None:
+            payload = {**payload, "blocks": self.media.resolve(payload["blocks"])}
         if plan.operation in POSTS:
             if plan.operation == outbox.POST_DM:
                 channel = self._open_dm(plan, payload["user"])

@@ -37,6 +37,7 @@ def label_rows(label: Labelled, people: People) -> Iterator[tuple[str, Row]]:
             "signed_off_by": label.signed_off_by,
             "metadata": label.metadata,
             "content_hash": label.content_hash,
+            "media": label.media,
             "provenance": label.provenance,
         },
     )
@@ -61,10 +62,11 @@ LABELS = ExportFormat(
             ("signed_off_by", pa.string()),
             ("metadata", pa.string()),
             ("content_hash", pa.string()),
+            ("media", pa.string()),
             ("provenance", pa.string()),
         ]
     ),
-    json_columns=("value", "metadata", "provenance"),
+    json_columns=("value", "metadata", "media", "provenance"),
 )
 
 

@@ -45,6 +45,7 @@ def labelled(
         provenance=block,
         content=row.content if content else None,
         criteria=criteria,
+        media=row.media,
     )
 
 

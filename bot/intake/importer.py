@@ -24,7 +24,9 @@ from sqlmodel import Session
 
 from bot.audit.chain import GENESIS_HASH, build_event_row, item_chain, record_event
 from bot.config.project import ProjectConfig
+from bot.content.media import media_of
 from bot.intake.bounds import ItemLimits
+from bot.intake.media import WINDOW, MediaIntake, MediaProblem
 from bot.intake.reading import FileUnreadable, read_records
 from bot.intake.records import RecordError, validate_record
 from bot.intake.staging import IdIndex, StagedItem, StagedItems, stage_item
@@ -122,6 +124,64 @@ class ImportReport:
     changed_ids: list[str] = field(default_factory=list)
 
 
+class _Stager:
+    """Stages valid items in order; items with media go through the media intake in
+    windows (fetched in parallel), which stores their media once the whole input is
+    valid (`finish`). Once a problem is found nothing more is fetched or staged: the
+    input is read on only to find its other problems."""
+
+    def __init__(
+        self,
+        staged: StagedItems,
+        problems: _Problems,
+        base_dir: Path | None,
+        *,
+        from_api: bool,
+        store: str | None,
+    ) -> None:
+        self.staged = staged
+        self.problems = problems
+        self.base_dir = base_dir
+        self.from_api = from_api
+        self.store = store
+        self.intake: MediaIntake | None = None
+        self.window: list[StagedItem] = []
+
+    def add(self, item: StagedItem) -> None:
+        if not self.problems:
+            self.window.append(item)
+            if len(self.window) >= WINDOW:
+                self.flush()
+
+    def flush(self) -> None:
+        window, self.window = self.window, []
+        if self.problems:
+            return
+        if not any(True for item in window for _ in media_of(item.content)):
+            for item in window:
+                self.staged.add(item)
+            return
+        if self.intake is None:
+            self.intake = MediaIntake.for_import(
+                self.base_dir, from_api=self.from_api, store=self.store
+            )
+        for result in self.intake.resolve(window):
+            if isinstance(result, MediaProblem):
+                self.problems.add(result.line, result.problem)
+            elif not self.problems:
+                self.staged.add(result)
+
+    def finish(self) -> None:
+        """Store the media if the input was valid; drop what was staged for them."""
+        self.flush()
+        try:
+            if self.intake is not None and not self.problems:
+                self.intake.commit()
+        finally:
+            if self.intake is not None:
+                self.intake.close()
+
+
 def _ids_at(path: Path, lines: set[int], limits: ItemLimits) -> dict[int, str]:
     """The ids on the given lines: read again, only to name repeated ids."""
     found: dict[int, str] = {}
@@ -132,14 +192,20 @@ def _ids_at(path: Path, lines: set[int], limits: ItemLimits) -> dict[int, str]:
 
 
 def validate_file(
-    path: Path, config: ProjectConfig, *, limits: ItemLimits | None = None
+    path: Path,
+    config: ProjectConfig,
+    *,
+    limits: ItemLimits | None = None,
+    media_store: str | None = None,
 ) -> StagedItems:
     """Every record of the file, validated and staged; raise ImportRejected naming each
     bad line (and field) when there is any. Reads the file as a stream: memory stays flat
-    however long it is."""
+    however long it is. Media go to `media_store` (QUORUM_MEDIA_STORE's otherwise) once
+    the whole file is valid."""
     limits = limits or ItemLimits.from_settings()
     problems = _Problems(limits.max_problems)
     staged = StagedItems()
+    stager = _Stager(staged, problems, path.resolve().parent, from_api=False, store=media_store)
     ids = IdIndex()
     try:
         for raw in read_records(path, limits):
@@ -152,8 +218,8 @@ def validate_file(
                 problems.add(raw.line, str(exc))
                 continue
             ids.add(record.id, raw.line)
-            if not problems:  # a refused file is read on only to find its other problems
-                staged.add(stage_item(raw.line, record))
+            stager.add(stage_item(raw.line, record))
+        stager.flush()
         repeats = ids.repeats()
         wanted = {line for line, _ in repeats[: limits.max_problems]}
         named = _ids_at(path, wanted, limits) if wanted else {}
@@ -162,6 +228,7 @@ def validate_file(
         repeats, named = [], {}
     except OSError as exc:
         staged.close()
+        stager.finish()
         if exc.errno == errno.ENOSPC:  # staging the items (or the file itself is on it)
             problem = (
                 f"no space left on the disk of {tempfile.gettempdir()} (TMPDIR) to stage the items"
@@ -171,6 +238,7 @@ def validate_file(
         raise ImportRejected(str(path), [problem]) from None
     for line, first in repeats:
         problems.add(line, f"id {named.get(line, '?')!r} repeats line {first}")
+    stager.finish()
     if problems:
         staged.close()
         raise problems.rejection(str(path))
@@ -181,7 +249,11 @@ def validate_file(
 
 
 def validate_items(
-    items: Sequence[object], config: ProjectConfig, *, limits: ItemLimits | None = None
+    items: Sequence[object],
+    config: ProjectConfig,
+    *,
+    limits: ItemLimits | None = None,
+    media_store: str | None = None,
 ) -> StagedItems:
     """`validate_file` for records already parsed (JSON values, as the lines of a JSONL
     file would give them): every record validated and staged, or ImportRejected naming
@@ -189,6 +261,7 @@ def validate_items(
     limits = limits or ItemLimits.from_settings()
     problems = _Problems(limits.max_problems)
     staged = StagedItems(unit="item")
+    stager = _Stager(staged, problems, None, from_api=True, store=media_store)
     first: dict[str, int] = {}
     for index, data in enumerate(items):
         try:
@@ -201,8 +274,8 @@ def validate_items(
             problems.add(index, f"field `id`: {record.id!r} repeats item {first[record.id]}")
             continue
         first[record.id] = index
-        if not problems:
-            staged.add(stage_item(index, record))
+        stager.add(stage_item(index, record))
+    stager.finish()
     if problems:
         staged.close()
         raise problems.rejection(LIST_SOURCE, unit="item")
@@ -243,6 +316,7 @@ def _update_items(
         item.content_hash = staged.content_hash
         item.meta = staged.meta
         item.gold = staged.gold
+        item.media = staged.media
         item.confidence = staged.confidence
         item.updated_at = now
         session.add(item)
@@ -282,6 +356,7 @@ def _insert_new(
             "content_hash": staged.content_hash,
             "meta": staged.meta,
             "gold": staged.gold,
+            "media": staged.media,
             "status": ItemStatus.QUEUED,
             "confidence": staged.confidence,
             "created_at": now,

@@ -60,7 +60,7 @@ def validate_record(
         raise RecordError(limits.size_problem(size))
     kind = kind_of(config)
     try:
-        record = kind.record.model_validate(data)
+        record = kind.record_for(data).model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

@@ -33,6 +33,7 @@ class StagedItem(NamedTuple):
     meta: dict | None
     gold: Any
     confidence: float | None
+    media: list | None = None  # references to the stored media (bot/intake/media.py)
 
 
 def stage_item(line: int, record: ItemRecord) -> StagedItem:

@@ -204,8 +204,10 @@ class TaskKind(ABC):
     """Defaults shared by the kinds; each kind module overrides what differs."""
 
     name: ClassVar[str]
-    content: ClassVar[ContentType]
+    content: ClassVar[ContentType]  # what an item shows unless it holds another type
     record: ClassVar[type[ItemRecord]]  # what an imported item of this kind looks like
+    # Other content types the kind accepts, each with its record (an image to label).
+    other_contents: ClassVar[tuple[tuple[ContentType, type[ItemRecord]], ...]] = ()
     # An AI suggestion is shown to reviewers only where it does not anchor a judgement
     # of quality (labels, corrections), unless the project turns it off.
     shows_suggestion: ClassVar[bool] = False
@@ -218,6 +220,20 @@ class TaskKind(ABC):
     judges_reviewed_turn: ClassVar[bool] = False
     # Needs the item content to compare answers (ids of responses, the original text).
     compares_with_content: ClassVar[bool] = False
+
+    # --- content -------------------------------------------------------------------------
+    def content_for(self, content: dict | None) -> ContentType:
+        """The content type of an item (or of a record being imported)."""
+        for content_type, _ in self.other_contents:
+            if content_type.key in (content or {}):
+                return content_type
+        return self.content
+
+    def record_for(self, data: dict) -> type[ItemRecord]:
+        for content_type, record in self.other_contents:
+            if content_type.key in data:
+                return record
+        return self.record
 
     # --- the project file ---------------------------------------------------------------
     def config_problem(self, config: KindConfig) -> str | None:

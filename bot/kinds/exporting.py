@@ -35,6 +35,7 @@ class Labelled:
     provenance: dict
     content: dict | None = None
     criteria: list[str] = field(default_factory=list)
+    media: list[dict] | None = None  # the stored media of the item (bot/content/media.py)
 
 
 Row = dict[str, Any]

@@ -8,9 +8,9 @@ multi-label projects; two multi-label answers agree only on the exact same set.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from pydantic import Field
+from pydantic import Field, create_model
 from slack_sdk.models.blocks import (
     Block,
     CheckboxesElement,
@@ -21,8 +21,14 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.content.base import Record
+from bot.content.audio import AUDIO
+from bot.content.base import ItemRecord, Record
 from bot.content.conversation import CONVERSATION, ConversationRecord
+from bot.content.document import DOCUMENT
+from bot.content.image import IMAGE
+from bot.content.media import MediaContent
+from bot.content.timeseries import TIMESERIES
+from bot.content.video import VIDEO
 from bot.kinds.base import (
     DECISION_BLOCK,
     VALUE_ACTION,
@@ -56,6 +62,16 @@ class Prediction(Record):
 
 class LabelRecord(ConversationRecord):
     prediction: Prediction | None = None
+
+
+def _predicted_record(content: MediaContent) -> tuple[MediaContent, type[ItemRecord]]:
+    """The content type with its record plus the model's `prediction`."""
+    record = create_model(
+        f"Label{content.record.__name__}",
+        __base__=content.record,
+        prediction=(Prediction | None, None),
+    )
+    return content, cast(type[ItemRecord], record)
 
 
 def option_text(text: str) -> str:
@@ -96,6 +112,9 @@ class Label(TaskKind):
     name = "label"
     content = CONVERSATION
     record = LabelRecord
+    other_contents = tuple(
+        _predicted_record(content) for content in (IMAGE, DOCUMENT, AUDIO, VIDEO, TIMESERIES)
+    )
     shows_suggestion = True
 
     def config_problem(self, config: KindConfig) -> str | None:

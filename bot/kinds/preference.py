@@ -30,9 +30,11 @@ from bot.content.candidates import (
     CANDIDATES,
     CandidateResponse,
     CandidatesRecord,
+    preference_pair,
     response_ids,
     shown_order,
 )
+from bot.content.media import media_location
 from bot.kinds.base import (
     DECISION_BLOCK,
     VALUE_ACTION,
@@ -327,14 +329,9 @@ def button_for(text: str, index: int, assignment_id: int, raw: Any, change: bool
     )
 
 
-def pair_row(label_id: str, prompt: list[dict], chosen_text: Any, rejected_text: Any) -> Row:
-    """One TRL conversational preference row."""
-    return {
-        "id": label_id,
-        "prompt": prompt,
-        "chosen": [{"role": "assistant", "content": chosen_text}],
-        "rejected": [{"role": "assistant", "content": rejected_text}],
-    }
+def pair_row(label_id: str, content: dict, better: dict, worse: dict) -> Row:
+    """One TRL preference row (conversational, or vision when images are in it)."""
+    return {"id": label_id, **preference_pair(content, better, worse)}
 
 
 def dpo_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
@@ -345,10 +342,7 @@ def dpo_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
     prompt = export_turns(content.get("prompt"))
     if choice in responses and len(responses) == 2:
         other = next(r for key, r in responses.items() if key != choice)
-        yield (
-            "row",
-            pair_row(label.id, prompt, responses[choice].get("content"), other.get("content")),
-        )
+        yield ("row", pair_row(label.id, content, responses[choice], other))
     elif choice in (TIE, BOTH_BAD):
         yield (
             SET_ASIDE,
@@ -357,7 +351,12 @@ def dpo_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
                 "choice": choice,
                 "prompt": prompt,
                 "responses": [
-                    {"id": key, "content": r.get("content"), "model": r.get("model")}
+                    {
+                        "id": key,
+                        "content": r.get("content"),
+                        "image": media_location(r["image"]) if r.get("image") else None,
+                        "model": r.get("model"),
+                    }
                     for key, r in responses.items()
                 ],
             },

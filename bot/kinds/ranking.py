@@ -426,17 +426,11 @@ def pairwise_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
     for responses ranked a > b > c, the pairs (a, b), (a, c) and (b, c)."""
     content = label.content or {}
     by_id = {str(r.get("id")): r for r in content.get("responses") or []}
-    prompt = export_turns(content.get("prompt"))
     order = [r for r in order_of(label.value) or [] if r in by_id]
     for better, worse in combinations(order, 2):
         yield (
             "row",
-            pair_row(
-                f"{label.id}:{better}>{worse}",
-                prompt,
-                by_id[better].get("content"),
-                by_id[worse].get("content"),
-            ),
+            pair_row(f"{label.id}:{better}>{worse}", content, by_id[better], by_id[worse]),
         )
 
 

@@ -3,7 +3,9 @@
 A pre-label is a second opinion shown to reviewers (and a signal for routing), so it
 must be trustworthy in shape: the request pins a strict JSON schema derived from the
 project's config, and the answer is validated against that same config before use.
-Each pre-label records the model and the prompt template's hash (its version).
+Each pre-label records the model and the prompt template's hash (its version). A media
+item's request also carries the images a reviewer sees (bot/llm/vision.py), unless the
+project sets `llm.send_images: false`; its recorded hash then covers them too.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import jinja2
 
 from bot.config.project import ProjectConfig
 from bot.content.base import InvalidContent
+from bot.content.media import media_of
 from bot.kinds.base import InvalidAnswer, show_value
 from bot.kinds.registry import kind_of
 from bot.llm.client import (
@@ -33,8 +36,18 @@ from bot.llm.client import (
     client_secret,
     redact,
 )
+from bot.llm.vision import (
+    PromptImages,
+    RenditionSource,
+    default_store,
+    prompt_digest,
+    prompt_images,
+    with_images,
+)
 
 log = logging.getLogger("bot.llm")
+
+IMAGES_TEMPLATE = "images.j2"  # says what the attached images are, whatever the template
 
 
 class PreLabelFailed(LLMCallFailed):
@@ -55,6 +68,7 @@ class PreLabel:
     prompt_hash: str
     raw_output: str
     attempts: int
+    images: tuple[str, ...] = ()  # "<medium sha256>:<rendition>" of each image sent
 
 
 # --- prompt templates -------------------------------------------------------------------
@@ -110,15 +124,28 @@ def _compiled(prompt_name: str, digest: str, source: str) -> jinja2.Template:
         ) from None
 
 
+def _template(prompt_name: str) -> tuple[jinja2.Template, str]:
+    source = _template_source(prompt_name)
+    digest = _digest(source)
+    return _compiled(prompt_name, digest, source), digest
+
+
+def render_text(prompt_name: str, variables: dict[str, Any]) -> tuple[str, str]:
+    """Render a template whole into text; return (text, template hash)."""
+    template, digest = _template(prompt_name)
+    try:
+        return template.render(variables).strip(), digest
+    except jinja2.TemplateError as exc:
+        raise PromptTemplateError(f"prompt template {prompt_name!r}: {exc}") from None
+
+
 def render_messages(prompt_name: str, variables: dict[str, Any]) -> tuple[list[dict], str]:
     """Render a template into chat messages; return (messages, template hash).
 
     The `system` and `user` blocks become those messages; without blocks the whole
     template is the user message.
     """
-    source = _template_source(prompt_name)
-    digest = _digest(source)
-    template = _compiled(prompt_name, digest, source)
+    template, digest = _template(prompt_name)
     try:
         if "user" in template.blocks:
             context = template.new_context(dict(variables))
@@ -163,10 +190,28 @@ def item_variables(config: ProjectConfig, content: dict) -> dict[str, Any]:
         "prompt": [],
         "responses": [],
         "prediction": None,
+        "media": [],  # the media items' stored facts (bot/content/media.py)
     }
-    variables.update(kind.content.prompt_variables(content))
+    variables.update(kind.content_for(content).prompt_variables(content))
     variables.update(kind.prompt_variables(config, content))
     return variables
+
+
+def request_messages(
+    config: ProjectConfig, content: dict, media: RenditionSource | None = None
+) -> tuple[list[dict], str, PromptImages]:
+    """The chat messages of an item's pre-label request, the prompt hash it records, and
+    the images it carries (from `media`, or the default store when None)."""
+    messages, digest = render_messages(config.llm.prompt, item_variables(config, content))
+    if not config.llm.send_images:
+        return messages, digest, PromptImages()
+    content_type = kind_of(config).content_for(content)
+    images = prompt_images(content_type, content, media, project=config.name)
+    if not images:
+        return messages, digest, images
+    intro, intro_digest = render_text(IMAGES_TEMPLATE, images.template_variables())
+    digest = prompt_digest(digest, intro_digest, images)
+    return with_images(messages, intro, images), digest, images
 
 
 # --- output schema and validation ---------------------------------------------------------
@@ -256,14 +301,16 @@ def prelabel_item(
     content: dict,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    media: RenditionSource | None = None,
 ) -> PreLabel:
-    """Ask the model for a pre-label of one item; retry transient failures.
+    """Ask the model for a pre-label of one item; retry transient failures. A media
+    item's images are read from `media` (default: the media store of the settings).
 
     Raises PreLabelFailed with a readable reason (never containing the API key).
     """
     llm = config.llm
     try:
-        messages, digest = render_messages(llm.prompt, item_variables(config, content))
+        messages, digest, images = request_messages(config, content, media)
     except (InvalidContent, PromptTemplateError) as exc:
         raise PreLabelFailed(f"pre-label failed: {exc}") from None
     secret = client_secret(client)
@@ -299,14 +346,23 @@ def prelabel_item(
         prompt_hash=digest,
         raw_output=raw,
         attempts=attempts,
+        images=tuple(image.reference for image in images.images),
     )
 
 
+def _has_media(content: dict) -> bool:
+    return next(media_of(content), None) is not None
+
+
 def _prelabel_or_failure(
-    client: Any, config: ProjectConfig, content: dict, sleep: Callable[[float], None]
+    client: Any,
+    config: ProjectConfig,
+    content: dict,
+    sleep: Callable[[float], None],
+    media: RenditionSource | None,
 ) -> PreLabel | PreLabelFailed:
     try:
-        return prelabel_item(client, config, content, sleep=sleep)
+        return prelabel_item(client, config, content, sleep=sleep, media=media)
     except PreLabelFailed as exc:
         return exc
     except Exception as exc:  # a bug must not sink the whole batch
@@ -322,19 +378,23 @@ def prelabel_many(
     *,
     on_result: Callable[[int, PreLabel | PreLabelFailed], None],
     sleep: Callable[[float], None] = time.sleep,
+    media: RenditionSource | None = None,
 ) -> None:
-    """Pre-label many items, at most `config.llm.concurrency` calls in flight.
+    """Pre-label many items, at most `config.llm.concurrency` calls in flight; media
+    items' images are read from `media` (default: the media store of the settings).
 
     `on_result(item_id, PreLabel | PreLabelFailed)` runs in the calling thread as each
     item finishes, so it may use the caller's database session.
     """
     if not contents:
         return
+    if media is None and config.llm.send_images and any(map(_has_media, contents.values())):
+        media = default_store()  # opened once for the batch, not per item
     workers = min(config.llm.concurrency, len(contents))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="quorum-prelabel")
     try:
         futures: dict[Future[PreLabel | PreLabelFailed], int] = {
-            pool.submit(_prelabel_or_failure, client, config, content, sleep): item_id
+            pool.submit(_prelabel_or_failure, client, config, content, sleep, media): item_id
             for item_id, content in contents.items()
         }
         for future in as_completed(futures):

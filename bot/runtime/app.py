@@ -12,13 +12,14 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.delivery.media import MediaFiles
 from bot.delivery.pacing import Pacer
 from bot.delivery.scheduler import QuorumScheduler
 from bot.delivery.worker import DeliveryWorker
+from bot.media.store import MediaStore
 from bot.runtime.context import QuorumContext, Workspace
 from bot.runtime.server import HttpLimits, HttpServer, ListenerExecutor
 from bot.runtime.settings import Settings
-from bot.runtime.supervisor import wait_for_signal
 from bot.slack.outbound import SlackOutbound, make_web_client
 from bot.webhooks.sender import WebhookSender
 from bot.workflow.intake.dispatch import dispatch_queued
@@ -84,9 +85,11 @@ class Runtime:
         self._listeners = ListenerExecutor(settings.quorum_listener_threads)
         self.app = build_app(ctx, listener_executor=self._listeners)
         self.outbound = SlackOutbound(self.app.client)
+        delivery_outbound = SlackOutbound(make_delivery_client(settings))
+        store = MediaStore.open(settings.media_store_url())
         self.delivery = DeliveryWorker(
             ctx.engine,
-            SlackOutbound(make_delivery_client(settings)),
+            delivery_outbound,
             clock=ctx.clock,
             interval_s=settings.quorum_delivery_interval_s,
             threads=settings.quorum_delivery_threads,
@@ -94,6 +97,7 @@ class Runtime:
             pacer=Pacer(settings.quorum_pacing_scale),
             rng=ctx.rng,
             kill_after_send=settings.quorum_fault_kill_after_send,
+            media=MediaFiles(ctx.engine, delivery_outbound, store, ctx.clock),
         )
         self.scheduler = QuorumScheduler(ctx) if settings.quorum_scheduler_enabled else None
         self.dispatch_interval_s = dispatch_interval_s
@@ -171,12 +175,6 @@ class Runtime:
             sock=sock,
         ).start()
         return self.http
-
-    def wait_for_signal(self) -> int:
-        """Block until SIGTERM or Ctrl-C; the caller then calls stop(). Returns the signal."""
-        received = wait_for_signal()
-        assert received is not None
-        return received
 
     def stop(self) -> None:
         """Graceful shutdown, in the order that leaves nothing half done:

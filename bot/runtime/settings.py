@@ -7,6 +7,7 @@ import logging
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.media.store import default_location
 from bot.runtime.errors import UserError
 
 # Published in this file, so anyone can sign checkpoints or reverse pseudonyms with them:
@@ -96,6 +97,14 @@ class Settings(BaseSettings):
     # Per token and process: a token bucket refilled at RATE requests/s, holding BURST.
     quorum_api_rate: float = Field(default=20.0, gt=0)
     quorum_api_burst: int = Field(default=100, ge=1)
+    # Media of imported items (bot/intake/media.py, docs/media.md): where they are stored
+    # by sha256 (a folder, or an fsspec URL such as s3://bucket/quorum-media); None: a
+    # `media` folder beside the SQLite database, or in the working folder.
+    quorum_media_store: str | None = None
+    quorum_media_fetch_timeout_s: float = Field(default=20.0, gt=0, le=600)
+    # Whether items pushed over the REST API may name media on loopback or private
+    # addresses (SSRF protection; `quorum import` from a file may always).
+    quorum_media_allow_private: bool = False
 
     @field_validator("database_url")
     @classmethod
@@ -115,6 +124,9 @@ class Settings(BaseSettings):
         if level.strip().upper() not in LOG_LEVELS:
             raise ValueError(f"choose one of {', '.join(LOG_LEVELS)}")
         return level.strip().upper()
+
+    def media_store_url(self) -> str:
+        return self.quorum_media_store or default_location(self.database_url)
 
     def log_level(self, default: str = "INFO") -> int:
         return logging.getLevelNamesMapping()[self.quorum_log_level or default]

@@ -15,23 +15,29 @@ from multiprocessing.process import BaseProcess
 log = logging.getLogger(__name__)
 
 
-def wait_for_signal(tick: Callable[[], bool] | None = None, every_s: float = 0.5) -> int | None:
-    """Block until SIGTERM or SIGINT and return it; with `tick`, call it every `every_s`
-    and return None as soon as it says False. The handlers stay installed, so a second
-    Ctrl-C during the shutdown that follows does not interrupt it."""
-    received: list[int] = []
-    done = threading.Event()
+class Signals:
+    """SIGTERM and SIGINT caught from the moment this is made (in the main thread), so a
+    signal that comes while the process is still starting is not lost to the default
+    action (dying mid-start, nothing cleaned up) but ends the wait that follows. The
+    handlers stay installed, so a second Ctrl-C during the shutdown does not interrupt it."""
 
-    def on_signal(signum: int, _frame: object) -> None:
-        received.append(signum)
-        done.set()
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._done = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, on_signal)
-    while not done.wait(every_s if tick is not None else None):
-        if tick is not None and not tick():
-            return None
-    return received[0]
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.received.append(signum)
+        self._done.set()
+
+    def wait(self, tick: Callable[[], bool] | None = None, every_s: float = 0.5) -> int | None:
+        """Block until a signal came and return it; with `tick`, call it every `every_s`
+        and return None as soon as it says False."""
+        while not self._done.wait(every_s if tick is not None else None):
+            if tick is not None and not tick():
+                return None
+        return self.received[0]
 
 
 class WebProcesses:
@@ -67,7 +73,7 @@ class WebProcesses:
         return [p.pid for p in self.processes if p is not None and p.pid is not None]
 
     def check(self) -> bool:
-        """Start again whatever died; always True (keep waiting), for wait_for_signal."""
+        """Start again whatever died; always True (keep waiting), for Signals.wait."""
         now = time.monotonic()
         for n, process in enumerate(self.processes):
             if process is not None and process.is_alive():

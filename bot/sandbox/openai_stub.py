@@ -5,10 +5,17 @@ production (HTTP status handling, timeouts, response parsing). So the real `open
 client talks to this real HTTP server on 127.0.0.1, which answers
 `POST /v1/chat/completions` in the real response shape and can be told to fail:
 429 with Retry-After, 5xx, slow answers, malformed bodies.
+
+Message content is a string or a list of content parts, as OpenAI takes it (`text`,
+`image_url` with a data URI or an http(s) URL, `input_audio`, `file`); a part OpenAI
+would refuse (a malformed data URI, an image in a system message) gets OpenAI's 400.
+`requests` keeps every request as sent, parts and all.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hashlib
 import itertools
@@ -33,6 +40,12 @@ DEFAULT_SUMMARY = (
     "A lead should decide which reading of the guidelines applies."
 )
 _RESPONSE_TAG = re.compile(r"<response>\s*(.*?)\s*</response>", re.DOTALL)
+PART_TYPES = ("text", "image_url", "input_audio", "file")
+IMAGE_MIME = ("image/png", "image/jpeg", "image/gif", "image/webp")
+AUDIO_FORMATS = ("wav", "mp3")
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
+IMAGE_TOKENS = 85  # what the stub counts per image in `usage` (OpenAI's low-detail cost)
+_DATA_URI_EXAMPLE = "'data:image/png;base64,aW1nIGJ5dGVzIGhlcmU='"
 
 
 @dataclass
@@ -46,26 +59,168 @@ class _Failure:
     body: str | None
 
 
+# --- content parts ---------------------------------------------------------------------
+
+
+class ContentRefused(ValueError):
+    """A message OpenAI would refuse with a 400; `param` names the field, as OpenAI does."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def message_text(message: dict) -> str:
+    """A message's text: its string content, or its `text` parts joined."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(part.get("text", ""))
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return ""
+
+
+def image_parts(request: dict) -> list[dict]:
+    """Every `image_url` part of the request's messages, in order."""
+    return [
+        part
+        for message in request.get("messages") or []
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if isinstance(part, dict) and part.get("type") == "image_url"
+    ]
+
+
+def _bad_image_url(param: str, got: str) -> ContentRefused:
+    return ContentRefused(
+        f"Invalid image URL: '{param}'. Expected a base64-encoded data URL with an image MIME "
+        f"type (e.g. {_DATA_URI_EXAMPLE}), but got {got}.",
+        param,
+    )
+
+
+def data_uri_bytes(url: str, param: str = "url") -> tuple[str, bytes]:
+    """(MIME type, bytes) of a base64 data URI; ContentRefused when it is malformed."""
+    if not url.startswith("data:"):
+        raise _bad_image_url(param, "a value without the 'data:' prefix")
+    header, comma, payload = url[len("data:") :].partition(",")
+    mime, *params = header.split(";")
+    if not comma or "base64" not in (p.strip().lower() for p in params):
+        raise _bad_image_url(param, "a data URL that is not base64-encoded")
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad_image_url(param, "invalid base64") from None
+    if not data:
+        raise _bad_image_url(param, "empty base64-encoded bytes")
+    return mime.strip().lower(), data
+
+
+def _is_image(data: bytes) -> bool:
+    """PNG, JPEG, GIF or WebP bytes, the formats OpenAI's vision models read."""
+    return data.startswith(_IMAGE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+def _check_image(part: dict, param: str) -> None:
+    image_url = part.get("image_url")
+    if not isinstance(image_url, dict) or not isinstance(image_url.get("url"), str):
+        raise ContentRefused(f"Missing required parameter: '{param}.image_url.url'.", param)
+    detail = image_url.get("detail")
+    if detail is not None and detail not in ("auto", "low", "high", "original"):
+        raise ContentRefused(
+            f"Invalid value: '{detail}'. Supported values are: 'auto', 'low', 'high' and "
+            "'original'.",
+            f"{param}.image_url.detail",
+        )
+    url = image_url["url"]
+    if url.startswith(("https://", "http://")):
+        return  # the stub fetches nothing; OpenAI would download it
+    mime, data = data_uri_bytes(url, f"{param}.image_url.url")
+    if mime not in IMAGE_MIME or not _is_image(data):
+        raise ContentRefused(
+            "You uploaded an unsupported image. Please make sure your image has one of the "
+            "following formats: ['png', 'jpeg', 'gif', 'webp'].",
+            f"{param}.image_url.url",
+        )
+
+
+def _check_audio(part: dict, param: str) -> None:
+    audio = part.get("input_audio")
+    if not isinstance(audio, dict) or not isinstance(audio.get("data"), str):
+        raise ContentRefused(f"Missing required parameter: '{param}.input_audio.data'.", param)
+    if audio.get("format") not in AUDIO_FORMATS:
+        raise ContentRefused(
+            f"Invalid value: '{audio.get('format')}'. Supported values are: 'wav' and 'mp3'.",
+            f"{param}.input_audio.format",
+        )
+    try:
+        data = base64.b64decode(audio["data"], validate=True)
+    except (binascii.Error, ValueError):
+        data = b""
+    if not data:
+        raise ContentRefused(
+            f"Invalid '{param}.input_audio.data': expected base64-encoded audio.",
+            f"{param}.input_audio.data",
+        )
+
+
+def check_messages(request: dict) -> None:
+    """Refuse (ContentRefused) the message content OpenAI refuses with a 400."""
+    for index, message in enumerate(request.get("messages") or []):
+        content = message.get("content") if isinstance(message, dict) else None
+        if content is None or isinstance(content, str):
+            continue
+        where = f"messages[{index}].content"
+        if not isinstance(content, list) or not content:
+            raise ContentRefused(
+                f"Invalid '{where}': expected a string or a non-empty array of content parts.",
+                where,
+            )
+        for number, part in enumerate(content):
+            param = f"{where}[{number}]"
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind not in PART_TYPES:
+                supported = ", ".join(f"'{t}'" for t in PART_TYPES)
+                raise ContentRefused(
+                    f"Invalid value: '{kind}'. Supported values are: {supported}.",
+                    f"{param}.type",
+                )
+            if kind != "text" and message.get("role") != "user":
+                raise ContentRefused(
+                    f"Invalid '{param}': {kind} content parts are only allowed in messages "
+                    f"with role 'user', but this message has role '{message.get('role')}'.",
+                    param,
+                )
+            if kind == "text" and not isinstance(part.get("text"), str):
+                raise ContentRefused(f"Missing required parameter: '{param}.text'.", param)
+            if kind == "image_url":
+                _check_image(part, param)
+            elif kind == "input_audio":
+                _check_audio(part, param)
+
+
+# --- what the responders read -----------------------------------------------------------
+
+
 def _last_assistant_text(request: dict) -> str:
     """What a correction would start from: the last assistant turn or <response> block."""
     messages = request.get("messages") or []
     for message in reversed(messages):
-        if message.get("role") == "assistant" and isinstance(message.get("content"), str):
-            return message["content"]
+        if message.get("role") == "assistant" and message.get("content"):
+            return message_text(message)
     for message in reversed(messages):
-        content = message.get("content")
-        if isinstance(content, str):
-            found = _RESPONSE_TAG.findall(content)
-            if found:
-                return found[-1]
+        found = _RESPONSE_TAG.findall(message_text(message))
+        if found:
+            return found[-1]
     return "Corrected response."
 
 
 def _mentions(request: dict, text: str) -> bool:
-    return any(
-        isinstance(m.get("content"), str) and text in m["content"]
-        for m in request.get("messages") or []
-    )
+    return any(text in message_text(m) for m in request.get("messages") or [])
 
 
 def _example_for(schema: dict, request: dict, key: str | None = None) -> Any:
@@ -111,9 +266,11 @@ def default_responder(request: dict) -> dict | str:
     return DEFAULT_SUMMARY
 
 
-def _error_body(message: str, kind: str, code: str | None = None) -> bytes:
+def _error_body(
+    message: str, kind: str, code: str | None = None, param: str | None = None
+) -> bytes:
     """The error envelope OpenAI returns, which the client turns into its message."""
-    error = {"message": message, "type": kind, "param": None, "code": code}
+    error = {"message": message, "type": kind, "param": param, "code": code}
     return json.dumps({"error": error}).encode()
 
 
@@ -159,6 +316,14 @@ class _Handler(BaseHTTPRequestHandler):
             if failure.status != 200 or failure.body is not None:
                 self._send_failure(failure)
                 return
+        try:
+            check_messages(payload)
+        except ContentRefused as refused:
+            body = _error_body(
+                str(refused), "invalid_request_error", "invalid_value", refused.param
+            )
+            self._send(400, body)
+            return
         try:
             answer = stub.responder(payload)
         except Exception as exc:  # a broken test responder must show up as a 500
@@ -321,8 +486,11 @@ class OpenAIStub:
     def _completion(self, request: dict, answer: dict | str) -> dict:
         """The real chat.completion shape, so the real client parses it."""
         content = answer if isinstance(answer, str) else json.dumps(answer)
-        prompt_chars = sum(len(str(m.get("content", ""))) for m in request.get("messages", []))
-        prompt_tokens, completion_tokens = max(1, prompt_chars // 4), max(1, len(content) // 4)
+        messages = request.get("messages") or []
+        prompt_chars = sum(len(message_text(m)) for m in messages)
+        images = len(image_parts(request)) * IMAGE_TOKENS
+        prompt_tokens = max(1, prompt_chars // 4 + images)
+        completion_tokens = max(1, len(content) // 4)
         return {
             "id": f"chatcmpl-stub{next(self._ids)}",
             "object": "chat.completion",
@@ -360,7 +528,7 @@ DEMO_KEYWORDS: dict[str, tuple[str, ...]] = {
 
 def _user_text(request: dict) -> str:
     messages = request.get("messages") or []
-    return "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+    return "\n".join(message_text(m) for m in messages if m.get("role") == "user")
 
 
 def demo_responder(request: dict) -> dict | str:

@@ -27,6 +27,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from bot.sandbox.slack_files import (
+    DEFAULT_FILE_PROCESSING_S,
+    FILE_SCOPES,
+    ApiError,
+    SlackFiles,
+)
 from bot.slack.blockkit import validate_message_blocks, validate_view
 
 _log = logging.getLogger(__name__)
@@ -45,13 +51,15 @@ DEFAULT_SCOPES = frozenset(
         "users:read",
         "usergroups:read",
         "commands",
+        "files:write",  # files.getUploadURLExternal / completeUploadExternal
+        "files:read",  # files.info (and so files_upload_v2)
     }
 )
 # Slack's rate-limit tiers, per method per workspace and minute, where the emulator
 # enforces them by default (Tier 2: about 20 a minute). Others only via `rate_limits`.
 DEFAULT_RATE_LIMITS = {"usergroups.users.list": 20}
 # Scopes a method needs, checked by the emulator (missing_scope, as Slack answers).
-METHOD_SCOPES = {"usergroups.users.list": "usergroups:read"}
+METHOD_SCOPES = {"usergroups.users.list": "usergroups:read", **FILE_SCOPES}
 
 
 @dataclass
@@ -93,12 +101,8 @@ class _Binding:
     uses: int = 0
 
 
-class _ApiError(Exception):
-    def __init__(self, error: str, *, status: int = 200, extra: dict[str, Any] | None = None):
-        super().__init__(error)
-        self.error = error
-        self.status = status
-        self.extra = extra or {}
+class _ApiError(ApiError):
+    """An error answer of the emulator's own methods (the file methods raise ApiError)."""
 
 
 class SlackEmulator:
@@ -115,6 +119,7 @@ class SlackEmulator:
         team_domain: str = "quorum-emulator",
         rate_limits: dict[str, int] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        file_processing_s: float = DEFAULT_FILE_PROCESSING_S,
     ) -> None:
         self.bot_token = bot_token
         self.team_id = team_id
@@ -123,6 +128,8 @@ class SlackEmulator:
         self.app_id = app_id
         self.team_domain = team_domain
         self._clock = clock
+        # How long Slack takes to process a completed upload (files.info, image blocks).
+        self.file_processing_s = file_processing_s
         self._lock = threading.RLock()
         self._rate_limits: dict[str, int] = {**DEFAULT_RATE_LIMITS, **(rate_limits or {})}
         self.scopes: set[str] = set(DEFAULT_SCOPES)
@@ -154,6 +161,7 @@ class SlackEmulator:
         self._responses: dict[str, _Binding] = {}
         self._response_posts: list[dict[str, Any]] = []
         self._opened_dms: set[str] = set()
+        self._files = SlackFiles(self)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -329,6 +337,20 @@ class SlackEmulator:
             found = self._users.get(user_id)
             return copy.deepcopy(found) if found else None
 
+    def files(self) -> list[dict[str, Any]]:
+        """Completed files, oldest first, as files.info shows them now."""
+        with self._lock:
+            return self._files.all_files()
+
+    def file(self, file_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._files.find(file_id)
+
+    def file_bytes(self, file_id: str) -> bytes:
+        """The bytes uploaded for ``file_id`` (KeyError if none arrived)."""
+        with self._lock:
+            return self._files.bytes_of(file_id)
+
     def channel_name(self, channel_id: str) -> str:
         """The name Slack puts in interaction payloads ("directmessage" for DMs)."""
         with self._lock:
@@ -428,7 +450,7 @@ class SlackEmulator:
                 self._open_modals.discard(view_id)
 
     def reset(self) -> None:
-        """Forget calls, messages, ephemerals and views; keep users, channels and groups."""
+        """Forget calls, messages, ephemerals, views and files; keep users, channels, groups."""
         with self._lock:
             self._clear_state()
             self._faults.clear()
@@ -459,7 +481,7 @@ class SlackEmulator:
             else:
                 try:
                     body = self._dispatch(method, token, args)
-                except _ApiError as exc:
+                except ApiError as exc:
                     status, body = exc.status, {"ok": False, "error": exc.error, **exc.extra}
                 except Exception as exc:  # an emulator bug must surface, not hang the client
                     _log.exception("emulator failed on %s", method)
@@ -494,6 +516,25 @@ class SlackEmulator:
             except _ApiError as exc:
                 return 400, {"ok": False, "error": exc.error, **exc.extra}
             return 200, {"ok": True}
+
+    def _handle_files_http(
+        self, verb: str, path: str, raw: bytes, headers: Any
+    ) -> tuple[int, bytes, str] | None:
+        """An upload POST (fault key "upload_url") or a file download: status, body, type."""
+        with self._lock:
+            if verb == "POST" and path.startswith("/upload/v1/"):
+                fault = self._take_fault("upload_url")
+                if fault is not None and fault.drop_connection:
+                    return None
+                if fault is not None:
+                    return fault.status, fault.error.encode(), "text/plain"
+                status, body = self._files.receive_upload(
+                    path[len("/upload/v1/") :], raw, headers.get("Content-Type") or ""
+                )
+                return status, body, "text/plain; charset=utf-8"
+            if verb == "GET":
+                return self._files.download(path, headers.get("Authorization"))
+            return 404, b"Not Found", "text/plain"
 
     def _take_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method)
@@ -580,12 +621,14 @@ class SlackEmulator:
         out.setdefault("metadata", None)
         out.setdefault("edited", None)
         out["channel"] = channel_id
+        self._files.expand(out)
         return out
 
     def _api_message(self, message: dict[str, Any], *, metadata: bool) -> dict[str, Any]:
         out = copy.deepcopy(message)
         if not metadata:
             out.pop("metadata", None)
+        self._files.expand(out)
         return out
 
     def _content(self, args: dict[str, Any], *, require: bool = True) -> dict[str, Any]:
@@ -602,7 +645,7 @@ class SlackEmulator:
             raise _ApiError("msg_too_long")
         content: dict[str, Any] = {"text": text or ""}
         if blocks is not None:
-            errors = validate_message_blocks(blocks)
+            errors = validate_message_blocks(blocks) or self._files.image_errors(blocks)
             if errors:
                 raise _ApiError(
                     "invalid_blocks",
@@ -685,7 +728,7 @@ class SlackEmulator:
         view = _parse_json_field(view, "invalid_arguments")
         if not isinstance(view, dict):
             raise _ApiError("invalid_arguments", extra=_view_errors(["view: is required"]))
-        errors = validate_view(view)
+        errors = validate_view(view) or self._files.image_errors(view.get("blocks"))
         if errors:
             raise _ApiError("invalid_arguments", extra=_view_errors(errors))
         if replace is not None:
@@ -786,14 +829,34 @@ class SlackEmulator:
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel_id = self._resolve_channel(args.get("channel"))
         content = self._content(args)
-        thread_ts = args.get("thread_ts")
+        message = self._append_message(
+            channel_id,
+            content,
+            thread_ts=args.get("thread_ts"),
+            broadcast=_truthy(args.get("reply_broadcast")),
+        )
+        return {
+            "channel": channel_id,
+            "ts": message["ts"],
+            "message": self._api_message(message, metadata=True),
+        }
+
+    def _append_message(
+        self,
+        channel_id: str,
+        content: dict[str, Any],
+        *,
+        thread_ts: Any = None,
+        broadcast: bool = False,
+    ) -> dict[str, Any]:
+        """Post a bot message (chat.postMessage, a file share), as a reply under thread_ts."""
         parent = self._find_thread_parent(channel_id, thread_ts) if thread_ts else None
         ts = self._next_ts()
         message = self._bot_message(ts, content)
         if parent is not None:
             message["thread_ts"] = parent["ts"]
             message["parent_user_id"] = parent["user"]
-            if _truthy(args.get("reply_broadcast")):
+            if broadcast:
                 message["subtype"] = "thread_broadcast"
             parent["thread_ts"] = parent["ts"]
             parent["reply_count"] = parent.get("reply_count", 0) + 1
@@ -801,11 +864,7 @@ class SlackEmulator:
             parent["reply_users_count"] = len(parent["reply_users"])
             parent["latest_reply"] = ts
         self._messages.setdefault(channel_id, []).append(message)
-        return {
-            "channel": channel_id,
-            "ts": ts,
-            "message": self._api_message(message, metadata=True),
-        }
+        return message
 
     def _find_thread_parent(self, channel_id: str, thread_ts: Any) -> dict[str, Any]:
         try:
@@ -994,6 +1053,10 @@ class SlackEmulator:
             raise _ApiError("no_such_subteam")
         return {"users": list(users)}
 
+    def _m_files_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        # Retired by Slack: clients must use files.getUploadURLExternal (files_upload_v2).
+        raise _ApiError("method_deprecated")
+
 
 _METHODS: dict[str, Callable[[SlackEmulator, dict[str, Any]], dict[str, Any]]] = {
     "api.test": SlackEmulator._m_api_test,
@@ -1012,6 +1075,10 @@ _METHODS: dict[str, Callable[[SlackEmulator, dict[str, Any]], dict[str, Any]]] =
     "views.publish": SlackEmulator._m_views_publish,
     "users.info": SlackEmulator._m_users_info,
     "usergroups.users.list": SlackEmulator._m_usergroups_users_list,
+    "files.getUploadURLExternal": lambda emu, args: emu._files.get_upload_url(args),
+    "files.completeUploadExternal": lambda emu, args: emu._files.complete_upload(args),
+    "files.info": lambda emu, args: emu._files.info(args),
+    "files.upload": SlackEmulator._m_files_upload,
 }
 
 
@@ -1055,6 +1122,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             status, body, headers = answer
             self._reply(status, body, headers)
+        elif url.path.startswith(("/upload/", "/files-pri/", "/files-tmb/")):
+            served = self.emulator._handle_files_http(self.command, url.path, raw, self.headers)
+            if served is None:
+                self.close_connection = True
+                return
+            self._reply_bytes(*served)
         elif url.path.startswith("/response/"):
             try:
                 payload = json.loads(raw or b"null")
@@ -1071,9 +1144,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _reply(
         self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
     ) -> None:
-        data = json.dumps(body).encode()
+        self._reply_bytes(
+            status, json.dumps(body).encode(), "application/json; charset=utf-8", headers
+        )
+
+    def _reply_bytes(
+        self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)

@@ -406,12 +406,32 @@ class _Checker:
         self.text(f"{path}.deny", confirm.get("deny"), plain=True, max_len=30)
 
     def image_element(self, path: str, element: dict[str, Any]) -> None:
-        if "image_url" not in element and "slack_file" not in element:
-            self.err(f"{path}.image_url", "is required")
-        self.string("image_url", element, MAX_URL, path)
+        """An image block or element: exactly one of image_url or slack_file, and alt_text."""
+        has_url, has_file = "image_url" in element, "slack_file" in element
+        if not has_url and not has_file:
+            self.err(path, "must have image_url or slack_file")
+        elif has_url and has_file:
+            self.err(path, "must have image_url or slack_file, not both")
+        self.string("image_url", element, MAX_URL, path, allow_empty=False)
+        if has_file:
+            self.slack_file(f"{path}.slack_file", element["slack_file"])
         if "alt_text" not in element:
             self.err(f"{path}.alt_text", "is required")
         self.string("alt_text", element, MAX_LABEL, path)
+
+    def slack_file(self, path: str, obj: Any) -> None:
+        """A Slack file object: its ``id`` or its ``url`` (url_private or permalink), not both.
+        Whether the file exists and is a processed image only Slack knows (the emulator
+        checks it when a message is posted)."""
+        if not isinstance(obj, dict):
+            self.err(path, "must be an object")
+            return
+        self.unknown_fields(path, obj, {"id", "url"})
+        keys = [key for key in ("id", "url") if key in obj]
+        if len(keys) != 1:
+            self.err(path, "must have exactly one of id or url")
+        for key in keys:
+            self.string(key, obj, MAX_URL, path, allow_empty=False)
 
     # ---- primitives -----------------------------------------------------------------------
 

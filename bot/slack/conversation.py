@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    ImageBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 
 from bot.slack.text import escape_mrkdwn, role_name, same_kind
 from bot.slack.wording import say
@@ -30,6 +36,16 @@ OTHER_TURN_CHARS = 900
 # phones and each views.update stays small.
 PAGE_BLOCKS = 40
 PAGE_CHARS = 12_000
+MAX_ALT_TEXT = 2000  # Slack's limit for an image block's alt_text
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An image shown above a part's turns; `file_id` is a Slack file id or a media
+    placeholder the delivery worker replaces (bot/content/media.py)."""
+
+    file_id: str
+    alt: str
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,24 @@ class Part:
     turns: list[dict]
     focus: int | None = None  # index of the turn under review, shown with more room
     roles: bool = True  # head each turn with its role ("*User:*"); off for a lone response
+    pictures: tuple[Picture, ...] = ()
+    caption: str | None = None  # mrkdwn, escaped by its maker: the pictures' facts
+
+
+def caption_block(caption: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=cut(caption, SECTION_CHARS)[0])])
+
+
+def _picture_blocks(part: Part) -> list[Block]:
+    blocks: list[Block] = [picture_block(p) for p in part.pictures]
+    if part.caption:
+        blocks.append(caption_block(part.caption))
+    return blocks
+
+
+def picture_block(picture: Picture) -> ImageBlock:
+    alt = picture.alt[:MAX_ALT_TEXT] or "image"
+    return ImageBlock(slack_file={"id": picture.file_id}, alt_text=alt)
 
 
 @dataclass
@@ -155,7 +189,10 @@ def preview_blocks(
             preview.blocks.append(
                 SectionBlock(text=MarkdownTextObject(text=f"*{escape_mrkdwn(part.title)}*"))
             )
-        blocks, truncated = _part_preview(part, per_part_chars, per_part_blocks - 1)
+        pictures = _picture_blocks(part)
+        preview.blocks += pictures
+        room = per_part_blocks - 1 - len(pictures)
+        blocks, truncated = _part_preview(part, per_part_chars, max(1, room))
         preview.blocks += blocks
         preview.truncated = preview.truncated or truncated
     return preview
@@ -213,6 +250,7 @@ def full_blocks(parts: list[Part]) -> list[tuple[Block, int]]:
         if part.title:
             title = f"*{escape_mrkdwn(part.title)}*"
             out.append((SectionBlock(text=MarkdownTextObject(text=title)), len(title)))
+        out += [(block, 200) for block in _picture_blocks(part)]
         for turn in part.turns:
             heading = turn_heading(turn) + "\n" if part.roles else ""
             chunks = split(turn_body(turn) or " ", SECTION_CHARS - len(heading))

@@ -123,7 +123,7 @@ def _quote(text: str, limit: int) -> str:
 def sample_blocks(config: ProjectConfig, content: dict) -> list[Block]:
     """The item as the reviewers saw it, compacted for a channel message."""
     kind = kind_of(config)
-    blocks = kind.content.channel_blocks(content)
+    blocks = kind.content_for(content).channel_blocks(content)
     blocks += [_context(line) for line in kind.channel_context(content)]
     return blocks
 

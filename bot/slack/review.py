@@ -61,7 +61,8 @@ def presentation_for(config: ProjectConfig, content: dict, rng: random.Random) -
 def content_parts(config: ProjectConfig, content: dict, presentation: dict | None) -> list[Part]:
     """The sample as titled parts: a conversation, or a prompt and its responses."""
     kind = kind_of(config)
-    return kind.content.parts(content, presentation, focus_reviewed=kind.judges_reviewed_turn)
+    content_type = kind.content_for(content)
+    return content_type.parts(content, presentation, focus_reviewed=kind.judges_reviewed_turn)
 
 
 def describe_answer(config: ProjectConfig, value: Any, presentation: dict | None = None) -> Mrkdwn:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
+from bot.delivery.media import resolve_processed
 from bot.delivery.outbox import wake_delivery
 from bot.runtime.context import QuorumContext
 from bot.workflow.review import interactions, messages
@@ -82,13 +83,15 @@ def show_now(
 ) -> bool:
     """POST the render to the response_url; record the outcome on its outbox row."""
     shown = False
+    shown_blocks = resolve_processed(ctx.engine, blocks)  # None: a file is not processed yet
     try:
-        response = WebhookClient(url=url, timeout=RESPOND_TIMEOUT_S).send(
-            replace_original=True, text=text, blocks=blocks
-        )
-        shown = response.status_code == 200
-        if not shown:
-            _log.info("response_url refused (%s): the outbox updates the DM", response.status_code)
+        if shown_blocks is not None:
+            response = WebhookClient(url=url, timeout=RESPOND_TIMEOUT_S).send(
+                replace_original=True, text=text, blocks=shown_blocks
+            )
+            shown = response.status_code == 200
+            if not shown:
+                _log.info("response_url refused (%s): the outbox updates it", response.status_code)
     except Exception as exc:  # timeouts, dropped connections: the outbox has it
         _log.info("response_url failed (%r): the outbox updates the DM", exc)
     with session_scope(ctx.engine) as session:

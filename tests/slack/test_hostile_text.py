@@ -520,6 +520,8 @@ NOT_TEXT = {
     "bot.slack.conversation.cut": "cuts text its caller escaped (checked through the builders)",
     "bot.slack.conversation.split": "splits text its caller escaped",
     "bot.slack.conversation.turn_heading": "part of turn_section",
+    "bot.slack.conversation.picture_block": "an image block: alt_text is plain text, never parsed",
+    "bot.slack.conversation.caption_block": "shows a caption its maker rendered with say()",
     "bot.slack.conversation.turn_body": "part of turn_section",
     "bot.slack.escalation.duration": "formats a number",
     "bot.slack.escalation.read_decision": "reads a submitted modal",

@@ -1,0 +1,190 @@
+"""What every medium of an item carries, and how a review message refers to it.
+
+An item names a medium by `src` (a path beside the import file, an http(s) URL, a `data:`
+URI or an object-store URL). The import fetches it once, checks it and stores it by its
+sha256 (bot/intake/media.py); from then on the item's content holds the stored facts
+beside `src`: `sha256`, `mime`, `size`, `uri` (and `width`/`height` for images).
+
+Messages are built before Slack has the file, so an image block refers to a medium by a
+placeholder file id, `quorum-media:<sha256>:<rendition>`; the delivery worker uploads the
+rendition once, waits until Slack has processed it and puts Slack's file id in its place
+(bot/delivery/media.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from pydantic import Field
+from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
+
+from bot.content.base import ContentType, InvalidContent, ItemRecord, Record
+from bot.slack.conversation import Part, Picture, caption_block, picture_block, turn_body
+from bot.slack.text import SECTION_LIMIT, truncate
+
+PLACEHOLDER = "quorum-media:"
+_PLACEHOLDER = re.compile(r"quorum-media:([0-9a-f]{64}):([a-z0-9-]{1,32})")
+MAX_SRC_CHARS = 4096
+MAX_TEXT_CHARS = 100_000
+MAX_ALT_CHARS = 1000  # Slack's limit for an image block's alt_text was 2000; keep margin
+DISPLAY = "display"  # the rendition reviewers see (downscaled, PNG or JPEG)
+
+
+class MediaSource(Record):
+    """A medium as an import names it."""
+
+    src: str = Field(min_length=1, max_length=MAX_SRC_CHARS)
+    alt: str | None = Field(default=None, max_length=MAX_ALT_CHARS)
+
+
+# Fields the import adds to a medium; a caller may not set them (they are facts of bytes).
+STORED_FIELDS = ("sha256", "mime", "size", "uri", "width", "height")  # and per type, see
+# bot/intake/renditions.py (pages, duration_s, summary, text_layer)
+
+
+def page_rendition(page: int) -> str:
+    """The rendition of a document's page (from 1)."""
+    return f"page-{page}"
+
+
+def placeholder(sha256: str, rendition: str = DISPLAY) -> str:
+    return f"{PLACEHOLDER}{sha256}:{rendition}"
+
+
+def parse_placeholder(file_id: str) -> tuple[str, str] | None:
+    """(sha256, rendition) of a placeholder file id, or None for a real Slack file id."""
+    found = _PLACEHOLDER.fullmatch(file_id)
+    return (found[1], found[2]) if found else None
+
+
+def placeholders(blocks: Any) -> Iterator[dict]:
+    """Every `slack_file` object of the blocks that still holds a placeholder id."""
+    if isinstance(blocks, dict):
+        slack_file = blocks.get("slack_file")
+        if isinstance(slack_file, dict) and str(slack_file.get("id", "")).startswith(PLACEHOLDER):
+            yield slack_file
+        for value in blocks.values():
+            if isinstance(value, dict | list):
+                yield from placeholders(value)
+    elif isinstance(blocks, list):
+        for value in blocks:
+            yield from placeholders(value)
+
+
+def media_of(content: dict | None) -> Iterator[tuple[str, dict]]:
+    """(field path, medium) for every medium an item's content holds."""
+    for key in ("image", "audio", "video", "document", "timeseries"):
+        medium = (content or {}).get(key)
+        if isinstance(medium, dict):
+            yield key, medium
+    for index, response in enumerate((content or {}).get("responses") or []):
+        if isinstance(response, dict) and isinstance(response.get("image"), dict):
+            yield f"responses.{index}.image", response["image"]
+
+
+def media_location(medium: dict) -> str:
+    """Where a trainer opens the stored bytes: a local path for the local store (what
+    `datasets`' Image feature and PIL take), else the store's URL (s3://…)."""
+    uri = str(medium.get("uri") or "")
+    if uri.startswith("file://"):
+        return url2pathname(urlsplit(uri).path)
+    return uri
+
+
+def export_reference(medium: dict) -> dict:
+    """A medium as an export row carries it: where it is stored and what it is."""
+    return {
+        "src": medium.get("src"),
+        "uri": medium.get("uri"),
+        "sha256": medium.get("sha256"),
+        "mime": medium.get("mime"),
+        "size": medium.get("size"),
+    }
+
+
+def image_picture(medium: dict, alt: str | None = None) -> Picture:
+    """A stored image's display rendition as a picture of a message."""
+    if not medium.get("sha256"):
+        raise InvalidContent("the image was not stored by the import (no `sha256`)")
+    shown = str(medium.get("alt") or alt or medium.get("src") or "image")[:MAX_ALT_CHARS]
+    return Picture(placeholder(str(medium["sha256"])), shown)
+
+
+class SampleRecord(ItemRecord):
+    """An item showing one medium (the subclass names its field), with an optional text
+    beside it: a caption, a transcript, a model's description."""
+
+    text: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+
+
+def duration(seconds: object) -> str:
+    """A length as people read it: 0:42, 12:05, 1:02:03."""
+    total = round(float(seconds)) if isinstance(seconds, int | float) else 0
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class MediaContent(ContentType):
+    """An item showing one medium (its field is the type's `key`): its renditions as
+    images, a caption of its facts, and the item's text below."""
+
+    noun = "a medium"  # for prompts and alt texts: "an image", "a recording"
+
+    def renditions(self, medium: dict) -> list[str]:
+        """The renditions a message shows, in order (bot/intake/renditions.py makes them)."""
+        return [DISPLAY]
+
+    def caption(self, medium: dict) -> str | None:
+        """A mrkdwn line of the medium's facts above its images (pages, length)."""
+        return None
+
+    def prompt_text(self, medium: dict) -> str:
+        """Text of the medium itself for an LLM prompt (a document's text layer)."""
+        return ""
+
+    def medium(self, content: dict) -> dict:
+        medium = content.get(self.key)
+        if not isinstance(medium, dict) or not medium.get("sha256"):
+            raise InvalidContent(f"`{self.key}` was not stored by the import (no `sha256`)")
+        return medium
+
+    def pictures(self, content: dict) -> tuple[Picture, ...]:
+        medium = self.medium(content)
+        alt = str(medium.get("alt") or medium.get("src") or self.noun)[:MAX_ALT_CHARS]
+        sha256 = str(medium["sha256"])
+        return tuple(Picture(placeholder(sha256, name), alt) for name in self.renditions(medium))
+
+    def parts(
+        self, content: dict, presentation: dict | None, *, focus_reviewed: bool
+    ) -> list[Part]:
+        text = content.get("text")
+        turns = [{"role": "user", "content": text}] if text else []
+        caption = self.caption(self.medium(content))
+        return [Part(None, turns, roles=False, pictures=self.pictures(content), caption=caption)]
+
+    def channel_blocks(self, content: dict) -> list[Block]:
+        blocks: list[Block] = [picture_block(p) for p in self.pictures(content)]
+        caption = self.caption(self.medium(content))
+        if caption:
+            blocks.append(caption_block(caption))
+        if content.get("text"):
+            body = truncate(turn_body({"content": content["text"]}), SECTION_LIMIT)[0]
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=body)))
+        return blocks
+
+    def prompt_variables(self, content: dict) -> dict[str, Any]:
+        # Images reach a vision model as content parts (bot/llm/prelabel.py); a text-only
+        # template sees the item's text and the medium's own text.
+        medium = self.medium(content)
+        text = "\n\n".join(
+            t for t in (str(content.get("text") or ""), self.prompt_text(medium)) if t
+        )
+        return {
+            "conversation": [{"role": "user", "content": text or f"({self.noun})"}],
+            "media": [medium],
+        }

@@ -1,0 +1,153 @@
+"""Media in outgoing messages: a message is built with placeholder file ids
+(bot/content/media.py); before it is sent, each rendition it shows is uploaded to Slack
+once (the SlackFile row is claimed first, so two senders never both upload it) and the
+message waits, without being sent, until files.info shows Slack has processed the file:
+an image block naming an unprocessed file is refused with `invalid_blocks`, so the
+worker holds the row and comes back instead of posting and failing."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine
+
+from bot.content.media import parse_placeholder, placeholders
+from bot.runtime.clock import Clock
+from bot.slack.outbound import SlackOutbound
+from storage import media_queries
+from storage.db import session_scope
+from storage.media_queries import Key
+
+log = logging.getLogger(__name__)
+
+UPLOAD_LEASE = timedelta(minutes=2)
+PROCESSING_POLL_S = 0.5  # how soon a waiting message looks at files.info again
+MAX_UPLOAD_FAILURES = 5  # then the message is failed as one that cannot be shown
+
+
+class Renditions(Protocol):
+    def get_derived(self, sha256: str, name: str) -> bytes | None: ...
+
+
+class MediaWait(Exception):
+    """The message cannot go out yet: a file is being uploaded or processed."""
+
+    def __init__(self, seconds: float, why: str) -> None:
+        super().__init__(why)
+        self.seconds = seconds
+
+
+class MediaUnavailable(Exception):
+    """A rendition the message shows cannot be uploaded (missing from the store, or
+    Slack refused it for good): the message cannot be shown."""
+
+
+def _replace(blocks: Any, ids: dict[str, str]) -> Any:
+    resolved = copy.deepcopy(blocks)
+    for slack_file in placeholders(resolved):
+        slack_file["id"] = ids[str(slack_file["id"])]
+    return resolved
+
+
+def resolve_processed(engine: Engine, blocks: Any) -> Any | None:
+    """The blocks with their placeholders replaced by files Slack has processed already,
+    or None if any is not (the click's response_url render never uploads or waits)."""
+    found = {str(f["id"]) for f in placeholders(blocks)}
+    if not found:
+        return blocks
+    keys = {ref: key for ref in found if (key := parse_placeholder(ref))}
+    with session_scope(engine) as session:
+        rows = media_queries.slack_files(session, set(keys.values()))
+    ids = {}
+    for ref, key in keys.items():
+        row = rows.get(key)
+        if row is None or row.file_id is None or row.ready_at is None:
+            return None
+        ids[ref] = row.file_id
+    return _replace(blocks, ids)
+
+
+@dataclass
+class MediaFiles:
+    engine: Engine
+    outbound: SlackOutbound
+    store: Renditions
+    clock: Clock
+
+    def __post_init__(self) -> None:
+        self._ready: dict[Key, str] = {}  # processed files never change: cache them
+        self._failures: dict[Key, int] = {}
+
+    def resolve(self, blocks: Any) -> Any:
+        """The blocks with every placeholder replaced by a processed Slack file id (the
+        same object when there is none); MediaWait or MediaUnavailable otherwise."""
+        found = {str(f["id"]) for f in placeholders(blocks)}
+        if not found:
+            return blocks
+        ids = {ref: self._file_id(key) for ref in found if (key := parse_placeholder(ref))}
+        return _replace(blocks, ids)
+
+    def _file_id(self, key: Key) -> str:
+        if key in self._ready:
+            return self._ready[key]
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            row = media_queries.slack_files(session, [key]).get(key)
+            if row is not None and row.file_id and row.ready_at is not None:
+                self._ready[key] = row.file_id
+                return row.file_id
+            uploaded = row.file_id if row is not None else None
+            claimed = uploaded is None and media_queries.claim_upload(
+                session, key, now=now, lease=UPLOAD_LEASE
+            )
+        if uploaded is None:
+            if not claimed:
+                raise MediaWait(PROCESSING_POLL_S, "another sender is uploading the file")
+            uploaded = self._upload(key)
+        if not self._processed(key, uploaded):
+            raise MediaWait(PROCESSING_POLL_S, "Slack is processing the file")
+        self._ready[key] = uploaded
+        return uploaded
+
+    def _upload(self, key: Key) -> str:
+        sha256, rendition = key
+        data = self.store.get_derived(sha256, rendition)
+        if data is None:
+            self._release(key)
+            raise MediaUnavailable(f"the store has no {rendition} rendition of {sha256[:12]}")
+        try:
+            file_id = self.outbound.upload_file(
+                filename=f"{sha256[:16]}-{rendition}.png", data=data, title=rendition
+            )
+        except Exception as exc:
+            self._release(key)
+            failures = self._failures[key] = self._failures.get(key, 0) + 1
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else None
+            log.warning("upload of %s failed (%s)", sha256[:12], error or type(exc).__name__)
+            if failures >= MAX_UPLOAD_FAILURES:
+                raise MediaUnavailable(f"upload failed {failures} times: {error or exc}") from exc
+            raise MediaWait(2.0**failures, "the upload failed; trying again") from exc
+        self._failures.pop(key, None)
+        with session_scope(self.engine) as session:
+            media_queries.record_upload(session, key, file_id, now=self.clock.now())
+        return file_id
+
+    def _release(self, key: Key) -> None:
+        with session_scope(self.engine) as session:
+            media_queries.release_upload(session, key)
+
+    def _processed(self, key: Key, file_id: str) -> bool:
+        try:
+            ready = self.outbound.file_ready(file_id)
+        except SlackApiError as exc:
+            log.warning("files.info for %s failed (%s)", file_id, exc.response.get("error"))
+            return False
+        if ready:
+            with session_scope(self.engine) as session:
+                media_queries.mark_ready(session, key, now=self.clock.now())
+        return ready

@@ -1,0 +1,164 @@
+"""The media of records being imported: every `src` fetched once, checked (its type
+sniffed from the bytes, its size within the cap of its media type, decodable), hashed,
+and given the renditions reviewers see; all of it staged on local disk and written to
+the media store only when the whole import is valid, so a refused import stores nothing.
+
+Items are resolved in windows (a few dozen at a time, fetched in parallel): memory stays
+flat however many media an import names. Objects of an import whose database write
+then fails stay in the store unreferenced (content-addressed, they harm nothing)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.audit.chain import canonical_json, content_hash
+from bot.content.media import export_reference, media_of
+from bot.intake.renditions import renditions
+from bot.intake.staging import StagedItem
+from bot.media.checks import check
+from bot.media.errors import MediaError
+from bot.media.fetch import Fetched, FetchError, fetch_many
+from bot.media.limits import MAX_BYTES
+from bot.media.store import MediaStore
+from bot.runtime.settings import get_settings
+
+WINDOW = 64  # items resolved together: their media are fetched in parallel
+
+
+@dataclass(frozen=True)
+class MediaProblem:
+    line: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class Medium:
+    """One medium of one staged item: where it sits in the item, and its media type."""
+
+    item: int  # index in the window
+    path: str  # e.g. "image", "responses.1.image"
+    media_type: str
+    fields: dict  # the item content's own dict for it: facts are written into it
+
+
+@dataclass
+class MediaIntake:
+    store: MediaStore
+    base_dir: Path | None  # relative `src` resolve against it; None: refused (REST API)
+    allow_private: bool = True
+    timeout_s: float = 20.0
+    _folder: Path = field(init=False)
+    _originals: set[str] = field(init=False, default_factory=set)
+    _renditions: set[tuple[str, str]] = field(init=False, default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._folder = Path(tempfile.mkdtemp(prefix="quorum-media-"))
+
+    @classmethod
+    def for_import(
+        cls, base_dir: Path | None, *, from_api: bool = False, store: str | None = None
+    ) -> MediaIntake:
+        """The intake of one import, into the store at `store` (the settings' otherwise)."""
+        settings = get_settings()
+        return cls(
+            MediaStore.open(store or settings.media_store_url()),
+            base_dir=base_dir,
+            allow_private=not from_api or settings.quorum_media_allow_private,
+            timeout_s=settings.quorum_media_fetch_timeout_s,
+        )
+
+    def resolve(self, items: list[StagedItem]) -> Iterator[StagedItem | MediaProblem]:
+        """Each item with its media's facts in its content (and its content hash over
+        them), or the problems of an item whose media could not be taken."""
+        media = [
+            Medium(index, path, path.rsplit(".", 1)[-1], fields)
+            for index, item in enumerate(items)
+            for path, fields in media_of(item.content)
+        ]
+        problems: dict[int, list[str]] = {}
+        remote = [m for m in media if "src" in m.fields]
+        fetched = fetch_many(
+            [str(m.fields["src"]) for m in remote],
+            base_dir=self.base_dir,
+            max_bytes=max((MAX_BYTES[m.media_type] for m in remote), default=0),
+            timeout_s=self.timeout_s,
+            allow_private=self.allow_private,
+        )
+        results = dict(zip((id(m) for m in remote), fetched, strict=True))
+        for medium in media:
+            result = results.get(id(medium))
+            problem = self._take(medium, result)
+            if problem:
+                where = f"{medium.path}.src" if result is not None else medium.path
+                problems.setdefault(medium.item, []).append(f"field `{where}`: {problem}")
+        for index, item in enumerate(items):
+            if index in problems:
+                yield from (MediaProblem(item.line, problem) for problem in problems[index])
+            elif references := [
+                {"field": path, **export_reference(fields)}
+                for path, fields in media_of(item.content)
+            ]:
+                yield item._replace(content_hash=_hash(item), media=references)
+            else:
+                yield item
+
+    def _take(self, medium: Medium, result: Fetched | FetchError | None) -> str | None:
+        """Check, render and stage one medium (`result` None: an inline time series, whose
+        canonical JSON is the stored object); the problem, if it cannot be taken."""
+        if isinstance(result, FetchError):
+            return str(result)
+        inline = result is None
+        data = canonical_json(medium.fields).encode() if result is None else result.data
+        try:
+            facts = check(medium.media_type, b"" if inline else data, medium.fields)
+            made = renditions(medium.media_type, b"" if inline else data, medium.fields, facts)
+        except MediaError as exc:
+            return str(exc)
+        sha256 = hashlib.sha256(data).hexdigest()
+        self._stage(sha256, data)
+        for name, image in made.images.items():
+            self._stage_rendition(sha256, name, image)
+        medium.fields.update(
+            sha256=sha256, mime=facts.mime, size=len(data), uri=self.store.uri(sha256)
+        )
+        medium.fields.update({k: v for k, v in made.facts.items() if v is not None})
+        return None
+
+    def _stage(self, sha256: str, data: bytes) -> None:
+        if sha256 not in self._originals:
+            (self._folder / sha256).write_bytes(data)
+            self._originals.add(sha256)
+
+    def _stage_rendition(self, sha256: str, name: str, data: bytes) -> None:
+        if (sha256, name) not in self._renditions:
+            (self._folder / f"{sha256}.{name}").write_bytes(data)
+            self._renditions.add((sha256, name))
+
+    def commit(self) -> None:
+        """Write what was staged to the store (objects it has already are not rewritten)."""
+        for sha256 in sorted(self._originals):
+            self.store.put((self._folder / sha256).read_bytes())  # a no-op when stored
+        for sha256, name in sorted(self._renditions):
+            if self.store.get_derived(sha256, name) is None:
+                self.store.put_derived(
+                    sha256, name, (self._folder / f"{sha256}.{name}").read_bytes()
+                )
+
+    def close(self) -> None:
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _hash(item: StagedItem) -> str:
+    """The content hash of an item with media: over its content with the media's sha256,
+    so an id imported again with other bytes behind the same `src` is a change."""
+    dump: dict = {"id": item.external_id, **item.content}
+    if item.meta is not None:
+        dump["metadata"] = item.meta
+    if item.gold is not None:
+        dump["gold"] = item.gold
+    return content_hash(dump)

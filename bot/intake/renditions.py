@@ -1,0 +1,48 @@
+"""What the import makes of each medium for reviewers to look at, beside the original:
+PNG renditions Slack shows as images (named as the content types refer to them, see
+bot/content/media.py) and the facts a message or a prompt shows next to them. Made once
+at import, so sending a DM costs an upload, never a render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.content.media import DISPLAY, page_rendition
+from bot.media import audio, documents, images, timeseries, video
+from bot.media.checks import MediaFacts
+
+PAGES_SHOWN = 3  # document pages rendered and shown in the DM
+TEXT_LAYER_CHARS = 20_000  # of a document's text kept for LLM pre-labels
+
+
+@dataclass
+class Renditions:
+    images: dict[str, bytes] = field(default_factory=dict)  # rendition name -> PNG/JPEG
+    facts: dict[str, Any] = field(default_factory=dict)  # written into the item's medium
+
+
+def renditions(media_type: str, data: bytes, spec: dict, facts: MediaFacts) -> Renditions:
+    made = Renditions()
+    if media_type == "image":
+        made.images[DISPLAY] = images.display_png(data)
+        made.facts.update(width=facts.width, height=facts.height)
+    elif media_type == "document":
+        pages = documents.render_pages(data, 0, PAGES_SHOWN)
+        made.images.update({page_rendition(n): png for n, png in enumerate(pages, 1)})
+        made.facts.update(pages=facts.pages)
+        if facts.has_text:
+            made.facts["text_layer"] = documents.text_layer(data, TEXT_LAYER_CHARS)
+    elif media_type == "timeseries":
+        series = timeseries.load(spec, data or None)
+        made.images[DISPLAY] = timeseries.chart_png(series)
+        made.facts.update(rows=facts.rows, summary=timeseries.summary(series))
+    elif media_type == "audio":
+        made.images[DISPLAY] = audio.waveform_png(data)
+        made.facts.update(duration_s=round(facts.duration_s or 0.0, 3))
+    elif media_type == "video":
+        made.images[DISPLAY] = video.poster_png(data)
+        made.facts.update(
+            duration_s=round(facts.duration_s or 0.0, 3), width=facts.width, height=facts.height
+        )
+    return made

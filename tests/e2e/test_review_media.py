@@ -1,0 +1,109 @@
+"""Every media type reviewed in Slack as a label item: a document's first pages, a time
+series' chart with its window summarised, a recording's waveform with its transcript, a
+video's poster frame. Each is rendered at import, uploaded once, shown in the DM after
+Slack processed it, answered, signed off and exported with its media reference."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.e2e.test_review_image import export, image_blocks, settle_until
+from tests.factories import (
+    REVIEWERS,
+    apply,
+    assert_slack_accepted_everything,
+    import_file,
+    kind_config,
+    labels,
+    press,
+    shown,
+    write_items,
+)
+from tests.media.builders import mp4_bytes, pdf_bytes, wav_bytes
+
+LABELS = ["normal", "anomaly", "other"]
+PREDICTION = {"label": "anomaly", "confidence": 0.52, "model": "m-v1"}
+
+ECG_CSV = "t,lead_ii\n" + "".join(
+    f"{t / 10:.1f},{2.0 if 120 <= t <= 145 else 0.1}\n" for t in range(300)
+)
+
+
+def document(folder: Path) -> dict:
+    (folder / "nda-3.pdf").write_bytes(pdf_bytes([f"Clause {n}" for n in range(1, 6)]))
+    return {"document": {"src": "nda-3.pdf"}, "text": "Is clause 4 standard?"}
+
+
+def csv_series(folder: Path) -> dict:
+    (folder / "ecg-9.csv").write_text(ECG_CSV)
+    spec = {"src": "ecg-9.csv", "x": "t", "y": ["lead_ii"], "window": [12.0, 14.5], "unit": "mV"}
+    return {"timeseries": spec}
+
+
+def inline_series(folder: Path) -> dict:
+    x = [t / 10 for t in range(100)]
+    return {"timeseries": {"x": x, "series": {"temp": [20.0 + (t > 50) for t in range(100)]}}}
+
+
+def recording(folder: Path) -> dict:
+    (folder / "call-7.wav").write_bytes(wav_bytes(seconds=2.0))
+    return {"audio": {"src": "call-7.wav"}, "text": "Hi, I want to cancel my plan"}
+
+
+def clip(folder: Path) -> dict:
+    (folder / "clip-5.mp4").write_bytes(mp4_bytes(seconds=2.0))
+    return {"video": {"src": "clip-5.mp4"}}
+
+
+CASES: dict[str, tuple[Callable[[Path], dict], int, list[str]]] = {
+    # content, images in the DM, what the DM says beside them
+    "document": (document, 3, ["*Document* · 5 pages (the first 3 shown)", "clause 4"]),
+    "timeseries csv": (csv_series, 1, ["*lead_ii*: 0.1 to 2 mV", "in the window 12–14.5"]),
+    "timeseries inline": (inline_series, 1, ["*temp*: 20 to 21"]),
+    "audio": (recording, 1, ["*Recording* · 0:02", "cancel my plan"]),
+    "video": (clip, 1, ["*Video* · 0:02 (poster frame)"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_media_type_goes_from_import_to_export(sandbox, clock, tmp_path, case):
+    make, pictures, says = CASES[case]
+    sandbox.emulator.file_processing_s = 0.2
+    apply(sandbox.ctx.engine, kind_config("support-intent", labels=LABELS))
+    item = {"id": "m-1", **make(tmp_path), "prediction": PREDICTION}
+    import_file(sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", [item]))
+
+    reviewers = settle_until(
+        sandbox,
+        clock,
+        lambda: len(sent := [r for r in REVIEWERS if sandbox.dm(r)]) == 3 and sent,
+        what="three review DMs",
+    )
+    requests = [sandbox.latest_dm(r) for r in reviewers]
+    blocks = image_blocks(requests[0])
+    assert len(blocks) == pictures
+    for block in blocks:  # each rendition is a PNG Slack can show, uploaded once
+        data = sandbox.emulator.file_bytes(block["slack_file"]["id"])
+        assert Image.open(io.BytesIO(data)).format == "PNG"
+    assert len(sandbox.emulator.calls_to("files.getUploadURLExternal")) == pictures
+    for text in says:
+        assert text in shown(requests[0]), shown(requests[0])
+    assert_slack_accepted_everything(sandbox)
+
+    for reviewer in reviewers:
+        press(sandbox, reviewer, sandbox.latest_dm(reviewer), "Confirm: anomaly")
+    sandbox.settle()
+    [label] = labels(sandbox)
+    assert label.value == "anomaly"
+    [row] = export(sandbox, tmp_path / "labels.jsonl")
+    [reference] = row["media"]
+    key = next(k for k in ("document", "timeseries", "audio", "video") if k in item)
+    assert reference["field"] == key and len(reference["sha256"]) == 64
+    assert reference["src"] == item[key].get("src")
+    json.dumps(row)  # the row is plain JSON
