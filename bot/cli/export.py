@@ -8,7 +8,9 @@ from pathlib import Path
 import typer
 
 from bot.cli.context import open_context
-from bot.cli.output import errors, progress_bar
+from bot.cli.output import errors, fail, progress_bar
+from bot.exports.media import MediaCopier
+from bot.media.store import MediaStore
 from bot.runtime.settings import get_settings
 
 
@@ -38,6 +40,11 @@ def export(
     pseudonymise: bool = typer.Option(
         False, "--pseudonymise", help="Replace reviewer and lead ids with stable salted hashes."
     ),
+    with_media: Path | None = typer.Option(
+        None,
+        "--with-media",
+        help="Copy the labels' media into this folder; rows then point at the copies.",
+    ),
 ) -> None:
     """Export signed-off labels for training and evaluation, streamed, with provenance."""
     from bot.exports.outputs import open_outputs, parse_when
@@ -55,6 +62,8 @@ def export(
         pseudonymise=pseudonymise,
     )
     request.check()
+    if with_media is not None and out is None and hf_dataset is None:
+        raise fail("--with-media needs --out or --hf-dataset: rows point at the copies from there")
     settings = get_settings()  # refused before the database is touched
     if pseudonymise:
         settings.require_own_secrets("QUORUM_EXPORT_SALT", command="quorum export --pseudonymise")
@@ -64,6 +73,10 @@ def export(
     outputs = open_outputs(fmt, out=out, parquet=parquet, hf_dataset=hf_dataset, ties_out=ties_out)
     with outputs as (sink, ties, where), progress_bar() as bar:
         task = bar.add_task(f"Exporting {format}", total=None)
+        if with_media is not None:
+            base = (out.parent if out is not None else hf_dataset) or Path.cwd()
+            store = MediaStore.open(settings.media_store_url())
+            sink = copier = MediaCopier(sink, store, with_media, relative_to=base.resolve())
         result = run_export(
             ctx.engine,
             request,
@@ -78,6 +91,8 @@ def export(
         )
     summary = f"Exported {result.rows:,} {format} row(s) from {result.labels:,} label(s)"
     summary += f" to {where}" if where else ""
+    if with_media is not None:
+        summary += f", with {copier.copied:,} media file(s) in {with_media}"
     if result.set_aside:
         kept = f"written to {ties_out}" if ties_out else "left out"
         summary += f"; {result.set_aside:,} tie/both-bad pair(s) {kept}"

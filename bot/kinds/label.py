@@ -21,14 +21,10 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.content.audio import AUDIO
 from bot.content.base import ItemRecord, Record
 from bot.content.conversation import CONVERSATION, ConversationRecord
-from bot.content.document import DOCUMENT
-from bot.content.image import IMAGE
 from bot.content.media import MediaContent
-from bot.content.timeseries import TIMESERIES
-from bot.content.video import VIDEO
+from bot.content.samples import MEDIA_SAMPLES
 from bot.kinds.base import (
     DECISION_BLOCK,
     VALUE_ACTION,
@@ -112,9 +108,7 @@ class Label(TaskKind):
     name = "label"
     content = CONVERSATION
     record = LabelRecord
-    other_contents = tuple(
-        _predicted_record(content) for content in (IMAGE, DOCUMENT, AUDIO, VIDEO, TIMESERIES)
-    )
+    other_contents = tuple(_predicted_record(content) for content in MEDIA_SAMPLES)
     shows_suggestion = True
 
     def config_problem(self, config: KindConfig) -> str | None:

@@ -26,6 +26,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.content.conversation import CONVERSATION, ReviewedConversationRecord
+from bot.content.samples import MEDIA_SAMPLES
 from bot.kinds.base import (
     DECISION_BLOCK,
     NO_ANSWERS,
@@ -103,6 +104,7 @@ class Rating(TaskKind):
     name = "rating"
     content = CONVERSATION
     record = ReviewedConversationRecord
+    other_contents = tuple((content, content.record) for content in MEDIA_SAMPLES)
     judges_reviewed_turn = True
 
     @property

@@ -5,6 +5,7 @@ the DPO export in TRL's vision format, which `datasets` loads with the images de
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import datasets
@@ -148,3 +149,39 @@ class _Exports:
 
 def sandbox_exports(sandbox) -> _Exports:  # type: ignore[no-untyped-def]
     return _Exports(sandbox)
+
+
+def test_with_media_copies_the_images_beside_the_export_and_points_rows_at_them(
+    sandbox, clock, tmp_path, monkeypatch, database_url
+):
+    from typer.testing import CliRunner
+
+    from bot.cli.main import app
+
+    png(tmp_path / "gen" / "2a.png", RED)
+    png(tmp_path / "gen" / "2b.png", BLUE)
+    item = {
+        "id": "gen-2",
+        "prompt": [{"role": "user", "content": "A red fox in snow, watercolor"}],
+        "responses": [
+            {"id": "a", "image": {"src": "gen/2a.png"}},
+            {"id": "b", "image": {"src": "gen/2b.png"}},
+        ],
+    }
+    run(sandbox, clock, tmp_path, item, winner="a")
+    out = tmp_path / "export"
+    out.mkdir()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.chdir(out)
+    args = ["export", "-p", "code-preference", "-f", "dpo", "--out", "pairs.jsonl"]
+    result = CliRunner().invoke(app, [*args, "--with-media", "media"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "with 2 media file(s) in media" in result.output
+    [row] = [json.loads(line) for line in (out / "pairs.jsonl").read_text().splitlines()]
+    assert all(path.startswith("media/") and path.endswith(".png") for path in row["images"])
+    monkeypatch.chdir(out)  # the paths are relative to the export: load from there
+    loaded = vision_dataset([row])
+    assert [image.getpixel((0, 0)) for image in loaded[0]["images"]] == [RED, BLUE]
+
+    refused = CliRunner().invoke(app, [*args[:5], "--with-media", "media"])
+    assert refused.exit_code == 2 and "--with-media needs --out" in refused.output

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.e2e.test_review_image import export, image_blocks, settle_until
+from tests.e2e.test_review_image import export, image_blocks, png, settle_until
 from tests.factories import (
     REVIEWERS,
     apply,
@@ -22,6 +22,8 @@ from tests.factories import (
     kind_config,
     labels,
     press,
+    press_in_block,
+    response_of,
     shown,
     write_items,
 )
@@ -107,3 +109,34 @@ def test_each_media_type_goes_from_import_to_export(sandbox, clock, tmp_path, ca
     assert reference["field"] == key and len(reference["sha256"]) == 64
     assert reference["src"] == item[key].get("src")
     json.dumps(row)  # the row is plain JSON
+
+
+def test_an_image_is_rated_per_criterion_and_the_ratings_export_names_it(sandbox, clock, tmp_path):
+    png(tmp_path / "scan.png", (90, 90, 90))
+    apply(sandbox.ctx.engine, kind_config("triage-rating"))
+    item = {"id": "img-r", "image": {"src": "scan.png", "alt": "A scan"}, "text": "Report: clear"}
+    import_file(
+        sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", [item]), name="triage-rating"
+    )
+    reviewer = settle_until(
+        sandbox, clock, lambda: next((r for r in REVIEWERS if sandbox.dm(r)), None), what="a DM"
+    )
+    request = sandbox.latest_dm(reviewer)
+    assert len(image_blocks(request)) == 1 and "Report: clear" in shown(request)
+    assignment = next(
+        b["block_id"].split(":")[1]
+        for b in request["blocks"]
+        if b.get("block_id", "").startswith("rate:")
+    )
+    for criterion in range(3):
+        press_in_block(
+            sandbox,
+            reviewer,
+            sandbox.latest_dm(reviewer),
+            f"rate:{assignment}:{criterion}",
+            "4 – Very good",
+        )
+        sandbox.settle()
+    assert response_of(sandbox, reviewer).value == {"helpfulness": 4, "correctness": 4, "safety": 4}
+    assert "Recorded" in shown(sandbox.latest_dm(reviewer))
+    assert image_blocks(sandbox.latest_dm(reviewer))  # the receipt still shows the scan

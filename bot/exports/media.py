@@ -1,0 +1,86 @@
+"""`quorum export --with-media DIR`: the media of the exported labels copied beside the
+export, and the rows pointing at the copies, so the folder trains on another machine.
+
+Each medium is copied once, named by its sha256 with the extension of its MIME type;
+the rows' `media[].uri` and `images` become paths relative to the export file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from bot.media.sniff import sniff
+from bot.media.store import MediaStore
+
+EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "application/pdf": ".pdf",
+    "audio/wav": ".wav",
+    "audio/mpeg": ".mp3",
+    "audio/ogg": ".ogg",
+    "audio/flac": ".flac",
+    "audio/mp4": ".m4a",
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/webm": ".webm",
+    "video/x-matroska": ".mkv",
+    "text/csv": ".csv",
+    "application/json": ".json",
+}
+
+
+class MediaCopier:
+    """Wraps a row sink: copies what each row references, rewrites the references."""
+
+    def __init__(self, sink: Any, store: MediaStore, folder: Path, relative_to: Path) -> None:
+        self.sink = sink
+        self.store = store
+        self.folder = folder
+        self.relative_to = relative_to
+        self._copied: dict[str, str] = {}  # sha256 -> path written in rows
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def rows(self) -> int:
+        return int(self.sink.rows)
+
+    @property
+    def copied(self) -> int:
+        return len(self._copied)
+
+    def write(self, row: dict[str, Any]) -> None:
+        references = row.get("media")
+        if isinstance(references, list):
+            row = {**row, "media": [self._reference(r) for r in references]}
+        if isinstance(row.get("images"), list):
+            row = {**row, "images": [self._image(location) for location in row["images"]]}
+        self.sink.write(row)
+
+    def close(self) -> None:
+        self.sink.close()
+
+    def _reference(self, reference: dict[str, Any]) -> dict[str, Any]:
+        sha256 = str(reference.get("sha256") or "")
+        if not sha256:
+            return reference
+        return {**reference, "uri": self._copy(sha256, str(reference.get("mime") or ""))}
+
+    def _image(self, location: str) -> str:
+        # `images` hold store locations, whose last part is the object's sha256.
+        return self._copy(Path(location).name, "")
+
+    def _copy(self, sha256: str, mime: str) -> str:
+        if sha256 not in self._copied:
+            data = self.store.get(sha256)  # checked against its hash
+            mime = mime or sniff(data) or ""
+            target = self.folder / f"{sha256}{EXTENSIONS.get(mime, '')}"
+            if not target.exists():
+                partial = target.with_name(f".{target.name}.partial")
+                partial.write_bytes(data)
+                os.replace(partial, target)
+            self._copied[sha256] = os.path.relpath(target, self.relative_to)
+        return self._copied[sha256]
