@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -50,24 +49,3 @@ class ContentType(ABC):
     @abstractmethod
     def prompt_variables(self, content: dict) -> dict[str, Any]:
         """The sample's variables for an LLM prompt template (InvalidContent if unusable)."""
-
-
-def prompt_turns(raw: object, field: str) -> list[dict]:
-    """Turns as {role, content} text for a prompt; a bare string is one user turn."""
-    if isinstance(raw, str):
-        return [{"role": "user", "content": raw}]
-    if not isinstance(raw, list) or not raw:
-        raise InvalidContent(f"item has no `{field}` (a list of {{role, content}} turns)")
-    turns = []
-    for turn in raw:
-        if not isinstance(turn, dict) or "content" not in turn:
-            raise InvalidContent(f"`{field}` holds a turn without `content`")
-        content = turn["content"]
-        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-        turns.append({"role": str(turn.get("role") or "user"), "content": text})
-    return turns
-
-
-def export_turns(turns: Any) -> list[dict]:
-    """Turns as trainers read them: role and content only."""
-    return [{"role": t.get("role"), "content": t.get("content")} for t in turns or []]

@@ -13,16 +13,10 @@ from typing import Any
 from pydantic import Field, model_validator
 from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
-from bot.content.base import (
-    ContentType,
-    InvalidContent,
-    ItemRecord,
-    Record,
-    export_turns,
-    prompt_turns,
-)
+from bot.content.base import ContentType, InvalidContent, ItemRecord, Record
 from bot.content.conversation import Turn, channel_turn_blocks
-from bot.content.media import MediaSource, image_picture, media_location
+from bot.content.media import MediaSource, image_picture, media_location, media_of
+from bot.content.parts import export_turns, prompt_turns, vision_content
 from bot.slack.conversation import Part, picture_block
 from bot.slack.text import SECTION_LIMIT, escape_mrkdwn, truncate
 from bot.slack.wording import say
@@ -134,10 +128,9 @@ class Candidates(ContentType):
 CANDIDATES = Candidates()
 
 
-def _parts_turns(turns: list[dict]) -> list[dict]:
+def _vision_turns(turns: list[dict], images: list[str]) -> list[dict]:
     return [
-        {"role": t.get("role"), "content": [{"type": "text", "text": t.get("content")}]}
-        for t in turns
+        {"role": t.get("role"), "content": vision_content(t.get("content"), images)} for t in turns
     ]
 
 
@@ -154,16 +147,17 @@ def preference_pair(content: dict, better: dict, worse: dict) -> dict[str, Any]:
     every turn's content as typed parts, an `{"type": "image"}` placeholder where each
     image goes, and `images` listing them in placeholder order (their store URIs)."""
     prompt = export_turns(content.get("prompt"))
-    if not (content.get("image") or better.get("image") or worse.get("image")):
+    if not any(True for _ in media_of({**content, "responses": [better, worse]})):
         return {
             "prompt": prompt,
             "chosen": [{"role": "assistant", "content": better.get("content")}],
             "rejected": [{"role": "assistant", "content": worse.get("content")}],
         }
     images: list[str] = []
-    turns = _parts_turns(prompt)
-    if content.get("image"):
+    if content.get("image"):  # the prompt's picture goes before its first turn's parts
         images.append(media_location(content["image"]))
+    turns = _vision_turns(content.get("prompt") or [], images)
+    if content.get("image"):
         first_user = next((t for t in turns if t["role"] == "user"), turns[0])
         first_user["content"].insert(0, {"type": "image"})
     chosen = _completion(better, images)

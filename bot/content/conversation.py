@@ -8,8 +8,10 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
-from bot.content.base import ContentType, InvalidContent, ItemRecord, Record, prompt_turns
-from bot.slack.conversation import Part
+from bot.content.base import ContentType, InvalidContent, ItemRecord, Record
+from bot.content.media import image_picture, media_of
+from bot.content.parts import ContentPart, prompt_turns, turn_text
+from bot.slack.conversation import Part, picture_block
 from bot.slack.text import SECTION_LIMIT, format_turn, truncate
 
 MAX_CHANNEL_TURNS = 6
@@ -18,7 +20,24 @@ CHANNEL_TURN_CHARS = 1200
 
 class Turn(Record):
     role: Literal["system", "user", "assistant", "tool"]
-    content: str
+    content: str | list[ContentPart] = Field(min_length=1)  # text, or OpenAI's parts
+
+
+def shown_turns(turns: list[dict]) -> list[dict]:
+    """Turns as a message shows them: a turn of content parts as its text, with the
+    images (and audio waveforms) of its parts as pictures in its place."""
+    shown = []
+    for turn in turns:
+        content = turn.get("content")
+        if not isinstance(content, list):
+            shown.append(turn)
+            continue
+        pictures = tuple(
+            image_picture(fields, "audio clip" if path.endswith("input_audio") else "image")
+            for path, fields in media_of({"conversation": [turn]})
+        )
+        shown.append({**turn, "content": turn_text(content), "pictures": pictures})
+    return shown
 
 
 class ConversationRecord(ItemRecord):
@@ -47,7 +66,7 @@ def reviewed_turn(content: dict | None) -> int | None:
 def original_response(content: dict | None) -> str:
     """The model response under review (the last assistant turn), or ""."""
     index = reviewed_turn(content)
-    return "" if index is None else str((content or {})["conversation"][index].get("content", ""))
+    return "" if index is None else turn_text((content or {})["conversation"][index].get("content"))
 
 
 def channel_turn_blocks(turns: list[dict], *, budget: int = MAX_CHANNEL_TURNS) -> list[Block]:
@@ -63,6 +82,7 @@ def channel_turn_blocks(turns: list[dict], *, budget: int = MAX_CHANNEL_TURNS) -
     for turn in turns[-budget:]:
         text = truncate(truncate(format_turn(turn), CHANNEL_TURN_CHARS)[0], SECTION_LIMIT)[0]
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+        blocks += [picture_block(p) for p in turn.get("pictures", ())]
     return blocks
 
 
@@ -75,10 +95,10 @@ class Conversation(ContentType):
         self, content: dict, presentation: dict | None, *, focus_reviewed: bool
     ) -> list[Part]:
         focus = reviewed_turn(content) if focus_reviewed else None
-        return [Part(None, list(content.get("conversation", [])), focus=focus)]
+        return [Part(None, shown_turns(content.get("conversation", [])), focus=focus)]
 
     def channel_blocks(self, content: dict) -> list[Block]:
-        return channel_turn_blocks(content.get("conversation") or [])
+        return channel_turn_blocks(shown_turns(content.get("conversation") or []))
 
     def prompt_variables(self, content: dict) -> dict[str, Any]:
         return {"conversation": prompt_turns(content.get("conversation"), "conversation")}

@@ -75,15 +75,38 @@ def placeholders(blocks: Any) -> Iterator[dict]:
             yield from placeholders(value)
 
 
+# Content parts of a turn that hold a medium (bot/content/parts.py): key -> media type.
+PART_MEDIA = {"image_url": "image", "input_audio": "audio"}
+MEDIA_FIELDS = ("image", "audio", "video", "document", "timeseries")
+
+
 def media_of(content: dict | None) -> Iterator[tuple[str, dict]]:
-    """(field path, medium) for every medium an item's content holds."""
-    for key in ("image", "audio", "video", "document", "timeseries"):
-        medium = (content or {}).get(key)
-        if isinstance(medium, dict):
-            yield key, medium
-    for index, response in enumerate((content or {}).get("responses") or []):
+    """(field path, medium) for every medium an item's content holds: its own, its
+    responses' images, and the image and audio parts of its turns."""
+    content = content or {}
+    for key in MEDIA_FIELDS:
+        if isinstance(content.get(key), dict):
+            yield key, content[key]
+    for index, response in enumerate(content.get("responses") or []):
         if isinstance(response, dict) and isinstance(response.get("image"), dict):
             yield f"responses.{index}.image", response["image"]
+    for field in ("conversation", "prompt"):
+        yield from _part_media(content.get(field), field)
+
+
+def _part_media(turns: Any, field: str) -> Iterator[tuple[str, dict]]:
+    for number, turn in enumerate(turns if isinstance(turns, list) else []):
+        parts = turn.get("content") if isinstance(turn, dict) else None
+        for index, part in enumerate(parts if isinstance(parts, list) else []):
+            key = part.get("type") if isinstance(part, dict) else None
+            if key in PART_MEDIA and isinstance(part.get(key), dict):
+                yield f"{field}.{number}.content.{index}.{key}", part[key]
+
+
+def media_type_of(path: str) -> str:
+    """The media type of the medium at a field path from `media_of`."""
+    key = path.rsplit(".", 1)[-1]
+    return PART_MEDIA.get(key, key)
 
 
 def media_location(medium: dict) -> str:
@@ -97,8 +120,11 @@ def media_location(medium: dict) -> str:
 
 def export_reference(medium: dict) -> dict:
     """A medium as an export row carries it: where it is stored and what it is."""
+    src = medium.get("src") or medium.get("url")
+    if src is None or str(src).startswith("data:"):  # the bytes themselves: not repeated
+        src = f"data:{medium.get('mime')},…" if src or "data" in medium else None
     return {
-        "src": medium.get("src"),
+        "src": src,
         "uri": medium.get("uri"),
         "sha256": medium.get("sha256"),
         "mime": medium.get("mime"),

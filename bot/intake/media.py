@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.audit.chain import canonical_json, content_hash
-from bot.content.media import export_reference, media_of
+from bot.content.media import export_reference, media_of, media_type_of
+from bot.content.parts import media_source, source_key
 from bot.intake.renditions import renditions
 from bot.intake.staging import StagedItem
 from bot.media.checks import check
@@ -76,14 +77,14 @@ class MediaIntake:
         """Each item with its media's facts in its content (and its content hash over
         them), or the problems of an item whose media could not be taken."""
         media = [
-            Medium(index, path, path.rsplit(".", 1)[-1], fields)
+            Medium(index, path, media_type_of(path), fields)
             for index, item in enumerate(items)
             for path, fields in media_of(item.content)
         ]
         problems: dict[int, list[str]] = {}
-        remote = [m for m in media if "src" in m.fields]
+        remote = [m for m in media if not _inline_series(m)]
         fetched = fetch_many(
-            [str(m.fields["src"]) for m in remote],
+            [media_source(m.fields) for m in remote],
             base_dir=self.base_dir,
             max_bytes=max((MAX_BYTES[m.media_type] for m in remote), default=0),
             timeout_s=self.timeout_s,
@@ -94,7 +95,7 @@ class MediaIntake:
             result = results.get(id(medium))
             problem = self._take(medium, result)
             if problem:
-                where = f"{medium.path}.src" if result is not None else medium.path
+                where = f"{medium.path}.{source_key(medium.fields)}" if result else medium.path
                 problems.setdefault(medium.item, []).append(f"field `{where}`: {problem}")
         for index, item in enumerate(items):
             if index in problems:
@@ -151,6 +152,10 @@ class MediaIntake:
 
     def close(self) -> None:
         shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _inline_series(medium: Medium) -> bool:
+    return medium.media_type == "timeseries" and "src" not in medium.fields
 
 
 def _hash(item: StagedItem) -> str:

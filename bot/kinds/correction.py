@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 from slack_sdk.models.blocks import Block, InputBlock, PlainTextInputElement
 
-from bot.content.base import export_turns
 from bot.content.conversation import CONVERSATION, ReviewedConversationRecord, original_response
+from bot.content.parts import export_turns
 from bot.kinds.base import (
     DECISION_BLOCK,
     NO_ANSWERS,

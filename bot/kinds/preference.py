@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.content.base import InvalidContent, export_turns
+from bot.content.base import InvalidContent
 from bot.content.candidates import (
     CANDIDATES,
     CandidateResponse,
@@ -35,6 +35,7 @@ from bot.content.candidates import (
     shown_order,
 )
 from bot.content.media import media_location
+from bot.content.parts import export_turns
 from bot.kinds.base import (
     DECISION_BLOCK,
     VALUE_ACTION,

@@ -31,7 +31,6 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.content.base import export_turns
 from bot.content.candidates import (
     CANDIDATES,
     LETTERS,
@@ -41,6 +40,7 @@ from bot.content.candidates import (
     shown_order,
     shuffled_order,
 )
+from bot.content.parts import export_turns
 from bot.kinds.base import (
     DECISION_BLOCK,
     NO_ANSWERS,

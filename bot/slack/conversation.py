@@ -216,8 +216,10 @@ def _part_preview(part: Part, max_chars: int, max_blocks: int) -> tuple[list[Blo
     nearest = sorted(
         (i for i in range(len(turns)) if i != focus), key=lambda i: (i != 0, abs(i - focus), -i)
     )
+    room = max_blocks - len(turns[focus].get("pictures", ()))
     for index in nearest:
-        if used + cost(index) > max_chars or len(chosen) + 3 > max_blocks:
+        room -= len(turns[index].get("pictures", ()))
+        if used + cost(index) > max_chars or len(chosen) + 3 > room:
             break
         chosen.add(index)
         used += cost(index)
@@ -233,6 +235,7 @@ def _part_preview(part: Part, max_chars: int, max_blocks: int) -> tuple[list[Blo
             truncated, hidden = True, 0
         section, was_cut = turn_section(turn, limits[index], role=part.roles)
         blocks.append(section)
+        blocks += [picture_block(p) for p in turn.get("pictures", ())]  # its images, in place
         truncated = truncated or was_cut
     if hidden:
         blocks.append(_gap(hidden))
@@ -257,6 +260,7 @@ def full_blocks(parts: list[Part]) -> list[tuple[Block, int]]:
             for number, chunk in enumerate(chunks):
                 text = heading + chunk if number == 0 else chunk
                 out.append((SectionBlock(text=MarkdownTextObject(text=text)), len(text)))
+            out += [(picture_block(p), 200) for p in turn.get("pictures", ())]
     return out
 
 

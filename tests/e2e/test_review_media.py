@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bot.intake.importer import ImportRejected
 from tests.e2e.test_review_image import export, image_blocks, png, settle_until
 from tests.factories import (
     REVIEWERS,
@@ -140,3 +141,66 @@ def test_an_image_is_rated_per_criterion_and_the_ratings_export_names_it(sandbox
     assert response_of(sandbox, reviewer).value == {"helpfulness": 4, "correctness": 4, "safety": 4}
     assert "Recorded" in shown(sandbox.latest_dm(reviewer))
     assert image_blocks(sandbox.latest_dm(reviewer))  # the receipt still shows the scan
+
+
+def test_image_and_audio_parts_of_a_conversation_show_in_its_place_and_export_as_parts(
+    sandbox, clock, tmp_path
+):
+    import base64
+
+    png(tmp_path / "rash-4.png", (200, 120, 120))
+    audio = base64.b64encode(wav_bytes(seconds=1.0)).decode()
+    apply(sandbox.ctx.engine, kind_config("support-intent", labels=LABELS))
+    item = {
+        "id": "vqa-4",
+        "conversation": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What does this rash look like?"},
+                    {"type": "image_url", "image_url": {"url": "rash-4.png"}},
+                    {"type": "input_audio", "input_audio": {"data": audio, "format": "wav"}},
+                ],
+            },
+            {"role": "assistant", "content": "It looks like contact dermatitis."},
+        ],
+        "prediction": PREDICTION,
+    }
+    import_file(sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", [item]))
+    reviewers = settle_until(
+        sandbox,
+        clock,
+        lambda: len(sent := [r for r in REVIEWERS if sandbox.dm(r)]) == 3 and sent,
+        what="three review DMs",
+    )
+    request = sandbox.latest_dm(reviewers[0])
+    text = shown(request)
+    kinds = [b["type"] for b in request["blocks"]]
+    question = next(i for i, b in enumerate(request["blocks"]) if "rash look like" in json.dumps(b))
+    # The turn's text, then its image and its audio's waveform, then the next turn.
+    assert kinds[question + 1 : question + 3] == ["image", "image"]
+    assert "contact dermatitis" in json.dumps(request["blocks"][question + 3])
+    assert "[image]" in text and "[audio]" in text
+    for reviewer in reviewers:
+        press(sandbox, reviewer, sandbox.latest_dm(reviewer), "Confirm: anomaly")
+    sandbox.settle()
+    [row] = export(sandbox, tmp_path / "labels.jsonl")
+    assert [r["field"] for r in row["media"]] == [
+        "conversation.0.content.1.image_url",
+        "conversation.0.content.2.input_audio",
+    ]
+    assert row["media"][1]["src"] == "data:audio/wav,…"  # the bytes are not repeated
+
+
+def test_a_missing_image_part_refuses_the_import_naming_its_url(sandbox, tmp_path):
+    apply(sandbox.ctx.engine, kind_config("support-intent", labels=LABELS))
+    parts = [
+        {"type": "text", "text": "Look"},
+        {"type": "image_url", "image_url": {"url": "no.png"}},
+    ]
+    item = {"id": "x-1", "conversation": [{"role": "user", "content": parts}]}
+    with pytest.raises(ImportRejected) as refused:
+        import_file(sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", [item]))
+    assert "line 1: field `conversation.0.content.1.image_url.url`: file not found" in str(
+        refused.value
+    )
