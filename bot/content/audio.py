@@ -16,6 +16,7 @@ class Audio(MediaContent):
     key = "audio"
     record = AudioRecord
     noun = "a recording"
+    shares_original = True
 
     def caption(self, medium: dict) -> str | None:
         return say("audio_caption", duration=duration(medium.get("duration_s")))

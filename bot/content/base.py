@@ -49,3 +49,8 @@ class ContentType(ABC):
     @abstractmethod
     def prompt_variables(self, content: dict) -> dict[str, Any]:
         """The sample's variables for an LLM prompt template (InvalidContent if unusable)."""
+
+    def shared_files(self, content: dict) -> list[dict[str, Any]]:
+        """Stored media to share into the review DM's thread as files, for Slack's own
+        player: {sha256, filename, title} each."""
+        return []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -23,6 +24,7 @@ from pydantic import Field
 from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 from bot.content.base import ContentType, InvalidContent, ItemRecord, Record
+from bot.media.limits import EXTENSIONS
 from bot.slack.conversation import Part, Picture, caption_block, picture_block, turn_body
 from bot.slack.text import SECTION_LIMIT, truncate
 
@@ -160,6 +162,7 @@ class MediaContent(ContentType):
     images, a caption of its facts, and the item's text below."""
 
     noun = "a medium"  # for prompts and alt texts: "an image", "a recording"
+    shares_original = False  # the file itself goes to the DM too (sound, film)
 
     def renditions(self, medium: dict) -> list[str]:
         """The renditions a message shows, in order (bot/intake/renditions.py makes them)."""
@@ -178,6 +181,15 @@ class MediaContent(ContentType):
         if not isinstance(medium, dict) or not medium.get("sha256"):
             raise InvalidContent(f"`{self.key}` was not stored by the import (no `sha256`)")
         return medium
+
+    def shared_files(self, content: dict) -> list[dict[str, Any]]:
+        if not self.shares_original:
+            return []
+        medium = self.medium(content)
+        name = PurePosixPath(urlsplit(str(medium.get("src") or "")).path).name
+        stem = (PurePosixPath(name).stem or self.key)[:80]
+        filename = f"{stem}{EXTENSIONS.get(str(medium.get('mime')), '')}"
+        return [{"sha256": medium["sha256"], "filename": filename, "title": filename}]
 
     def pictures(self, content: dict) -> tuple[Picture, ...]:
         medium = self.medium(content)

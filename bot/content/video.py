@@ -15,6 +15,7 @@ class Video(MediaContent):
     key = "video"
     record = VideoRecord
     noun = "a video"
+    shares_original = True
 
     def caption(self, medium: dict) -> str | None:
         return say("video_caption", duration=duration(medium.get("duration_s")))

@@ -31,6 +31,8 @@ MAX_UPLOAD_FAILURES = 5  # then the message is failed as one that cannot be show
 
 
 class Renditions(Protocol):
+    def get(self, sha256: str) -> bytes: ...
+
     def get_derived(self, sha256: str, name: str) -> bytes | None: ...
 
 
@@ -91,6 +93,13 @@ class MediaFiles:
             return blocks
         ids = {ref: self._file_id(key) for ref in found if (key := parse_placeholder(ref))}
         return _replace(blocks, ids)
+
+    def original(self, sha256: str) -> bytes:
+        """The stored medium itself (a file shared for Slack's own player)."""
+        try:
+            return self.store.get(sha256)
+        except LookupError as exc:  # missing, or no longer its hash
+            raise MediaUnavailable(str(exc)) from exc
 
     def _file_id(self, key: Key) -> str:
         if key in self._ready:

@@ -20,6 +20,7 @@ POST_DM = "post_dm"  # open the reviewer's DM, then chat.postMessage
 POST_MESSAGE = "post_message"  # chat.postMessage to a channel (optionally in a thread)
 UPDATE_MESSAGE = "update_message"  # chat.update of a message we posted earlier
 PUBLISH_HOME = "publish_home"  # views.publish of a user's App Home
+SHARE_FILE = "share_file"  # upload a stored medium into a thread (Slack's own player)
 
 # How long a stale App Home waits for more changes before it is published: a reviewer
 # answering one item after another gets one publish every few seconds, not one each.

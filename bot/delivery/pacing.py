@@ -58,6 +58,8 @@ LIMITS: dict[str, Limit] = {
     "views.publish": Limit(per_minute=100, burst=20),  # Tier 4
     "views.update": Limit(per_minute=100, burst=20),  # Tier 4
     "users.info": Limit(per_minute=100, burst=20),  # Tier 4
+    # A file shared into a DM: getUploadURLExternal and completeUploadExternal, Tier 4.
+    "files.completeUploadExternal": Limit(per_minute=100, burst=20),
 }
 DEFAULT_LIMIT = Limit(per_minute=20, burst=5)  # Tier 2, for anything not listed
 CUT_ON_429 = 0.7  # rate_factor *= this on a 429 pacing did not foresee

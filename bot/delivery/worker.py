@@ -67,7 +67,7 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 POSTS = (outbox.POST_DM, outbox.POST_MESSAGE)
-KNOWN_OPERATIONS = (*POSTS, outbox.UPDATE_MESSAGE, outbox.PUBLISH_HOME)
+KNOWN_OPERATIONS = (*POSTS, outbox.UPDATE_MESSAGE, outbox.PUBLISH_HOME, outbox.SHARE_FILE)
 # The person cannot be reached at all: their review goes to someone else.
 UNREACHABLE_ERRORS = {
     "channel_not_found",
@@ -374,6 +374,19 @@ class DeliveryWorker:
                 text=payload["text"],
                 blocks=payload["blocks"],  # outbox.enqueue_update always stores them
             )
+        if plan.operation == outbox.SHARE_FILE:
+            assert plan.target is not None  # _prepare holds the row until it is known
+            if self.media is None:
+                raise MediaUnavailable("this worker has no media store")
+            plan.method = "files.completeUploadExternal"
+            file_id = self.outbound.upload_file(
+                filename=payload["filename"],
+                data=self.media.original(payload["sha256"]),
+                title=payload.get("title"),
+                channel=plan.target["channel"],
+                thread_ts=plan.target["ts"],
+            )
+            return {"channel": plan.target["channel"], "file": file_id}
         plan.method = "views.publish"
         view = payload.get("view") or self._home_view(payload["user"])
         self.outbound.publish_home(payload["user"], view, payload.get("hash"))
@@ -545,6 +558,8 @@ class DeliveryWorker:
             return buckets_for("chat.postMessage", channel)
         if row.operation == outbox.UPDATE_MESSAGE:
             return ["chat.update"]
+        if row.operation == outbox.SHARE_FILE:
+            return ["files.completeUploadExternal"]
         return ["views.publish"]
 
     def _pace(

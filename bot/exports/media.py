@@ -10,27 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bot.media.limits import EXTENSIONS
 from bot.media.sniff import sniff
 from bot.media.store import MediaStore
-
-EXTENSIONS = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/gif": ".gif",
-    "image/webp": ".webp",
-    "application/pdf": ".pdf",
-    "audio/wav": ".wav",
-    "audio/mpeg": ".mp3",
-    "audio/ogg": ".ogg",
-    "audio/flac": ".flac",
-    "audio/mp4": ".m4a",
-    "video/mp4": ".mp4",
-    "video/quicktime": ".mov",
-    "video/webm": ".webm",
-    "video/x-matroska": ".mkv",
-    "text/csv": ".csv",
-    "application/json": ".json",
-}
 
 
 class MediaCopier:

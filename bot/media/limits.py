@@ -36,6 +36,26 @@ ALLOWED_MIME: dict[str, frozenset[str]] = {
     "timeseries": frozenset({"text/csv"}),
 }
 
+# The file name extension of each sniffed MIME type (copies and shares of the originals).
+EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "application/pdf": ".pdf",
+    "audio/wav": ".wav",
+    "audio/mpeg": ".mp3",
+    "audio/ogg": ".ogg",
+    "audio/flac": ".flac",
+    "audio/mp4": ".m4a",
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/webm": ".webm",
+    "video/x-matroska": ".mkv",
+    "text/csv": ".csv",
+    "application/json": ".json",
+}
+
 # Lower than Pillow's own MAX_IMAGE_PIXELS (about 89 Mpx, where it only warns): a 50 Mpx
 # RGBA decode is 200 MB, the most one image may cost.
 MAX_IMAGE_PIXELS = 50_000_000

@@ -94,7 +94,18 @@ def test_each_media_type_goes_from_import_to_export(sandbox, clock, tmp_path, ca
     for block in blocks:  # each rendition is a PNG Slack can show, uploaded once
         data = sandbox.emulator.file_bytes(block["slack_file"]["id"])
         assert Image.open(io.BytesIO(data)).format == "PNG"
-    assert len(sandbox.emulator.calls_to("files.getUploadURLExternal")) == pictures
+    renditions_uploaded = pictures
+    key = next(k for k in ("document", "timeseries", "audio", "video") if k in item)
+    if key in ("audio", "video"):  # the file itself too, in each DM's thread: Slack's player
+        for reviewer, request in zip(reviewers, requests, strict=True):
+            [share] = [m for m in sandbox.dm(reviewer) if m.get("files")]
+            assert share["thread_ts"] == request["ts"]
+            [shared] = share["files"]
+            original = (tmp_path / item[key]["src"]).read_bytes()
+            assert sandbox.emulator.file_bytes(shared["id"]) == original
+            assert shared["name"] == item[key]["src"]
+        renditions_uploaded += len(reviewers)
+    assert len(sandbox.emulator.calls_to("files.getUploadURLExternal")) == renditions_uploaded
     for text in says:
         assert text in shown(requests[0]), shown(requests[0])
     assert_slack_accepted_everything(sandbox)
@@ -106,7 +117,6 @@ def test_each_media_type_goes_from_import_to_export(sandbox, clock, tmp_path, ca
     assert label.value == "anomaly"
     [row] = export(sandbox, tmp_path / "labels.jsonl")
     [reference] = row["media"]
-    key = next(k for k in ("document", "timeseries", "audio", "video") if k in item)
     assert reference["field"] == key and len(reference["sha256"]) == 64
     assert reference["src"] == item[key].get("src")
     json.dumps(row)  # the row is plain JSON

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from bot.audit.chain import record_event
 from bot.config.project import ProjectConfig
 from bot.delivery import outbox
+from bot.kinds.registry import kind_of
 from bot.slack.review import build_review_request, presentation_for
 from bot.workflow.intake.prelabel import suggestion_for
 from bot.workflow.intake.staffing import reviewer_pool
@@ -57,6 +58,7 @@ def assign_reviewers(
         return []
     chosen = choose_reviewers(session, item, config, needed=needed, rng=rng)
     suggestion = suggestion_for(session, config, item.id) if chosen else None
+    content_type = kind_of(config).content_for(item.content)
     created = []
     for reviewer in chosen:
         assignment = Assignment(
@@ -78,6 +80,16 @@ def assign_reviewers(
             item_id=item.id,
             assignment_id=assignment.id,
         )
+        for number, shared in enumerate(content_type.shared_files(item.content)):
+            outbox.enqueue(  # in the DM's thread, once the DM is posted
+                session,
+                outbox.SHARE_FILE,
+                {"thread_of": {"assignment_id": assignment.id}, **shared},
+                key=f"review:assignment:{assignment.id}:file:{number}",
+                now=now,
+                item_id=item.id,
+                assignment_id=assignment.id,
+            )
         record_event(
             session,
             "assigned",
