@@ -174,9 +174,7 @@ def submit_items(
         config = project_config(session, project)
     # Validated outside the transaction: SQLite's write lock is not held meanwhile.
     try:
-        staged = validate_items(
-            items, config, limits=limits, media_store=ctx.settings.media_store_url()
-        )
+        staged = validate_items(items, config, limits=limits, settings=ctx.settings)
     except ImportRejected as exc:
         raise _refused(exc) from None
     try:

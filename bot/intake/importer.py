@@ -30,6 +30,7 @@ from bot.intake.media import WINDOW, MediaIntake, MediaProblem
 from bot.intake.reading import FileUnreadable, read_records
 from bot.intake.records import RecordError, validate_record
 from bot.intake.staging import IdIndex, StagedItem, StagedItems, stage_item
+from bot.runtime.settings import Settings
 from storage import bulk, queries
 from storage.models import Item, ItemStatus, Project, utcnow
 
@@ -135,15 +136,12 @@ class _Stager:
         staged: StagedItems,
         problems: _Problems,
         base_dir: Path | None,
-        *,
-        from_api: bool,
-        store: str | None,
+        settings: Settings | None,
     ) -> None:
         self.staged = staged
         self.problems = problems
         self.base_dir = base_dir
-        self.from_api = from_api
-        self.store = store
+        self.settings = settings
         self.intake: MediaIntake | None = None
         self.window: list[StagedItem] = []
 
@@ -162,9 +160,7 @@ class _Stager:
                 self.staged.add(item)
             return
         if self.intake is None:
-            self.intake = MediaIntake.for_import(
-                self.base_dir, from_api=self.from_api, store=self.store
-            )
+            self.intake = MediaIntake.for_import(self.base_dir, self.settings)
         for result in self.intake.resolve(window):
             if isinstance(result, MediaProblem):
                 self.problems.add(result.line, result.problem)
@@ -196,16 +192,16 @@ def validate_file(
     config: ProjectConfig,
     *,
     limits: ItemLimits | None = None,
-    media_store: str | None = None,
+    settings: Settings | None = None,
 ) -> StagedItems:
     """Every record of the file, validated and staged; raise ImportRejected naming each
     bad line (and field) when there is any. Reads the file as a stream: memory stays flat
-    however long it is. Media go to `media_store` (QUORUM_MEDIA_STORE's otherwise) once
-    the whole file is valid."""
+    however long it is. Media go to the media store of `settings` (the environment's
+    otherwise) once the whole file is valid."""
     limits = limits or ItemLimits.from_settings()
     problems = _Problems(limits.max_problems)
     staged = StagedItems()
-    stager = _Stager(staged, problems, path.resolve().parent, from_api=False, store=media_store)
+    stager = _Stager(staged, problems, path.resolve().parent, settings)
     ids = IdIndex()
     try:
         for raw in read_records(path, limits):
@@ -253,7 +249,7 @@ def validate_items(
     config: ProjectConfig,
     *,
     limits: ItemLimits | None = None,
-    media_store: str | None = None,
+    settings: Settings | None = None,
 ) -> StagedItems:
     """`validate_file` for records already parsed (JSON values, as the lines of a JSONL
     file would give them): every record validated and staged, or ImportRejected naming
@@ -261,7 +257,7 @@ def validate_items(
     limits = limits or ItemLimits.from_settings()
     problems = _Problems(limits.max_problems)
     staged = StagedItems(unit="item")
-    stager = _Stager(staged, problems, None, from_api=True, store=media_store)
+    stager = _Stager(staged, problems, None, settings)
     first: dict[str, int] = {}
     for index, data in enumerate(items):
         try:

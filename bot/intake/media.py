@@ -26,7 +26,7 @@ from bot.media.errors import MediaError
 from bot.media.fetch import Fetched, FetchError, fetch_many
 from bot.media.limits import MAX_BYTES
 from bot.media.store import MediaStore
-from bot.runtime.settings import get_settings
+from bot.runtime.settings import Settings, get_settings
 
 WINDOW = 64  # items resolved together: their media are fetched in parallel
 
@@ -61,15 +61,15 @@ class MediaIntake:
         self._folder = Path(tempfile.mkdtemp(prefix="quorum-media-"))
 
     @classmethod
-    def for_import(
-        cls, base_dir: Path | None, *, from_api: bool = False, store: str | None = None
-    ) -> MediaIntake:
-        """The intake of one import, into the store at `store` (the settings' otherwise)."""
-        settings = get_settings()
+    def for_import(cls, base_dir: Path | None, settings: Settings | None = None) -> MediaIntake:
+        """The intake of one import. Without an import folder (`base_dir` None: items
+        pushed over the REST API) private addresses are refused unless the settings
+        allow them."""
+        settings = settings or get_settings()
         return cls(
-            MediaStore.open(store or settings.media_store_url()),
+            MediaStore.open(settings.media_store_url()),
             base_dir=base_dir,
-            allow_private=not from_api or settings.quorum_media_allow_private,
+            allow_private=base_dir is not None or settings.quorum_media_allow_private,
             timeout_s=settings.quorum_media_fetch_timeout_s,
         )
 

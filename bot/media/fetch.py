@@ -310,7 +310,8 @@ class _Fetcher:
                 )
                 raise FetchError(
                     f"{shown(str(url))} refused: {where} {problem}; media of items pushed "
-                    "over the API may come only from public hosts"
+                    "over the API may come only from public hosts (a private network's "
+                    "need QUORUM_MEDIA_ALLOW_PRIVATE=true)"
                 )
 
     def _fetch_http(self, text: str, src: str) -> Fetched:

@@ -24,7 +24,7 @@ from bot.exports.outputs import open_outputs
 from bot.exports.run import ExportRequest, check_export, run_export
 from bot.intake.importer import import_records, validate_file
 from bot.kinds.registry import kind_of
-from bot.media.store import default_location
+from bot.runtime.settings import get_settings
 from bot.sandbox.harness import SlackSandbox
 from bot.workflow.project_versions import apply_project
 from storage import queries
@@ -49,6 +49,8 @@ def _load_examples(database_url: str, *, llm_assist: bool = False) -> dict[int, 
     engine = make_engine(database_url)
     upgrade_schema(engine)
     configs: dict[int, ProjectConfig] = {}
+    # The demo's own database, and so its media store beside it (unless one is set).
+    settings = get_settings().model_copy(update={"database_url": database_url})
     with session_scope(engine) as session:
         for name in EXAMPLE_PROJECTS:
             config = demo_config(load_project_file(EXAMPLES_DIR / f"{name}.yml"))
@@ -58,9 +60,7 @@ def _load_examples(database_url: str, *, llm_assist: bool = False) -> dict[int, 
                 config = enable_llm_assist(config)
             apply_project(session, config, actor="demo")
             project = session.exec(select(Project).where(Project.name == name)).one()
-            records = validate_file(
-                EXAMPLES_DIR / f"{name}.jsonl", config, media_store=default_location(database_url)
-            )
+            records = validate_file(EXAMPLES_DIR / f"{name}.jsonl", config, settings=settings)
             import_records(session, project, records, source=f"{name}.jsonl", actor="demo")
             assert project.id is not None  # loaded from the database, so it has its key
             configs[project.id] = config
