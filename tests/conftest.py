@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +28,6 @@ PG_ADMIN_URL = os.environ.get("QUORUM_TEST_PG", "postgresql://127.0.0.1:5432/tes
 # inherit the environment): the published default audit key and export salt are
 # accepted. Tests of the refusal outside dev mode delete it with monkeypatch.
 os.environ["QUORUM_DEV"] = "1"
-# Imported media go to a folder of the run's own, never into the working folder.
-os.environ.setdefault("QUORUM_MEDIA_STORE", tempfile.mkdtemp(prefix="quorum-test-media-"))
 
 
 def _postgres_available() -> str | None:
@@ -39,6 +36,15 @@ def _postgres_available() -> str | None:
             return None
     except psycopg.Error as exc:
         return str(exc).strip().splitlines()[0]
+
+
+@pytest.fixture(autouse=True)
+def media_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own media store (never the working folder): what one test stores is
+    not another's, and `quorum` processes a test starts inherit it."""
+    folder = tmp_path_factory.mktemp("media")
+    monkeypatch.setenv("QUORUM_MEDIA_STORE", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

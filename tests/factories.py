@@ -6,6 +6,7 @@ are in the conftest.py files."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -743,3 +744,62 @@ def add_webhook(
         return add(
             session, project=project, url=url, events=events, allow_private=True, now=utcnow()
         ).secret
+
+
+# --- media ----------------------------------------------------------------------------------
+
+
+def png_file(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
+    """A one-colour PNG written to `path` (folders made); its bytes."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def image_blocks(message: dict) -> list[dict]:
+    return [b for b in message.get("blocks", []) if b.get("type") == "image"]
+
+
+def settle_until(sandbox, clock, predicate, *, what: str):  # type: ignore[no-untyped-def]
+    """Settle, letting time pass on both clocks (the emulator processes files on the real
+    one, the bot waits on the frozen one) until `predicate` holds; what it returned."""
+    for _ in range(40):
+        sandbox.settle()
+        if found := predicate():
+            return found
+        time.sleep(0.05)
+        clock.advance(seconds=1)
+    raise AssertionError(f"never saw {what}")
+
+
+def dms_to_reviewers(sandbox, clock, count: int = 3) -> list[str]:  # type: ignore[no-untyped-def]
+    """The reviewers who got a review DM, once `count` have (media may take a moment)."""
+    return settle_until(
+        sandbox,
+        clock,
+        lambda: len(sent := [r for r in REVIEWERS if sandbox.dm(r)]) == count and sent,
+        what=f"{count} review DM(s)",
+    )
+
+
+def export_rows(  # type: ignore[no-untyped-def]
+    sandbox, out: Path, *, project: str = "support-intent", fmt: str = "labels", parquet=False
+) -> list[dict]:
+    """Run an export of the sandbox's database to `out`; its rows as a consumer reads them."""
+    import pyarrow.parquet as pq
+
+    from bot.exports.outputs import open_outputs
+    from bot.exports.run import ExportRequest, run_export
+
+    request = ExportRequest(project=project, format=fmt)
+    with open_outputs(request.check(), out=out, parquet=parquet) as (sink, ties, _):
+        run_export(
+            sandbox.ctx.engine, request, sink=sink, ties=ties, now=sandbox.clock.now(), salt="s"
+        )
+    if parquet:
+        return pq.read_table(out).to_pylist()
+    return [json.loads(line) for line in out.read_text().splitlines()]

@@ -98,7 +98,7 @@ class Provenance(BaseModel):
 
 class MediaReference(BaseModel):
     field: str = Field(description="Where the item holds it: image, responses.0.image, …")
-    src: str = Field(description="The `src` the item was imported with")
+    src: str | None = Field(description="The `src` the item was imported with (None: inline)")
     uri: str = Field(description="Where Quorum's media store keeps the bytes")
     sha256: str
     mime: str = Field(description="Sniffed from the bytes")

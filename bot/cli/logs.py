@@ -18,6 +18,10 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 SLACK_TOKEN = re.compile(r"\b(xox[a-z](?:\.xox[a-z])?|xapp)-[A-Za-z0-9-]+")
 # Quorum's own: REST API tokens (`quorum token create`) and webhook signing secrets.
 QUORUM_SECRET = re.compile(r"\b(qrm|whsec)_[A-Za-z0-9_-]{8,}")
+# Credentials inside URLs: a user:password, and query strings (presigned object-store
+# URLs carry their signature there; httpx logs every URL it fetches).
+URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.IGNORECASE)
+URL_QUERY = re.compile(r"(\bhttps?://[^\s?#\"']+)\?[^\s#\"']+", re.IGNORECASE)
 # At DEBUG these libraries log whole request and message bodies (slack_sdk: the JSON sent
 # and received; Socket Mode: every frame): they stay at INFO whatever the level asked.
 BODY_LOGGERS = ("slack_bolt", "slack_sdk", "urllib3", "uvicorn", "httpx", "httpcore", "openai")
@@ -25,8 +29,8 @@ SHORTEST_SECRET = 8  # shorter values would redact ordinary words; real secrets 
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces Slack tokens (by shape) and the given secret values (exactly) in the
-    record's message, arguments and exception text."""
+    """Replaces Slack tokens (by shape), URL credentials and query strings, and the given
+    secret values (exactly) in the record's message, arguments and exception text."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
@@ -37,6 +41,8 @@ class RedactSecrets(logging.Filter):
         # Tokens by shape first, so a configured one still shows which kind it was.
         text = SLACK_TOKEN.sub(lambda match: f"{match[1]}-[redacted]", text)
         text = QUORUM_SECRET.sub(lambda match: f"{match[1]}_[redacted]", text)
+        text = URL_USERINFO.sub(lambda match: f"{match[1]}[redacted]@", text)
+        text = URL_QUERY.sub(lambda match: f"{match[1]}?[redacted]", text)
         for secret in self.secrets:
             text = text.replace(secret, "[redacted]")
         return text

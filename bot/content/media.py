@@ -134,12 +134,21 @@ def export_reference(medium: dict) -> dict:
     }
 
 
+def alt_text(medium: dict, default: str) -> str:
+    """What an image block says for people who cannot see it: the item's `alt`, else
+    the file's name (never a URL's credentials or query, never a data: URI)."""
+    if medium.get("alt"):
+        return str(medium["alt"])[:MAX_ALT_CHARS]
+    src = str(medium.get("src") or medium.get("url") or "")
+    name = "" if src.startswith("data:") else PurePosixPath(urlsplit(src).path).name
+    return (name or default)[:MAX_ALT_CHARS]
+
+
 def image_picture(medium: dict, alt: str | None = None) -> Picture:
     """A stored image's display rendition as a picture of a message."""
     if not medium.get("sha256"):
         raise InvalidContent("the image was not stored by the import (no `sha256`)")
-    shown = str(medium.get("alt") or alt or medium.get("src") or "image")[:MAX_ALT_CHARS]
-    return Picture(placeholder(str(medium["sha256"])), shown)
+    return Picture(placeholder(str(medium["sha256"])), alt_text(medium, alt or "image"))
 
 
 class SampleRecord(ItemRecord):
@@ -165,8 +174,9 @@ class MediaContent(ContentType):
     shares_original = False  # the file itself goes to the DM too (sound, film)
 
     def renditions(self, medium: dict) -> list[str]:
-        """The renditions a message shows, in order (bot/intake/renditions.py makes them)."""
-        return [DISPLAY]
+        """The renditions a message shows, in order, as the import made and named them
+        (bot/intake/renditions.py)."""
+        return [str(name) for name in medium.get("renditions") or [DISPLAY]]
 
     def caption(self, medium: dict) -> str | None:
         """A mrkdwn line of the medium's facts above its images (pages, length)."""
@@ -193,7 +203,7 @@ class MediaContent(ContentType):
 
     def pictures(self, content: dict) -> tuple[Picture, ...]:
         medium = self.medium(content)
-        alt = str(medium.get("alt") or medium.get("src") or self.noun)[:MAX_ALT_CHARS]
+        alt = alt_text(medium, self.noun)
         sha256 = str(medium["sha256"])
         return tuple(Picture(placeholder(sha256, name), alt) for name in self.renditions(medium))
 

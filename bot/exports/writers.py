@@ -81,6 +81,13 @@ class ParquetSink:
         self._writer = pq.ParquetWriter(str(path), schema)
 
     def write(self, row: dict[str, Any]) -> None:
+        extra = set(row) - set(self._columns)
+        if extra:  # dropping them would lose data silently (images of a vision pair)
+            raise ExportError(
+                f"row {row.get('id')!r} has {', '.join(sorted(extra))}, which this format's "
+                "Parquet schema does not hold: export it as JSONL (without --parquet or "
+                "--hf-dataset); `datasets` loads that file as it is"
+            )
         for name, values in self._columns.items():
             value = row.get(name)
             if name in self.json_columns and value is not None:

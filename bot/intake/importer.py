@@ -168,14 +168,19 @@ class _Stager:
                 self.staged.add(result)
 
     def finish(self) -> None:
-        """Store the media if the input was valid; drop what was staged for them."""
-        self.flush()
+        """Hand the staged media to the staged items if the input was valid (stored by
+        import_records), else drop them."""
         try:
-            if self.intake is not None and not self.problems:
-                self.intake.commit()
+            self.flush()
         finally:
-            if self.intake is not None:
+            if self.intake is not None and self.problems:
                 self.intake.close()
+            elif self.intake is not None:
+                self.staged.media = self.intake
+
+    def discard(self) -> None:
+        if self.intake is not None:
+            self.intake.close()
 
 
 def _ids_at(path: Path, lines: set[int], limits: ItemLimits) -> dict[int, str]:
@@ -196,8 +201,9 @@ def validate_file(
 ) -> StagedItems:
     """Every record of the file, validated and staged; raise ImportRejected naming each
     bad line (and field) when there is any. Reads the file as a stream: memory stays flat
-    however long it is. Media go to the media store of `settings` (the environment's
-    otherwise) once the whole file is valid."""
+    however long it is. The items' media are fetched, checked and staged too; they go to
+    the media store of `settings` (the environment's otherwise) when import_records has
+    taken every item."""
     limits = limits or ItemLimits.from_settings()
     problems = _Problems(limits.max_problems)
     staged = StagedItems()
@@ -224,7 +230,7 @@ def validate_file(
         repeats, named = [], {}
     except OSError as exc:
         staged.close()
-        stager.finish()
+        stager.discard()
         if exc.errno == errno.ENOSPC:  # staging the items (or the file itself is on it)
             problem = (
                 f"no space left on the disk of {tempfile.gettempdir()} (TMPDIR) to stage the items"
@@ -441,6 +447,7 @@ def import_records(
             progress(len(batch))
     if problems:
         raise problems.rejection(source, unit=records.unit, error=ItemsConflict)
+    records.store_media()  # every item was taken: now their media may be stored
     return report
 
 

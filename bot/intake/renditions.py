@@ -5,9 +5,11 @@ at import, so sending a DM costs an upload, never a render."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.audit.chain import canonical_json
 from bot.content.media import DISPLAY, page_rendition
 from bot.media import audio, documents, images, timeseries, video
 from bot.media.checks import MediaFacts
@@ -22,7 +24,11 @@ class Renditions:
     facts: dict[str, Any] = field(default_factory=dict)  # written into the item's medium
 
 
-def renditions(media_type: str, data: bytes, spec: dict, facts: MediaFacts) -> Renditions:
+def renditions(
+    media_type: str, data: bytes, spec: dict, facts: MediaFacts, sha256: str
+) -> Renditions:
+    """What reviewers see of a medium (`spec`: the item's fields for it), in the order a
+    message shows it; stored beside the original, under these names."""
     made = Renditions()
     if media_type == "image":
         made.images[DISPLAY] = images.display_png(data)
@@ -35,7 +41,9 @@ def renditions(media_type: str, data: bytes, spec: dict, facts: MediaFacts) -> R
             made.facts["text_layer"] = documents.text_layer(data, TEXT_LAYER_CHARS)
     elif media_type == "timeseries":
         series = timeseries.load(spec, data or None)
-        made.images[DISPLAY] = timeseries.chart_png(series)
+        # Named by what it draws: two items may chart other columns of one CSV.
+        drawn = hashlib.sha256(f"{sha256}:{canonical_json(spec)}".encode()).hexdigest()
+        made.images[f"chart-{drawn[:16]}"] = timeseries.chart_png(series)
         made.facts.update(rows=facts.rows, summary=timeseries.summary(series))
     elif media_type == "audio":
         made.images[DISPLAY] = audio.waveform_png(data)

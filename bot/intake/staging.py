@@ -15,7 +15,7 @@ import pickle
 import tempfile
 from array import array
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -23,6 +23,12 @@ from bot.audit.chain import content_hash
 from bot.content.base import ItemRecord
 
 BATCH = 1000  # items per staged batch, and per round of database writes
+
+
+class MediaStaging(Protocol):
+    def store_staged(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class StagedItem(NamedTuple):
@@ -60,6 +66,9 @@ class StagedItems:
         self.unit = unit
         # Held open for the stage's life, closed by close() or when it is collected.
         self._file = tempfile.TemporaryFile(prefix="quorum-import-")  # noqa: SIM115
+        # The items' media, staged too (bot/intake/media.py): stored by import_records
+        # once the database took every item.
+        self.media: MediaStaging | None = None
         self._pending: list[StagedItem] = []
         self._count = 0
 
@@ -91,8 +100,14 @@ class StagedItems:
         for batch in self.batches():
             yield from batch
 
+    def store_media(self) -> None:
+        if self.media is not None:
+            self.media.store_staged()
+
     def close(self) -> None:
         self._file.close()
+        if self.media is not None:
+            self.media.close()
 
 
 def stage_records(records: Iterable[tuple[int, ItemRecord]]) -> StagedItems:

@@ -103,6 +103,12 @@ def summary(series: Series) -> dict[str, dict[str, Any]]:
     return result
 
 
+def _plain(text: str) -> str:
+    """Text from the data as matplotlib draws it literally: `$…$` would be parsed as
+    math (and a malformed formula raises)."""
+    return text.replace("$", r"\$")
+
+
 def chart_png(series: Series, max_panels: int = 4, max_points: int = 2000) -> bytes:
     """The chart of `chart_figure` as PNG bytes."""
     figure = chart_figure(series, max_panels=max_panels, max_points=max_points)
@@ -132,14 +138,14 @@ def chart_figure(series: Series, max_panels: int = 4, max_points: int = 2000) ->
         keep = _minmax_indices(series.y[name][visible], max_points)
         axes.plot(x[keep], series.y[name][visible][keep], color=_LINE_COLOUR, linewidth=0.9)
         unit = series.unit_of(name)
-        axes.set_ylabel(f"{name} ({unit})" if unit else name, fontsize=10)
+        axes.set_ylabel(_plain(f"{name} ({unit})" if unit else name), fontsize=10)
         axes.grid(alpha=0.3, linewidth=0.5)
         axes.tick_params(labelsize=9)
         if series.window is not None:
             axes.axvspan(*series.window, color=_WINDOW_COLOUR, alpha=0.35, linewidth=0, zorder=0)
             for edge in series.window:
                 axes.axvline(edge, color="#c05621", linewidth=0.8, linestyle="--", zorder=1)
-    axes_list[-1].set_xlabel(series.x_name, fontsize=10)
+    axes_list[-1].set_xlabel(_plain(series.x_name), fontsize=10)
     axes_list[-1].set_xlim(low, high)
     if series.window is not None:
         start, end = series.window
@@ -155,13 +161,13 @@ def chart_figure(series: Series, max_panels: int = 4, max_points: int = 2000) ->
         )
     title = _title(series, low, high)
     if title:
-        figure.suptitle(title, fontsize=10, x=0.01, ha="left")
+        figure.suptitle(_plain(title), fontsize=10, x=0.01, ha="left")
     if hidden:
         listed = ", ".join(hidden[:6]) + (", ..." if len(hidden) > 6 else "")
         figure.text(
             0.01,
             0.005,
-            f"{len(hidden)} more series not shown: {listed}",
+            _plain(f"{len(hidden)} more series not shown: {listed}"),
             fontsize=9,
             color="#555555",
             va="bottom",

@@ -117,3 +117,14 @@ def test_api_tokens_and_webhook_secrets_are_redacted_by_shape(monkeypatch, capsy
     logged = capsys.readouterr().err
     assert "qrm_[redacted]" in logged and "whsec_[redacted]" in logged
     assert token[4:] not in logged and secret[6:] not in logged
+
+
+def test_presigned_urls_and_url_passwords_are_redacted(monkeypatch, capsys, restore_logging):
+    configure_logging(settings(monkeypatch, QUORUM_LOG_LEVEL="INFO"))
+    presigned = "https://bucket.s3.amazonaws.com/scans/a.png?X-Amz-Signature=abc123secret&e=1"
+    logging.getLogger("httpx").info('HTTP Request: GET %s "HTTP/1.1 200 OK"', presigned)
+    logging.getLogger("bot.media").warning("fetching https://ann:hunter22@example.org/x.png")
+    logged = capsys.readouterr().err
+    assert "https://bucket.s3.amazonaws.com/scans/a.png?[redacted]" in logged
+    assert "abc123secret" not in logged and "hunter22" not in logged
+    assert "https://[redacted]@example.org/x.png" in logged

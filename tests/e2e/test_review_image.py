@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
-import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from bot.exports.outputs import open_outputs
-from bot.exports.run import ExportRequest, run_export
 from bot.intake.importer import ImportRejected
 from bot.media.store import MediaStore
 from bot.runtime.settings import get_settings
@@ -22,24 +18,20 @@ from tests.factories import (
     REVIEWERS,
     apply,
     assert_slack_accepted_everything,
+    export_rows,
+    image_blocks,
     import_file,
     kind_config,
     labels,
+    png_file,
     press,
+    settle_until,
     shown,
     texts,
     write_items,
 )
 
 LABELS = ["effusion", "normal", "other"]
-
-
-def png(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="PNG")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buffer.getvalue())
-    return buffer.getvalue()
 
 
 def image_item(item_id: str, src: str, **extra: object) -> dict:
@@ -55,25 +47,9 @@ def config():  # type: ignore[no-untyped-def]
     return kind_config("support-intent", labels=LABELS, question="What does the X-ray show?")
 
 
-def settle_until(sandbox, clock, predicate, *, what: str):  # type: ignore[no-untyped-def]
-    """Settle, letting time pass on both clocks (the emulator processes files on the real
-    one, the bot waits on the frozen one) until `predicate` holds."""
-    for _ in range(40):
-        sandbox.settle()
-        if found := predicate():
-            return found
-        time.sleep(0.05)
-        clock.advance(seconds=1)
-    raise AssertionError(f"never saw {what}")
-
-
-def image_blocks(message: dict) -> list[dict]:
-    return [b for b in message.get("blocks", []) if b.get("type") == "image"]
-
-
 def test_an_image_is_uploaded_once_shown_after_processing_and_exported(sandbox, clock, tmp_path):
     sandbox.emulator.file_processing_s = 0.3
-    original = png(tmp_path / "images" / "cxr-1.png", (200, 30, 30))
+    original = png_file(tmp_path / "images" / "cxr-1.png", (200, 30, 30))
     apply_and_import(sandbox, tmp_path, [image_item("cxr-1", "images/cxr-1.png")])
     reviewers = settle_until(
         sandbox,
@@ -102,7 +78,7 @@ def test_an_image_is_uploaded_once_shown_after_processing_and_exported(sandbox, 
     [label] = labels(sandbox)
     assert label.value == "effusion"
 
-    [row] = export(sandbox, tmp_path / "labels.jsonl")
+    [row] = export_rows(sandbox, tmp_path / "labels.jsonl")
     [reference] = row["media"]
     digest = hashlib.sha256(original).hexdigest()
     assert reference == {
@@ -120,7 +96,7 @@ def test_a_large_image_is_downscaled_for_slack_and_kept_whole_in_the_store(
     sandbox, clock, tmp_path
 ):
     sandbox.emulator.file_processing_s = 0.0
-    original = png(tmp_path / "big.png", (20, 120, 200), size=(3200, 1600))
+    original = png_file(tmp_path / "big.png", (20, 120, 200), size=(3200, 1600))
     apply_and_import(sandbox, tmp_path, [image_item("big-1", "big.png")])
     reviewer = settle_until(
         sandbox, clock, lambda: next((r for r in REVIEWERS if sandbox.dm(r)), None), what="a DM"
@@ -133,45 +109,94 @@ def test_a_large_image_is_downscaled_for_slack_and_kept_whole_in_the_store(
     assert MediaStore.open(get_settings().media_store_url()).get(digest) == original
 
 
-def export(sandbox, out: Path) -> list[dict]:  # type: ignore[no-untyped-def]
-    request = ExportRequest(project="support-intent", format="labels")
-    with open_outputs(request.check(), out=out) as (sink, ties, _):
-        run_export(
-            sandbox.ctx.engine, request, sink=sink, ties=ties, now=sandbox.clock.now(), salt="s"
-        )
-    return [json.loads(line) for line in out.read_text().splitlines()]
-
-
 def apply_and_import(sandbox, tmp_path: Path, items: list[dict]) -> None:
     apply(sandbox.ctx.engine, config())
     import_file(sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", items))
 
 
-@pytest.mark.parametrize(
-    ("make", "expected"),
-    [
-        (lambda d: None, "file not found"),
-        (lambda d: (d / "x.png").write_bytes(b"%PDF-1.4\n%%EOF\n"), "PDF"),
-        (lambda d: (d / "x.png").write_bytes(_truncated_png()), "truncated"),
-    ],
-    ids=["missing", "a PDF named .png", "truncated PNG"],
-)
-def test_a_bad_image_refuses_the_import_by_line_and_stores_nothing(
-    sandbox, tmp_path, make, expected
+def pdf_item(item_id: str, src: str) -> dict:
+    return {"id": item_id, "document": {"src": src}, "prediction": {"label": "other"}}
+
+
+@pytest.fixture
+def web(tmp_path):  # type: ignore[no-untyped-def]
+    """A local HTTP server of tmp_path's files: anything else is a 404."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=tmp_path))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+BAD_MEDIA = {
+    # what is wrong: (write it into the folder and give the item's second record, expected)
+    "a missing file": (lambda d, web: image_item("bad-2", "x.png"), "file not found"),
+    "a 404 URL": (lambda d, web: image_item("bad-2", f"{web}/gone.png"), "HTTP 404"),
+    "a PDF named .png": (
+        lambda d, web: (
+            (d / "x.png").write_bytes(b"%PDF-1.4\n%%EOF\n") and image_item("bad-2", "x.png")
+        ),
+        "PDF",
+    ),
+    "a truncated PNG": (
+        lambda d, web: (d / "x.png").write_bytes(_truncated_png()) and image_item("bad-2", "x.png"),
+        "truncated",
+    ),
+    "an oversized image": (
+        lambda d, web: (
+            (d / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(21_000_000))
+            and image_item("bad-2", "x.png")
+        ),
+        "20 MB",
+    ),
+    "a broken PDF": (
+        lambda d, web: (
+            (d / "x.pdf").write_bytes(b"%PDF-1.4\n1 0 obj <<") and pdf_item("bad-2", "x.pdf")
+        ),
+        "PDF",
+    ),
+}
+
+
+@pytest.mark.parametrize("wrong", list(BAD_MEDIA))
+def test_bad_media_refuse_the_import_by_line_and_field_and_store_nothing(
+    sandbox, tmp_path, web, media_store, wrong
 ):
+    make, expected = BAD_MEDIA[wrong]
     apply(sandbox.ctx.engine, config())
-    png(tmp_path / "good.png", (0, 200, 0))
-    make(tmp_path)
-    store = Path(get_settings().media_store_url())
-    before = sorted(store.rglob("*")) if store.exists() else []
-    items = [image_item("ok-1", "good.png"), image_item("bad-2", "x.png")]
+    png_file(tmp_path / "good.png", (0, 200, 0))
+    bad = make(tmp_path, web)
+    items = [image_item("ok-1", "good.png"), bad]
     with pytest.raises(ImportRejected) as refused:
         import_file(sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", items))
     message = str(refused.value)
-    assert "line 2: field `image.src`" in message and expected in message, message
+    field = "document" if "document" in bad else "image"
+    assert f"line 2: field `{field}.src`" in message and expected in message, message
     assert "nothing was imported" in message
-    after = sorted(store.rglob("*")) if store.exists() else []
-    assert after == before  # not even the good line's image
+    assert list(media_store.rglob("*")) == []  # not even the good line's image
+
+
+def test_media_refused_by_the_database_are_not_stored_either(sandbox, tmp_path, media_store):
+    apply(sandbox.ctx.engine, config())
+    png_file(tmp_path / "a.png", (1, 1, 1))
+    import_file(
+        sandbox.ctx.engine, write_items(tmp_path / "one.jsonl", [image_item("i-1", "a.png")])
+    )
+    stored = sorted(media_store.rglob("*"))
+    # The same id with another image: valid on its own, refused as a change by the import.
+    png_file(tmp_path / "b.png", (2, 2, 2))
+    with pytest.raises(ImportRejected, match="imported before with different content"):
+        import_file(
+            sandbox.ctx.engine, write_items(tmp_path / "two.jsonl", [image_item("i-1", "b.png")])
+        )
+    assert sorted(media_store.rglob("*")) == stored
 
 
 def _truncated_png() -> bytes:

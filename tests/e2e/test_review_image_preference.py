@@ -5,23 +5,25 @@ the DPO export in TRL's vision format, which `datasets` loads with the images de
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import datasets
+import pytest
 from PIL import Image
 from sqlmodel import Session, select
 
+from bot.exports.writers import ExportError
 from storage.models import Assignment
-from tests.e2e.test_review_image import image_blocks, png, settle_until
-from tests.e2e.test_review_media import REVIEWERS
-from tests.exports.test_formats import export as export_rows
 from tests.factories import (
     apply,
     assert_slack_accepted_everything,
+    dms_to_reviewers,
+    export_rows,
+    image_blocks,
     import_file,
     kind_config,
     labels,
+    png_file,
     press,
     write_items,
 )
@@ -46,12 +48,7 @@ def run(sandbox, clock, tmp_path: Path, item: dict, winner: str) -> list[str]:  
     import_file(
         sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", [item]), name="code-preference"
     )
-    reviewers = settle_until(
-        sandbox,
-        clock,
-        lambda: len(sent := [r for r in REVIEWERS if sandbox.dm(r)]) == 3 and sent,
-        what="three review DMs",
-    )
+    reviewers = dms_to_reviewers(sandbox, clock)
     for reviewer in reviewers:
         letter = "A" if order_for(sandbox, reviewer)[0] == winner else "B"
         press(sandbox, reviewer, sandbox.latest_dm(reviewer), f"{letter} is much better")
@@ -60,8 +57,8 @@ def run(sandbox, clock, tmp_path: Path, item: dict, winner: str) -> list[str]:  
 
 
 def test_two_generated_images_are_compared_in_each_reviewers_order(sandbox, clock, tmp_path):
-    png(tmp_path / "gen" / "2a.png", RED)
-    png(tmp_path / "gen" / "2b.png", BLUE)
+    png_file(tmp_path / "gen" / "2a.png", RED)
+    png_file(tmp_path / "gen" / "2b.png", BLUE)
     item = {
         "id": "gen-2",
         "prompt": [{"role": "user", "content": "A red fox in snow, watercolor"}],
@@ -75,12 +72,7 @@ def test_two_generated_images_are_compared_in_each_reviewers_order(sandbox, cloc
     import_file(
         sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", [item]), name="code-preference"
     )
-    reviewers = settle_until(
-        sandbox,
-        clock,
-        lambda: len(sent := [r for r in REVIEWERS if sandbox.dm(r)]) == 3 and sent,
-        what="three review DMs",
-    )
+    reviewers = dms_to_reviewers(sandbox, clock)
     colours = {"a": RED, "b": BLUE}
     for reviewer in reviewers:
         shown_colours = [
@@ -97,15 +89,20 @@ def test_two_generated_images_are_compared_in_each_reviewers_order(sandbox, cloc
     [label] = labels(sandbox)
     assert label.value == "b"
 
-    [row] = export_rows(sandbox_exports(sandbox), "code-preference", "dpo", tmp_path)
+    [row] = export_rows(sandbox, tmp_path / "pairs.jsonl", project="code-preference", fmt="dpo")
     assert row["chosen"] == [{"role": "assistant", "content": [{"type": "image"}]}]
     assert row["rejected"] == [{"role": "assistant", "content": [{"type": "image"}]}]
     loaded = vision_dataset([row])
     assert [image.getpixel((0, 0)) for image in loaded[0]["images"]] == [BLUE, RED]
+    # Parquet's DPO schema has no images: refused with the way out, not written without them.
+    with pytest.raises(ExportError, match="has images.*export it as JSONL"):
+        export_rows(
+            sandbox, tmp_path / "pairs.parquet", project="code-preference", fmt="dpo", parquet=True
+        )
 
 
 def test_a_question_about_a_picture_exports_with_its_image_placeholder(sandbox, clock, tmp_path):
-    png(tmp_path / "rash-4.png", GREY)
+    png_file(tmp_path / "rash-4.png", GREY)
     item = {
         "id": "vqa-4",
         "image": {"src": "rash-4.png", "alt": "Photo of a rash"},
@@ -118,7 +115,7 @@ def test_a_question_about_a_picture_exports_with_its_image_placeholder(sandbox, 
     reviewers = run(sandbox, clock, tmp_path, item, winner="a")
     (block,) = image_blocks(sandbox.latest_dm(reviewers[0]))
     assert block["alt_text"] == "Photo of a rash"
-    [row] = export_rows(sandbox_exports(sandbox), "code-preference", "dpo", tmp_path)
+    [row] = export_rows(sandbox, tmp_path / "pairs.jsonl", project="code-preference", fmt="dpo")
     assert row["prompt"] == [
         {
             "role": "user",
@@ -139,49 +136,3 @@ def vision_dataset(rows: list[dict]) -> datasets.Dataset:
     """The rows as a TRL vision preference dataset: `images` decoded by `datasets`."""
     dataset = datasets.Dataset.from_list(rows)
     return dataset.cast_column("images", datasets.Sequence(datasets.Image()))
-
-
-class _Exports:
-    def __init__(self, sandbox) -> None:  # type: ignore[no-untyped-def]
-        self.engine = sandbox.ctx.engine
-        self.clock = sandbox.clock
-
-
-def sandbox_exports(sandbox) -> _Exports:  # type: ignore[no-untyped-def]
-    return _Exports(sandbox)
-
-
-def test_with_media_copies_the_images_beside_the_export_and_points_rows_at_them(
-    sandbox, clock, tmp_path, monkeypatch, database_url
-):
-    from typer.testing import CliRunner
-
-    from bot.cli.main import app
-
-    png(tmp_path / "gen" / "2a.png", RED)
-    png(tmp_path / "gen" / "2b.png", BLUE)
-    item = {
-        "id": "gen-2",
-        "prompt": [{"role": "user", "content": "A red fox in snow, watercolor"}],
-        "responses": [
-            {"id": "a", "image": {"src": "gen/2a.png"}},
-            {"id": "b", "image": {"src": "gen/2b.png"}},
-        ],
-    }
-    run(sandbox, clock, tmp_path, item, winner="a")
-    out = tmp_path / "export"
-    out.mkdir()
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.chdir(out)
-    args = ["export", "-p", "code-preference", "-f", "dpo", "--out", "pairs.jsonl"]
-    result = CliRunner().invoke(app, [*args, "--with-media", "media"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert "with 2 media file(s) in media" in result.output
-    [row] = [json.loads(line) for line in (out / "pairs.jsonl").read_text().splitlines()]
-    assert all(path.startswith("media/") and path.endswith(".png") for path in row["images"])
-    monkeypatch.chdir(out)  # the paths are relative to the export: load from there
-    loaded = vision_dataset([row])
-    assert [image.getpixel((0, 0)) for image in loaded[0]["images"]] == [RED, BLUE]
-
-    refused = CliRunner().invoke(app, [*args[:5], "--with-media", "media"])
-    assert refused.exit_code == 2 and "--with-media needs --out" in refused.output

@@ -14,17 +14,21 @@ import pytest
 from PIL import Image
 
 from bot.intake.importer import ImportRejected
-from tests.e2e.test_review_image import export, image_blocks, png, settle_until
 from tests.factories import (
     REVIEWERS,
     apply,
     assert_slack_accepted_everything,
+    dms_to_reviewers,
+    export_rows,
+    image_blocks,
     import_file,
     kind_config,
     labels,
+    png_file,
     press,
     press_in_block,
     response_of,
+    settle_until,
     shown,
     write_items,
 )
@@ -82,12 +86,7 @@ def test_each_media_type_goes_from_import_to_export(sandbox, clock, tmp_path, ca
     item = {"id": "m-1", **make(tmp_path), "prediction": PREDICTION}
     import_file(sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", [item]))
 
-    reviewers = settle_until(
-        sandbox,
-        clock,
-        lambda: len(sent := [r for r in REVIEWERS if sandbox.dm(r)]) == 3 and sent,
-        what="three review DMs",
-    )
+    reviewers = dms_to_reviewers(sandbox, clock)
     requests = [sandbox.latest_dm(r) for r in reviewers]
     blocks = image_blocks(requests[0])
     assert len(blocks) == pictures
@@ -115,15 +114,14 @@ def test_each_media_type_goes_from_import_to_export(sandbox, clock, tmp_path, ca
     sandbox.settle()
     [label] = labels(sandbox)
     assert label.value == "anomaly"
-    [row] = export(sandbox, tmp_path / "labels.jsonl")
+    [row] = export_rows(sandbox, tmp_path / "labels.jsonl")
     [reference] = row["media"]
     assert reference["field"] == key and len(reference["sha256"]) == 64
     assert reference["src"] == item[key].get("src")
-    json.dumps(row)  # the row is plain JSON
 
 
-def test_an_image_is_rated_per_criterion_and_the_ratings_export_names_it(sandbox, clock, tmp_path):
-    png(tmp_path / "scan.png", (90, 90, 90))
+def test_an_image_is_rated_per_criterion_with_the_scan_in_view(sandbox, clock, tmp_path):
+    png_file(tmp_path / "scan.png", (90, 90, 90))
     apply(sandbox.ctx.engine, kind_config("triage-rating"))
     item = {"id": "img-r", "image": {"src": "scan.png", "alt": "A scan"}, "text": "Report: clear"}
     import_file(
@@ -158,7 +156,7 @@ def test_image_and_audio_parts_of_a_conversation_show_in_its_place_and_export_as
 ):
     import base64
 
-    png(tmp_path / "rash-4.png", (200, 120, 120))
+    png_file(tmp_path / "rash-4.png", (200, 120, 120))
     audio = base64.b64encode(wav_bytes(seconds=1.0)).decode()
     apply(sandbox.ctx.engine, kind_config("support-intent", labels=LABELS))
     item = {
@@ -177,12 +175,7 @@ def test_image_and_audio_parts_of_a_conversation_show_in_its_place_and_export_as
         "prediction": PREDICTION,
     }
     import_file(sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", [item]))
-    reviewers = settle_until(
-        sandbox,
-        clock,
-        lambda: len(sent := [r for r in REVIEWERS if sandbox.dm(r)]) == 3 and sent,
-        what="three review DMs",
-    )
+    reviewers = dms_to_reviewers(sandbox, clock)
     request = sandbox.latest_dm(reviewers[0])
     text = shown(request)
     kinds = [b["type"] for b in request["blocks"]]
@@ -194,7 +187,7 @@ def test_image_and_audio_parts_of_a_conversation_show_in_its_place_and_export_as
     for reviewer in reviewers:
         press(sandbox, reviewer, sandbox.latest_dm(reviewer), "Confirm: anomaly")
     sandbox.settle()
-    [row] = export(sandbox, tmp_path / "labels.jsonl")
+    [row] = export_rows(sandbox, tmp_path / "labels.jsonl")
     assert [r["field"] for r in row["media"]] == [
         "conversation.0.content.1.image_url",
         "conversation.0.content.2.input_audio",

@@ -73,7 +73,7 @@ def imported(folder: Path, store: MediaStore, item: dict) -> dict:
     try:
         [staged] = list(intake.resolve([stage_item(1, record)]))
         assert isinstance(staged, StagedItem), staged
-        intake.commit()
+        intake.store_staged()
     finally:
         intake.close()
     return staged.content

@@ -166,3 +166,12 @@ def test_long_series_are_drawn_with_few_points_but_every_peak():
 def test_the_chart_is_a_png():
     image = Image.open(io.BytesIO(chart_png(_series(names=("a", "b")))))
     assert image.format == "PNG" and image.width == 1200
+
+
+def test_names_from_the_data_are_drawn_as_they_are_not_as_math():
+    series = load(
+        {"x": [0, 1, 2, 3], "series": {"$\\oops$": [1.0, 2.0, 3.0, 4.0]}, "unit": "$"}, None
+    )
+    figure = chart_figure(series)
+    figure.canvas.draw()  # a formula would be parsed here, and this one raises
+    assert figure.axes[0].get_ylabel() == "\\$\\oops\\$ (\\$)"
