@@ -24,16 +24,21 @@ def slack_files(session: Session, keys: Collection[Key]) -> dict[Key, SlackFile]
     return {(row.sha256, row.rendition): row for row in rows}
 
 
-def claim_upload(session: Session, key: Key, *, now: datetime, lease: timedelta) -> bool:
+def claim_upload(
+    session: Session, key: Key, *, now: datetime, lease: timedelta, exists: bool
+) -> bool:
     """Take the upload of `key`: True if this caller is to upload it now (no one has, and
-    no one else holds a live claim)."""
+    no one else holds a live claim). `exists`: the caller saw its row."""
     sha256, rendition = key
-    try:
-        with session.begin_nested():
-            session.add(SlackFile(sha256=sha256, rendition=rendition, claimed_until=now + lease))
-        return True
-    except IntegrityError:
-        pass
+    if not exists:
+        try:
+            with session.begin_nested():
+                session.add(
+                    SlackFile(sha256=sha256, rendition=rendition, claimed_until=now + lease)
+                )
+            return True
+        except IntegrityError:  # another sender's row, inserted meanwhile
+            pass
     taken = session.exec(
         update(SlackFile)
         .where(
@@ -57,11 +62,29 @@ def release_upload(session: Session, key: Key) -> None:
     )
 
 
-def record_upload(session: Session, key: Key, file_id: str, *, now: datetime) -> None:
+def record_upload(session: Session, key: Key, file_id: str, *, now: datetime) -> str:
+    """Keep this upload's file id, unless another sender (whose lease ran out on ours)
+    recorded one first: the file id every message is to use."""
+    kept = session.exec(
+        update(SlackFile)
+        .where(col(SlackFile.sha256) == key[0], col(SlackFile.rendition) == key[1])
+        .where(col(SlackFile.file_id).is_(None))
+        .values(file_id=file_id, uploaded_at=now, claimed_until=None)
+    )
+    if kept.rowcount:
+        return file_id
+    row = session.exec(
+        select(SlackFile).where(SlackFile.sha256 == key[0], SlackFile.rendition == key[1])
+    ).one()
+    return str(row.file_id)
+
+
+def forget_upload(session: Session, key: Key) -> None:
+    """Slack no longer has the file: the next sender uploads it again."""
     session.exec(
         update(SlackFile)
         .where(col(SlackFile.sha256) == key[0], col(SlackFile.rendition) == key[1])
-        .values(file_id=file_id, uploaded_at=now, claimed_until=None)
+        .values(file_id=None, uploaded_at=None, ready_at=None, claimed_until=None)
     )
 
 
