@@ -2,17 +2,22 @@
 export, and the rows pointing at the copies, so the folder trains on another machine.
 
 Each medium is copied once, named by its sha256 with the extension of its MIME type;
-the rows' `media[].uri` and `images` become paths relative to the export file."""
+the rows' `media[].uri`, `images` and image parts' urls become paths relative to the
+export file."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from bot.media.limits import EXTENSIONS
 from bot.media.sniff import sniff
 from bot.media.store import MediaStore
+
+# A store location ends in the object's sha256 (bot/media/store.py object_key).
+_STORED = re.compile(r"/sha256/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}$")
 
 
 class MediaCopier:
@@ -40,7 +45,20 @@ class MediaCopier:
             row = {**row, "media": [self._reference(r) for r in references]}
         if isinstance(row.get("images"), list):
             row = {**row, "images": [self._image(location) for location in row["images"]]}
-        self.sink.write(row)
+        self.sink.write(self._parts(row))
+
+    def _parts(self, value: Any) -> Any:
+        """The row with every `image_url` content part pointing at its copy."""
+        if isinstance(value, list):
+            return [self._parts(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if value.get("type") == "image_url" and isinstance(value.get("image_url"), dict):
+            url = str(value["image_url"].get("url") or "")
+            if _STORED.search(url):
+                return {**value, "image_url": {**value["image_url"], "url": self._image(url)}}
+            return value
+        return {key: self._parts(v) for key, v in value.items()}
 
     def close(self) -> None:
         self.sink.close()

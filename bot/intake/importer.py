@@ -30,7 +30,7 @@ from bot.intake.media import WINDOW, MediaIntake, MediaProblem
 from bot.intake.reading import FileUnreadable, read_records
 from bot.intake.records import RecordError, validate_record
 from bot.intake.staging import IdIndex, StagedItem, StagedItems, stage_item
-from bot.runtime.settings import Settings
+from bot.runtime.settings import Settings, get_settings
 from storage import bulk, queries
 from storage.models import Item, ItemStatus, Project, utcnow
 
@@ -160,6 +160,12 @@ class _Stager:
                 self.staged.add(item)
             return
         if self.intake is None:
+            problem = (self.settings or get_settings()).media_store_problem()
+            if problem is not None:
+                for item in window:
+                    if any(True for _ in media_of(item.content)):
+                        self.problems.add(item.line, problem)
+                return
             self.intake = MediaIntake.for_import(self.base_dir, self.settings)
         for result in self.intake.resolve(window):
             if isinstance(result, MediaProblem):

@@ -128,6 +128,17 @@ class Settings(BaseSettings):
     def media_store_url(self) -> str:
         return self.quorum_media_store or default_location(self.database_url)
 
+    def media_store_problem(self) -> str | None:
+        """Why media cannot be imported with these settings: on a database server, the
+        processes that import, serve and deliver may run anywhere, and a default folder
+        in each one's working directory would not be the same store."""
+        if self.quorum_media_store or self.database_url.startswith("sqlite"):
+            return None
+        return (
+            "media need QUORUM_MEDIA_STORE set when the database is a server (a folder or "
+            "an fsspec URL every Quorum process can reach: docs/media.md)"
+        )
+
     def log_level(self, default: str = "INFO") -> int:
         return logging.getLevelNamesMapping()[self.quorum_log_level or default]
 

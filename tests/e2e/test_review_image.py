@@ -204,3 +204,18 @@ def _truncated_png() -> bytes:
     Image.new("RGB", (300, 300), (1, 2, 3)).save(buffer, format="PNG")
     data = buffer.getvalue()
     return data[: len(data) // 2]
+
+
+def test_on_a_database_server_media_need_a_store_every_process_reaches(
+    sandbox, tmp_path, monkeypatch, database_url
+):
+    if database_url.startswith("sqlite"):
+        pytest.skip("a local SQLite database keeps its media beside it")
+    monkeypatch.delenv("QUORUM_MEDIA_STORE")
+    monkeypatch.setenv("DATABASE_URL", database_url)  # as `quorum import` would have it
+    apply(sandbox.ctx.engine, config())
+    png_file(tmp_path / "a.png", (3, 3, 3))
+    with pytest.raises(ImportRejected, match="line 1: media need QUORUM_MEDIA_STORE"):
+        import_file(
+            sandbox.ctx.engine, write_items(tmp_path / "a.jsonl", [image_item("a", "a.png")])
+        )
