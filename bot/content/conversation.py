@@ -64,7 +64,10 @@ def reviewed_turn(content: dict | None) -> int | None:
 
 
 def original_response(content: dict | None) -> str:
-    """The model response under review (the last assistant turn), or ""."""
+    """The model text under review: the last assistant turn, or for an item showing a
+    medium its `text` (a transcript, a caption); "" if there is none."""
+    if "conversation" not in (content or {}):
+        return str((content or {}).get("text") or "")
     index = reviewed_turn(content)
     return "" if index is None else turn_text((content or {})["conversation"][index].get("content"))
 

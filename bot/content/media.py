@@ -236,3 +236,19 @@ class MediaContent(ContentType):
             "conversation": [{"role": "user", "content": text or f"({self.noun})"}],
             "media": [medium],
         }
+
+
+def medium_messages(content: dict, completion: str) -> dict[str, Any]:
+    """An item showing one medium, with `completion` as the assistant's text, as chat
+    messages: the medium as a `{"type": ...}` placeholder part of the user turn (an
+    image's in TRL's vision format, its location in `images`; other media's in
+    `media`)."""
+    key = next(k for k in MEDIA_FIELDS if isinstance(content.get(k), dict))
+    where = "images" if key == "image" else "media"
+    return {
+        "messages": [
+            {"role": "user", "content": [{"type": key}]},
+            {"role": "assistant", "content": [{"type": "text", "text": completion}]},
+        ],
+        where: [media_location(content[key])],
+    }

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
+from pydantic import Field, create_model
 from slack_sdk.models.blocks import Block, InputBlock, PlainTextInputElement
 
+from bot.content.base import ItemRecord
 from bot.content.conversation import CONVERSATION, ReviewedConversationRecord, original_response
+from bot.content.media import MAX_TEXT_CHARS, MediaContent, medium_messages
 from bot.content.parts import export_turns
+from bot.content.samples import MEDIA_SAMPLES
 from bot.kinds.base import (
     DECISION_BLOCK,
     NO_ANSWERS,
@@ -114,10 +118,22 @@ def corrected_text(value: Any) -> str | None:
     return None
 
 
+def _with_text(content: MediaContent) -> tuple[MediaContent, type[ItemRecord]]:
+    """The content type with its record, its `text` required: the text to correct."""
+    record = create_model(
+        f"Correction{content.record.__name__}",
+        __base__=content.record,
+        text=(str, Field(min_length=1, max_length=MAX_TEXT_CHARS)),
+    )
+    return content, cast(type[ItemRecord], record)
+
+
 class Correction(TaskKind):
     name = "correction"
     content = CONVERSATION
     record = ReviewedConversationRecord
+    # A transcript of a recording, a caption of an image, … is corrected beside its medium.
+    other_contents = tuple(_with_text(content) for content in MEDIA_SAMPLES)
     judges_reviewed_turn = True
     shows_suggestion = True
     compares_with_content = True
@@ -269,6 +285,8 @@ class Correction(TaskKind):
 
     # --- LLM assist ---------------------------------------------------------------------
     def prompt_variables(self, config: KindConfig, content: dict) -> dict[str, Any]:
+        if "conversation" not in content:  # a medium's text: the medium is its context
+            return {"context": [], "target": original_response(content)}
         context, target = CONVERSATION.reviewed(content, kind=self.name, verb="correct")
         return {"context": context, "target": target}
 
@@ -304,7 +322,12 @@ class Correction(TaskKind):
 
 
 def sft_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
-    """The conversation up to the reviewed assistant turn, that turn as signed off."""
+    """The conversation up to the reviewed assistant turn, that turn as signed off; for
+    an item showing a medium, the medium (TRL's vision format for an image) and its text
+    as signed off."""
+    if "conversation" not in (label.content or {}):
+        yield from _medium_sft_rows(label)
+        return
     conversation = export_turns((label.content or {}).get("conversation"))
     last = max((i for i, t in enumerate(conversation) if t["role"] == "assistant"), default=None)
     if last is None:
@@ -318,6 +341,22 @@ def sft_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
         {
             "id": label.id,
             "messages": conversation[:last] + [{"role": "assistant", "content": final}],
+            "changed": bool(changed) if changed is not None else final != original,
+        },
+    )
+
+
+def _medium_sft_rows(label: Labelled) -> Iterator[tuple[str, Row]]:
+    content = label.content or {}
+    original = original_response(content)
+    text = corrected_text(label.value)
+    final = text if text is not None else original
+    changed = label.value.get("changed") if isinstance(label.value, dict) else None
+    yield (
+        "row",
+        {
+            "id": label.id,
+            **medium_messages(content, final),
             "changed": bool(changed) if changed is not None else final != original,
         },
     )

@@ -207,3 +207,52 @@ def test_a_missing_image_part_refuses_the_import_naming_its_url(sandbox, tmp_pat
     assert "line 1: field `conversation.0.content.1.image_url.url`: file not found" in str(
         refused.value
     )
+
+
+TRANSCRIPT = "Hi, I want to cancel my plan."
+FIXED_TRANSCRIPT = "Hi, I want to cancel my plan today."
+
+
+def test_a_transcript_is_corrected_beside_its_recording_and_exported_for_training(
+    sandbox, clock, tmp_path
+):
+    from bot.slack import ids
+    from tests.factories import last_modal
+
+    (tmp_path / "call-7.wav").write_bytes(wav_bytes(seconds=1.0))
+    agreeing = {"lead_signs_off_all": False, "min_confidence": None}  # no lead in this test
+    apply(sandbox.ctx.engine, kind_config("legal-correction", sign_off=agreeing))
+    item = {"id": "call-7", "audio": {"src": "call-7.wav"}, "text": TRANSCRIPT}
+    import_file(
+        sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", [item]), name="legal-correction"
+    )
+    reviewers = dms_to_reviewers(sandbox, clock)
+    request = sandbox.latest_dm(reviewers[0])
+    assert image_blocks(request) and TRANSCRIPT in shown(request)
+    for reviewer in reviewers:
+        press(sandbox, reviewer, sandbox.latest_dm(reviewer), "Edit response")
+        modal = last_modal(sandbox)
+        field = next(b for b in modal["blocks"] if b.get("block_id") == ids.correction_block(0))
+        assert field["element"]["initial_value"] == TRANSCRIPT
+        values = {ids.correction_block(0): {ids.TEXT_INPUT: FIXED_TRANSCRIPT}}
+        assert sandbox.sender.submit_view(reviewer, modal, values).status == 200
+    sandbox.settle()
+    [label] = labels(sandbox)
+    assert label.value["text"] == FIXED_TRANSCRIPT
+    [row] = export_rows(sandbox, tmp_path / "sft.jsonl", project="legal-correction", fmt="sft")
+    assert row["messages"] == [
+        {"role": "user", "content": [{"type": "audio"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": FIXED_TRANSCRIPT}]},
+    ]
+    assert row["changed"] is True
+    assert Path(row["media"][0]).read_bytes() == (tmp_path / "call-7.wav").read_bytes()
+
+
+def test_a_correction_item_showing_a_medium_needs_the_text_to_correct(sandbox, tmp_path):
+    apply(sandbox.ctx.engine, kind_config("legal-correction"))
+    (tmp_path / "call-7.wav").write_bytes(wav_bytes(seconds=1.0))
+    item = {"id": "call-7", "audio": {"src": "call-7.wav"}}
+    with pytest.raises(ImportRejected, match="line 1: field `text`: Field required"):
+        import_file(
+            sandbox.ctx.engine, write_items(tmp_path / "i.jsonl", [item]), name="legal-correction"
+        )
