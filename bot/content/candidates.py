@@ -163,3 +163,14 @@ def preference_pair(content: dict, better: dict, worse: dict) -> dict[str, Any]:
     chosen = _completion(better, images)
     rejected = _completion(worse, images)
     return {"prompt": turns, "chosen": chosen, "rejected": rejected, "images": images}
+
+
+def export_response(response: dict) -> dict[str, Any]:
+    """A response as an export row lists it: its text, or where its stored image is."""
+    image = response.get("image")
+    return {
+        "id": response.get("id"),
+        "content": response.get("content"),
+        "image": media_location(image) if image else None,
+        "model": response.get("model"),
+    }

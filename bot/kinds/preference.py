@@ -30,11 +30,11 @@ from bot.content.candidates import (
     CANDIDATES,
     CandidateResponse,
     CandidatesRecord,
+    export_response,
     preference_pair,
     response_ids,
     shown_order,
 )
-from bot.content.media import media_location
 from bot.content.parts import export_turns
 from bot.kinds.base import (
     DECISION_BLOCK,
@@ -351,15 +351,7 @@ def dpo_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
                 "id": label.id,
                 "choice": choice,
                 "prompt": prompt,
-                "responses": [
-                    {
-                        "id": key,
-                        "content": r.get("content"),
-                        "image": media_location(r["image"]) if r.get("image") else None,
-                        "model": r.get("model"),
-                    }
-                    for key, r in responses.items()
-                ],
+                "responses": [export_response(r) for r in responses.values()],
             },
         )
 

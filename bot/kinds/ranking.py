@@ -36,6 +36,7 @@ from bot.content.candidates import (
     LETTERS,
     CandidateResponse,
     CandidatesRecord,
+    export_response,
     response_ids,
     shown_order,
     shuffled_order,
@@ -406,12 +407,7 @@ def ranking_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
             "id": label.id,
             "prompt": export_turns(content.get("prompt")),
             "responses": [
-                {
-                    "id": r,
-                    "rank": position + 1,
-                    "content": by_id.get(r, {}).get("content"),
-                    "model": by_id.get(r, {}).get("model"),
-                }
+                {**export_response({"id": r, **by_id.get(r, {})}), "rank": position + 1}
                 for position, r in enumerate(order)
             ],
             "agreement": label.agreement,
@@ -435,7 +431,13 @@ def pairwise_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
 
 
 RESPONSE = pa.struct(
-    [("id", pa.string()), ("rank", pa.int64()), ("content", pa.string()), ("model", pa.string())]
+    [
+        ("id", pa.string()),
+        ("rank", pa.int64()),
+        ("content", pa.string()),
+        ("image", pa.string()),
+        ("model", pa.string()),
+    ]
 )
 RANKING = ExportFormat(
     name="ranking",

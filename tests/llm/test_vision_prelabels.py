@@ -27,7 +27,7 @@ from bot.media.store import MediaStore
 from bot.runtime.context import QuorumContext
 from bot.sandbox.openai_stub import OpenAIStub, data_uri_bytes, demo_responder, image_parts
 from bot.workflow.intake.prelabel import prelabel_pending
-from storage.models import Item, PreLabelRecord
+from storage.models import Event, Item, PreLabelRecord
 from tests.factories import apply, import_file, label_config, make_settings, write_items
 from tests.media.builders import pdf_bytes, png_bytes
 
@@ -294,7 +294,9 @@ def test_an_imported_image_is_prelabelled_with_it_from_the_configured_store(
     with Session(sqlite_engine) as session:
         item = session.exec(select(Item)).one()
         record = session.exec(select(PreLabelRecord)).one()
+        event = session.exec(select(Event).where(Event.kind == "prelabelled")).one()
     sha256 = item.content["image"]["sha256"]
+    assert event.data["images"] == [f"{sha256}:display"]  # what the model saw, audited
     store = MediaStore.open(settings.media_store_url())
     assert sent_images(stub.requests[0]) == [store.get_derived(sha256, "display")]
     assert record.value == "anomaly"

@@ -91,6 +91,8 @@ def store_prelabel(
             "confidence": result.confidence,
             "attempts": result.attempts,
         }
+        if result.images:  # which renditions the model saw: "<sha256>:<rendition>"
+            data["images"] = list(result.images)
     else:
         record = PreLabelRecord(
             item_id=item_id,
