@@ -24,7 +24,9 @@ from bot.content.media import parse_placeholder, placeholders
 from bot.media.limits import EXTENSIONS
 from bot.media.sniff import sniff
 from bot.runtime.clock import Clock
+from bot.slack.messages import context
 from bot.slack.outbound import SlackOutbound
+from bot.slack.wording import say
 from storage import media_queries
 from storage.db import session_scope
 from storage.media_queries import Key
@@ -62,7 +64,7 @@ class MediaUnavailable(Exception):
 def _replace(blocks: Any, ids: dict[str, str]) -> Any:
     resolved = copy.deepcopy(blocks)
     for slack_file in placeholders(resolved):
-        slack_file["id"] = ids[str(slack_file["id"])]
+        slack_file["id"] = ids.get(str(slack_file["id"]), slack_file["id"])
     return resolved
 
 
@@ -82,6 +84,35 @@ def resolve_processed(engine: Engine, blocks: Any) -> Any | None:
             return None
         ids[ref] = row.file_id
     return _replace(blocks, ids)
+
+
+def with_processed_files(engine: Engine, view: dict) -> dict:
+    """A view opened at once (a modal: no outbox, no waiting) with each placeholder
+    replaced by its processed file, and an image whose file Slack has not processed yet
+    replaced by a line saying so (an unprocessed file would make Slack refuse it)."""
+    found = {str(f["id"]) for f in placeholders(view)}
+    if not found:
+        return view
+    keys = {ref: key for ref in found if (key := parse_placeholder(ref))}
+    with session_scope(engine) as session:
+        rows = media_queries.slack_files(session, set(keys.values()))
+    ready = {
+        ref: str(row.file_id)
+        for ref, key in keys.items()
+        if (row := rows.get(key)) is not None and row.file_id and row.ready_at is not None
+    }
+    blocks = []
+    for block in view.get("blocks", []):
+        ref = (
+            str((block.get("slack_file") or {}).get("id", ""))
+            if block.get("type") == "image"
+            else ""
+        )
+        if ref in keys and ref not in ready:
+            blocks.append(context(say("image_not_ready")).to_dict())
+        else:
+            blocks.append(block)
+    return _replace({**view, "blocks": blocks}, ready)
 
 
 @dataclass

@@ -256,3 +256,28 @@ def test_a_correction_item_showing_a_medium_needs_the_text_to_correct(sandbox, t
         import_file(
             sandbox.ctx.engine, write_items(tmp_path / "i.jsonl", [item]), name="legal-correction"
         )
+
+
+def test_the_full_view_of_a_long_transcript_shows_its_waveform_as_slack_accepts_it(
+    sandbox, clock, tmp_path
+):
+    from tests.factories import last_modal
+
+    (tmp_path / "call-7.wav").write_bytes(wav_bytes(seconds=1.0))
+    apply(sandbox.ctx.engine, kind_config("support-intent", labels=LABELS))
+    transcript = "\n".join(f"Line {n}: the caller explains the problem again." for n in range(400))
+    item = {
+        "id": "c-7",
+        "audio": {"src": "call-7.wav"},
+        "text": transcript,
+        "prediction": PREDICTION,
+    }
+    import_file(sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", [item]))
+    [reviewer, *_] = dms_to_reviewers(sandbox, clock)
+    request = sandbox.latest_dm(reviewer)
+    press(sandbox, reviewer, request, "Show full conversation")
+    modal = last_modal(sandbox)
+    [picture] = image_blocks(modal)
+    assert picture["slack_file"]["id"] == image_blocks(request)[0]["slack_file"]["id"]
+    assert "Line 0:" in shown(modal)
+    assert_slack_accepted_everything(sandbox)

@@ -127,6 +127,7 @@ SAMPLES: dict[str, dict] = {
     "reassigned_dm": {"project_name": "support-intent", "reason": "after 3 days"},
     "response_title": {"letter": "C"},
     "document_caption": {"pages": 12, "shown": 3},
+    "image_not_ready": {},
     "audio_caption": {"duration": "0:42"},
     "video_caption": {"duration": "1:02:03"},
     "series_summary": {

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.content.conversation import original_response
+from bot.delivery.media import with_processed_files
 from bot.runtime.context import QuorumContext
 from bot.slack import views
 from bot.slack.review import content_parts, describe_answer
@@ -174,7 +175,7 @@ def conversation_view(
         presentation = assignment.presentation if assignment else None
         parts = content_parts(config, item.content, presentation)
         key = {"a": assignment.id} if assignment else {"i": item.id}
-        return views.conversation_modal(parts, ref=key, page=page)
+    return with_processed_files(ctx.engine, views.conversation_modal(parts, ref=key, page=page))
 
 
 # --- App Home and /quorum -----------------------------------------------------------------
