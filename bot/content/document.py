@@ -11,11 +11,20 @@ class DocumentRecord(SampleRecord):
     document: MediaSource
 
 
+PAGES_IN_DM = 3  # the rest of the rendered pages are behind "Show all pages"
+
+
 class Document(MediaContent):
     name = "document"
     key = "document"
     record = DocumentRecord
     noun = "a document"
+
+    def renditions(self, medium: dict) -> list[str]:
+        return super().renditions(medium)[:PAGES_IN_DM]
+
+    def more_renditions(self, medium: dict) -> list[str]:
+        return super().renditions(medium)[PAGES_IN_DM:]
 
     def caption(self, medium: dict) -> str | None:
         pages = int(medium.get("pages") or 0)

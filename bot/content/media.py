@@ -178,6 +178,10 @@ class MediaContent(ContentType):
         (bot/intake/renditions.py)."""
         return [str(name) for name in medium.get("renditions") or [DISPLAY]]
 
+    def more_renditions(self, medium: dict) -> list[str]:
+        """Renditions shown only in the full view (a document's later pages)."""
+        return []
+
     def caption(self, medium: dict) -> str | None:
         """A mrkdwn line of the medium's facts above its images (pages, length)."""
         return None
@@ -201,11 +205,12 @@ class MediaContent(ContentType):
         filename = f"{stem}{EXTENSIONS.get(str(medium.get('mime')), '')}"
         return [{"sha256": medium["sha256"], "filename": filename, "title": filename}]
 
-    def pictures(self, content: dict) -> tuple[Picture, ...]:
+    def pictures(self, content: dict, *, more: bool = False) -> tuple[Picture, ...]:
         medium = self.medium(content)
         alt = alt_text(medium, self.noun)
         sha256 = str(medium["sha256"])
-        return tuple(Picture(placeholder(sha256, name), alt) for name in self.renditions(medium))
+        names = self.more_renditions(medium) if more else self.renditions(medium)
+        return tuple(Picture(placeholder(sha256, name), alt) for name in names)
 
     def parts(
         self, content: dict, presentation: dict | None, *, focus_reviewed: bool
@@ -213,7 +218,16 @@ class MediaContent(ContentType):
         text = content.get("text")
         turns = [{"role": "user", "content": text}] if text else []
         caption = self.caption(self.medium(content))
-        return [Part(None, turns, roles=False, pictures=self.pictures(content), caption=caption)]
+        return [
+            Part(
+                None,
+                turns,
+                roles=False,
+                pictures=self.pictures(content),
+                caption=caption,
+                more_pictures=self.pictures(content, more=True),
+            )
+        ]
 
     def channel_blocks(self, content: dict) -> list[Block]:
         blocks: list[Block] = [picture_block(p) for p in self.pictures(content)]

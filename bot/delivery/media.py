@@ -133,8 +133,29 @@ class MediaFiles:
         found = {str(f["id"]) for f in placeholders(blocks)}
         if not found:
             return blocks
-        ids = {ref: self._file_id(key) for ref in found if (key := parse_placeholder(ref))}
-        return _replace(blocks, ids)
+        return _replace(blocks, self._file_ids(found))
+
+    def prepare(self, refs: list[str]) -> None:
+        """Upload these placeholders' files and wait until Slack has processed them
+        (the full view of a message opens at once and can wait for nothing)."""
+        self._file_ids(set(refs))
+
+    def _file_ids(self, refs: set[str]) -> dict[str, str]:
+        """Every placeholder's processed file id. Each file not uploaded yet is uploaded
+        before any wait is raised, so Slack processes them side by side."""
+        ids: dict[str, str] = {}
+        waits: list[MediaWait] = []
+        for ref in sorted(refs):
+            key = parse_placeholder(ref)
+            if key is None:
+                continue
+            try:
+                ids[ref] = self._file_id(key)
+            except MediaWait as wait:
+                waits.append(wait)
+        if waits:
+            raise min(waits, key=lambda wait: wait.seconds)
+        return ids
 
     def original(self, sha256: str) -> bytes:
         """The stored medium itself (a file shared for Slack's own player)."""

@@ -338,6 +338,7 @@ class DeliveryWorker:
     def _perform(self, plan: Plan) -> dict:
         payload = plan.payload
         if payload.get("blocks") and self.media is not None:
+            self.media.prepare(payload.get("prefetch") or [])
             payload = {**payload, "blocks": self.media.resolve(payload["blocks"])}
         if plan.operation in POSTS:
             if plan.operation == outbox.POST_DM:

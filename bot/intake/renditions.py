@@ -14,7 +14,7 @@ from bot.content.media import DISPLAY, page_rendition
 from bot.media import audio, documents, images, timeseries, video
 from bot.media.checks import MediaFacts
 
-PAGES_SHOWN = 3  # document pages rendered and shown in the DM
+PAGES_RENDERED = 12  # document pages rendered: the DM shows the first, a modal all of them
 TEXT_LAYER_CHARS = 20_000  # of a document's text kept for LLM pre-labels
 
 
@@ -34,7 +34,7 @@ def renditions(
         made.images[DISPLAY] = images.display_png(data)
         made.facts.update(width=facts.width, height=facts.height)
     elif media_type == "document":
-        pages = documents.render_pages(data, 0, PAGES_SHOWN)
+        pages = documents.render_pages(data, 0, PAGES_RENDERED)
         made.images.update({page_rendition(n): png for n, png in enumerate(pages, 1)})
         made.facts.update(pages=facts.pages)
         if facts.has_text:

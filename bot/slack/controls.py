@@ -60,7 +60,11 @@ def tools_row(assignment_id: int, *, mode: str, has_rationale: bool = False) -> 
     return [actions(elements, block_id=ids.block("tools", assignment_id))]
 
 
-def full_conversation_button(*, assignment_id: int | None = None, item_id: int | None = None):
-    """The "Show full conversation" button; leads' messages pass the item instead."""
+def full_conversation_button(
+    *, assignment_id: int | None = None, item_id: int | None = None, pages: bool = False
+):
+    """The "Show full conversation" button ("Show all pages" for a document's later
+    pages); leads' messages pass the item instead."""
     value = encode({"a": assignment_id} if assignment_id is not None else {"i": item_id})
-    return button(control("full_conversation"), ids.FULL_CONVERSATION, value)
+    label = control("all_pages" if pages else "full_conversation")
+    return button(label, ids.FULL_CONVERSATION, value)

@@ -58,6 +58,7 @@ class Part:
     roles: bool = True  # head each turn with its role ("*User:*"); off for a lone response
     pictures: tuple[Picture, ...] = ()
     caption: str | None = None  # mrkdwn, escaped by its maker: the pictures' facts
+    more_pictures: tuple[Picture, ...] = ()  # in the full view only (later pages)
 
 
 def caption_block(caption: str) -> ContextBlock:
@@ -80,6 +81,9 @@ def picture_block(picture: Picture) -> ImageBlock:
 class Preview:
     blocks: list[Block] = field(default_factory=list)
     truncated: bool = False
+    # Files the full view shows and the preview does not: uploaded with the message, so
+    # the full view (a modal, opened at once) finds them processed.
+    prefetch: list[str] = field(default_factory=list)
 
 
 # --- cutting text -------------------------------------------------------------------------
@@ -194,7 +198,8 @@ def preview_blocks(
         room = per_part_blocks - 1 - len(pictures)
         blocks, truncated = _part_preview(part, per_part_chars, max(1, room))
         preview.blocks += blocks
-        preview.truncated = preview.truncated or truncated
+        preview.truncated = preview.truncated or truncated or bool(part.more_pictures)
+        preview.prefetch += [p.file_id for p in part.more_pictures]
     return preview
 
 
@@ -254,6 +259,7 @@ def full_blocks(parts: list[Part]) -> list[tuple[Block, int]]:
             title = f"*{escape_mrkdwn(part.title)}*"
             out.append((SectionBlock(text=MarkdownTextObject(text=title)), len(title)))
         out += [(block, 200) for block in _picture_blocks(part)]
+        out += [(picture_block(p), 200) for p in part.more_pictures]
         for turn in part.turns:
             heading = turn_heading(turn) + "\n" if part.roles else ""
             chunks = split(turn_body(turn) or " ", SECTION_CHARS - len(heading))

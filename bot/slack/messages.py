@@ -4,7 +4,7 @@ blocks are serialised (the 50-block rule is the callers' job; they budget for it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -41,6 +41,8 @@ class Titled(Protocol):
 class SlackMessage:
     text: str  # notification fallback; also what screen readers announce
     blocks: list[dict]
+    # Media placeholders the message's full view shows, to upload with it (Preview).
+    prefetch: list[str] = field(default_factory=list)
 
 
 # --- values carried by buttons ------------------------------------------------------------

@@ -161,16 +161,16 @@ def build_request_for(
     preview = preview_blocks(
         content_parts(config, content, presentation), max_blocks=MAX_MESSAGE_BLOCKS - fixed
     )
-    full = _full_button(assignment_id) if preview.truncated else []
+    full = _full_button(assignment_id, pages=bool(preview.prefetch)) if preview.truncated else []
     blocks = head + preview.blocks + full + middle + answer_blocks + tail
     text = say("notification", project_name=config.name)
-    return SlackMessage(text=text, blocks=serialise(blocks))
+    return SlackMessage(text=text, blocks=serialise(blocks), prefetch=preview.prefetch)
 
 
-def _full_button(assignment_id: int) -> list[Block]:
+def _full_button(assignment_id: int, *, pages: bool = False) -> list[Block]:
     return [
         actions(
-            [controls.full_conversation_button(assignment_id=assignment_id)],
+            [controls.full_conversation_button(assignment_id=assignment_id, pages=pages)],
             block_id=ids.block("full", assignment_id),
         )
     ]
@@ -237,7 +237,7 @@ def build_answered(
         content_parts(config, content, assignment.presentation),
         max_blocks=MAX_MESSAGE_BLOCKS - fixed,
     )
-    full = _full_button(assignment.id) if preview.truncated else []
+    full = _full_button(assignment.id, pages=bool(preview.prefetch)) if preview.truncated else []
     blocks = head + preview.blocks + full + tail
     return SlackMessage(text=f"Recorded: {answer}", blocks=serialise(blocks))
 

@@ -93,8 +93,9 @@ def test_each_media_type_goes_from_import_to_export(sandbox, clock, tmp_path, ca
     for block in blocks:  # each rendition is a PNG Slack can show, uploaded once
         data = sandbox.emulator.file_bytes(block["slack_file"]["id"])
         assert Image.open(io.BytesIO(data)).format == "PNG"
-    renditions_uploaded = pictures
     key = next(k for k in ("document", "timeseries", "audio", "video") if k in item)
+    # A document's later pages are uploaded too, for "Show all pages": 5 pages in all.
+    renditions_uploaded = 5 if key == "document" else pictures
     if key in ("audio", "video"):  # the file itself too, in each DM's thread: Slack's player
         for reviewer, request in zip(reviewers, requests, strict=True):
             [share] = [m for m in sandbox.dm(reviewer) if m.get("files")]
@@ -280,4 +281,25 @@ def test_the_full_view_of_a_long_transcript_shows_its_waveform_as_slack_accepts_
     [picture] = image_blocks(modal)
     assert picture["slack_file"]["id"] == image_blocks(request)[0]["slack_file"]["id"]
     assert "Line 0:" in shown(modal)
+    assert_slack_accepted_everything(sandbox)
+
+
+def test_show_all_pages_opens_every_rendered_page_of_a_document(sandbox, clock, tmp_path):
+    from tests.factories import last_modal, texts
+
+    (tmp_path / "nda.pdf").write_bytes(pdf_bytes([f"Clause {n}" for n in range(1, 7)]))
+    apply(sandbox.ctx.engine, kind_config("support-intent", labels=LABELS))
+    item = {"id": "nda-3", "document": {"src": "nda.pdf"}, "prediction": PREDICTION}
+    import_file(sandbox.ctx.engine, write_items(tmp_path / "items.jsonl", [item]))
+    [reviewer, *_] = dms_to_reviewers(sandbox, clock)
+    request = sandbox.latest_dm(reviewer)
+    assert len(image_blocks(request)) == 3
+    assert "Show all pages" in texts(request)
+    press(sandbox, reviewer, request, "Show all pages")
+    modal = last_modal(sandbox)
+    pages = image_blocks(modal)
+    assert len(pages) == 6  # every page, each a processed file Slack accepted
+    assert [p["slack_file"]["id"] for p in pages[:3]] == [
+        b["slack_file"]["id"] for b in image_blocks(request)
+    ]
     assert_slack_accepted_everything(sandbox)

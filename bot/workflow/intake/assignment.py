@@ -71,10 +71,13 @@ def assign_reviewers(
         session.add(assignment)
         session.flush()
         message = build_review_request(config, assignment, item.content, suggestion=suggestion)
+        payload = {"user": reviewer, "text": message.text, "blocks": message.blocks}
+        if message.prefetch:  # what its full view shows: uploaded before the DM goes
+            payload["prefetch"] = message.prefetch
         outbox.enqueue(
             session,
             outbox.POST_DM,
-            {"user": reviewer, "text": message.text, "blocks": message.blocks},
+            payload,
             key=f"review:assignment:{assignment.id}",
             now=now,
             item_id=item.id,
