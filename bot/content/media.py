@@ -34,6 +34,7 @@ MAX_SRC_CHARS = 4096
 MAX_TEXT_CHARS = 100_000
 MAX_ALT_CHARS = 1000  # Slack's limit for an image block's alt_text was 2000; keep margin
 DISPLAY = "display"  # the rendition reviewers see (downscaled, PNG or JPEG)
+ORIGINAL = "original"  # the stored original itself, when it can be shown as it is
 
 
 class MediaSource(Record):
@@ -148,7 +149,8 @@ def image_picture(medium: dict, alt: str | None = None) -> Picture:
     """A stored image's display rendition as a picture of a message."""
     if not medium.get("sha256"):
         raise InvalidContent("the image was not stored by the import (no `sha256`)")
-    return Picture(placeholder(str(medium["sha256"])), alt_text(medium, alt or "image"))
+    rendition = str((medium.get("renditions") or [DISPLAY])[0])
+    return Picture(placeholder(str(medium["sha256"]), rendition), alt_text(medium, alt or "image"))
 
 
 class SampleRecord(ItemRecord):

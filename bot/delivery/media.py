@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
-from bot.content.media import parse_placeholder, placeholders
+from bot.content.media import ORIGINAL, parse_placeholder, placeholders
 from bot.media.limits import EXTENSIONS
 from bot.media.sniff import sniff
 from bot.runtime.clock import Clock
@@ -191,7 +191,10 @@ class MediaFiles:
 
     def _upload(self, key: Key) -> str:
         sha256, rendition = key
-        data = self.store.get_derived(sha256, rendition)
+        if rendition == ORIGINAL:
+            data: bytes | None = self.original(sha256)
+        else:
+            data = self.store.get_derived(sha256, rendition)
         if data is None:
             self._release(key)
             raise MediaUnavailable(f"the store has no {rendition} rendition of {sha256[:12]}")

@@ -147,7 +147,7 @@ class MediaIntake:
             mime=facts.mime,
             size=len(data),
             uri=self.store.uri(sha256),
-            renditions=list(made.images),
+            renditions=made.names,
         )
         medium.fields.update({k: v for k, v in made.facts.items() if v is not None})
         return None

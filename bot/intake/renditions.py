@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.audit.chain import canonical_json
-from bot.content.media import DISPLAY, page_rendition
+from bot.content.media import DISPLAY, ORIGINAL, page_rendition
 from bot.media import audio, documents, images, timeseries, video
 from bot.media.checks import MediaFacts
 
@@ -22,6 +22,12 @@ TEXT_LAYER_CHARS = 20_000  # of a document's text kept for LLM pre-labels
 class Renditions:
     images: dict[str, bytes] = field(default_factory=dict)  # rendition name -> PNG/JPEG
     facts: dict[str, Any] = field(default_factory=dict)  # written into the item's medium
+    shown: list[str] = field(default_factory=list)  # renditions not made: the original
+
+    @property
+    def names(self) -> list[str]:
+        """The renditions messages show: those made, or the original itself."""
+        return self.shown + [name for name in self.images if name not in self.shown]
 
 
 def renditions(
@@ -31,7 +37,11 @@ def renditions(
     message shows it; stored beside the original, under these names."""
     made = Renditions()
     if media_type == "image":
-        made.images[DISPLAY] = images.display_png(data)
+        shown = images.display_image(data)
+        if shown is data:  # small and upright already: shown as stored, not stored twice
+            made.shown.append(ORIGINAL)
+        else:
+            made.images[DISPLAY] = shown
         made.facts.update(width=facts.width, height=facts.height)
     elif media_type == "document":
         pages = documents.render_pages(data, 0, PAGES_RENDERED)

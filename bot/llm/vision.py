@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.content.base import ContentType
-from bot.content.media import MediaContent, page_rendition
+from bot.content.media import ORIGINAL, MediaContent, page_rendition
 from bot.media.sniff import sniff
 from bot.media.store import MediaStore
 from bot.runtime.settings import get_settings
@@ -33,6 +33,8 @@ SENDABLE_MIME = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 class RenditionSource(Protocol):
     """Where renditions are read from: a MediaStore (or a test's stand-in)."""
+
+    def get(self, sha256: str) -> bytes: ...
 
     def get_derived(self, sha256: str, name: str) -> bytes | None: ...
 
@@ -129,8 +131,8 @@ def _image(
 ) -> PromptImage | None:
     what = f"the {name} rendition of {medium} {sha256[:12]}"
     try:
-        data = store.get_derived(sha256, name)
-    except (OSError, ValueError) as exc:  # an unreachable bucket, a bad digest
+        data = store.get(sha256) if name == ORIGINAL else store.get_derived(sha256, name)
+    except (OSError, ValueError, LookupError) as exc:  # unreachable, a bad digest, missing
         log.warning("pre-label for %s: cannot read %s (%s); sent without it", project, what, exc)
         return None
     if data is None:

@@ -24,7 +24,7 @@ from tests.media.builders import (
 CSV_SPEC = {"src": "ecg/9.csv", "x": "t", "y": ["lead_ii"]}
 
 RENDER: dict[str, Callable[[bytes], object]] = {
-    "image": images.display_png,
+    "image": images.display_image,
     "document": lambda data: documents.render_pages(data, 0, 2, width=300),
     "audio": lambda data: audio.waveform_png(data, 300, 100),
     "video": video.poster_png,
