@@ -35,7 +35,10 @@ def save(result: dict[str, Any]) -> Path:
 def load_all() -> list[dict[str, Any]]:
     if not RESULTS_DIR.exists():
         return []
-    runs = [json.loads(p.read_text()) for p in sorted(RESULTS_DIR.glob("*.json"))]
+    # The click benchmark's own runs (quick-*, full-*): api-* and media-* are other
+    # benchmarks' results, with their own reports.
+    paths = sorted([*RESULTS_DIR.glob("quick-*.json"), *RESULTS_DIR.glob("full-*.json")])
+    runs = [json.loads(p.read_text()) for p in paths]
     # Within a mode: the run labelled "before…" first (the reference), then by date.
     return sorted(
         runs,
