@@ -14,11 +14,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from bot.content.base import ContentType
-from bot.content.media import ORIGINAL, MediaContent, page_rendition
+from bot.content.candidates import LETTERS
+from bot.content.media import (
+    DISPLAY,
+    ORIGINAL,
+    MediaContent,
+    media_of,
+    media_type_of,
+    page_rendition,
+)
 from bot.media.sniff import sniff
 from bot.media.store import MediaStore
 from bot.runtime.settings import get_settings
@@ -48,6 +56,7 @@ class PromptImage:
     rendition: str  # "display", "page-1", ...
     mime: str
     data: bytes
+    where: str | None = None  # where in the item it is: "response A", "turn 1"
 
     @property
     def reference(self) -> str:
@@ -77,7 +86,12 @@ class PromptImages:
         facts = self.medium or {}
         return {
             "images": [
-                {"medium": image.medium, "rendition": image.rendition, "page": _page(image)}
+                {
+                    "medium": image.medium,
+                    "rendition": image.rendition,
+                    "page": _page(image),
+                    "where": image.where,
+                }
                 for image in self.images
             ],
             "left_out": self.left_out,
@@ -101,7 +115,7 @@ def prompt_images(
     """The renditions a reviewer sees of the item's medium, as far as they can be sent;
     none for an item without media. `store` None: the default store, opened only here."""
     if not isinstance(content_type, MediaContent):
-        return PromptImages()
+        return _images_in_place(content, store, project=project)
     medium = content_type.medium(content)
     sha256 = str(medium["sha256"])
     wanted = content_type.renditions(medium)
@@ -124,6 +138,35 @@ def prompt_images(
             MAX_IMAGES,
         )
     return PromptImages(tuple(images), len(wanted) - len(images), medium)
+
+
+def _images_in_place(content: dict, store: RenditionSource | None, *, project: str) -> PromptImages:
+    """The images of a conversation's parts or of candidate responses (and the picture
+    a prompt is about), each named by where it is in the item."""
+    wanted = list(media_of(content))
+    if not wanted:
+        return PromptImages()
+    source = store if store is not None else default_store()
+    images: list[PromptImage] = []
+    for path, fields in wanted[:MAX_IMAGES]:
+        if not fields.get("sha256"):
+            continue
+        rendition = str((fields.get("renditions") or [DISPLAY])[0])
+        medium = media_type_of(path)
+        image = _image(source, medium, str(fields["sha256"]), rendition, project=project)
+        if image is not None:
+            images.append(replace(image, where=_where(path)))
+    return PromptImages(tuple(images), len(wanted) - len(images))
+
+
+def _where(path: str) -> str:
+    """A medium's place in an item, as a prompt names it."""
+    steps = path.split(".")
+    if steps[0] == "responses":
+        return f"of response {LETTERS[int(steps[1])]}"
+    if steps[0] in ("conversation", "prompt") and len(steps) > 1:
+        return f"in turn {int(steps[1]) + 1}"
+    return "the prompt asks about"
 
 
 def _image(

@@ -425,3 +425,59 @@ def test_the_demo_responder_reads_text_parts() -> None:
     reply = demo_responder(request)
     assert isinstance(reply, dict) and reply["value"] == "billing"
     assert "mentions this team's topics" in reply["rationale"]
+
+
+def test_image_parts_of_a_conversation_reach_the_model_named_by_their_turn(
+    stub: OpenAIStub, client: Any, store: MediaStore, tmp_path: Path
+) -> None:
+    (tmp_path / "rash.png").write_bytes(png_bytes(300, 200, colour="red"))
+    item = {
+        "id": "v-1",
+        "conversation": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What does this rash look like?"},
+                    {"type": "image_url", "image_url": {"url": "rash.png"}},
+                ],
+            },
+            {"role": "assistant", "content": "Contact dermatitis."},
+        ],
+        "prediction": PREDICTION,
+    }
+    content = imported(tmp_path, store, item)
+    prelabel_item(client, project(), content, media=store)
+    [request] = stub.requests
+    assert sent_images(request) == [(tmp_path / "rash.png").read_bytes()]  # shown as stored
+    assert "1. the image in turn 1" in sent_text(request)
+
+
+def test_image_responses_reach_the_model_named_by_their_letter(
+    stub: OpenAIStub, client: Any, store: MediaStore, tmp_path: Path
+) -> None:
+    from tests.factories import kind_config
+
+    (tmp_path / "a.png").write_bytes(png_bytes(40, 40, colour="red"))
+    (tmp_path / "b.png").write_bytes(png_bytes(40, 40, colour="blue"))
+    config = kind_config(
+        "code-preference", llm={"enabled": True, "timeout_s": 2.0, "max_retries": 0}
+    )
+    item = {
+        "id": "g-1",
+        "prompt": [{"role": "user", "content": "A red fox in snow"}],
+        "responses": [
+            {"id": "a", "image": {"src": "a.png"}},
+            {"id": "b", "image": {"src": "b.png"}},
+        ],
+    }
+    record = kind_of(config).record_for(item).model_validate(item)
+    intake = MediaIntake(store, base_dir=tmp_path)
+    [staged] = list(intake.resolve([stage_item(1, record)]))
+    intake.store_staged()
+    intake.close()
+    stub.responder = lambda request: {"value": "A", "confidence": 0.6, "rationale": "redder"}
+    prelabel_item(client, config, staged.content, media=store)
+    [request] = stub.requests
+    assert sent_images(request) == [(tmp_path / n).read_bytes() for n in ("a.png", "b.png")]
+    text = sent_text(request)
+    assert "1. the image of response A" in text and "2. the image of response B" in text
