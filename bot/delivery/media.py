@@ -68,32 +68,13 @@ def _replace(blocks: Any, ids: dict[str, str]) -> Any:
     return resolved
 
 
-def resolve_processed(engine: Engine, blocks: Any) -> Any | None:
-    """The blocks with their placeholders replaced by files Slack has processed already,
-    or None if any is not (the click's response_url render never uploads or waits)."""
-    found = {str(f["id"]) for f in placeholders(blocks)}
-    if not found:
-        return blocks
-    keys = {ref: key for ref in found if (key := parse_placeholder(ref))}
-    with session_scope(engine) as session:
-        rows = media_queries.slack_files(session, set(keys.values()))
-    ids = {}
-    for ref, key in keys.items():
-        row = rows.get(key)
-        if row is None or row.file_id is None or row.ready_at is None:
-            return None
-        ids[ref] = row.file_id
-    return _replace(blocks, ids)
-
-
-def with_processed_files(engine: Engine, view: dict) -> dict:
-    """A view opened at once (a modal: no outbox, no waiting) with each placeholder
-    replaced by its processed file, and an image whose file Slack has not processed yet
-    replaced by a line saying so (an unprocessed file would make Slack refuse it)."""
-    found = {str(f["id"]) for f in placeholders(view)}
-    if not found:
-        return view
-    keys = {ref: key for ref in found if (key := parse_placeholder(ref))}
+def _processed(engine: Engine, blocks: Any) -> tuple[set[str], dict[str, str]]:
+    """(the placeholders in the blocks, the file ids of those Slack has processed)."""
+    keys = {
+        ref: key for f in placeholders(blocks) if (key := parse_placeholder(ref := str(f["id"])))
+    }
+    if not keys:
+        return set(), {}
     with session_scope(engine) as session:
         rows = media_queries.slack_files(session, set(keys.values()))
     ready = {
@@ -101,6 +82,25 @@ def with_processed_files(engine: Engine, view: dict) -> dict:
         for ref, key in keys.items()
         if (row := rows.get(key)) is not None and row.file_id and row.ready_at is not None
     }
+    return set(keys), ready
+
+
+def resolve_processed(engine: Engine, blocks: Any) -> Any | None:
+    """The blocks with their placeholders replaced by files Slack has processed already,
+    or None if any is not (the click's response_url render never uploads or waits)."""
+    found, ready = _processed(engine, blocks)
+    if not found:
+        return blocks
+    return _replace(blocks, ready) if len(ready) == len(found) else None
+
+
+def with_processed_files(engine: Engine, view: dict) -> dict:
+    """A view opened at once (a modal: no outbox, no waiting) with each placeholder
+    replaced by its processed file, and an image whose file Slack has not processed yet
+    replaced by a line saying so (an unprocessed file would make Slack refuse it)."""
+    found, ready = _processed(engine, view)
+    if not found:
+        return view
     blocks = []
     for block in view.get("blocks", []):
         ref = (
@@ -108,7 +108,7 @@ def with_processed_files(engine: Engine, view: dict) -> dict:
             if block.get("type") == "image"
             else ""
         )
-        if ref in keys and ref not in ready:
+        if ref in found and ref not in ready:
             blocks.append(context(say("image_not_ready")).to_dict())
         else:
             blocks.append(block)

@@ -325,41 +325,26 @@ def sft_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
     """The conversation up to the reviewed assistant turn, that turn as signed off; for
     an item showing a medium, the medium (TRL's vision format for an image) and its text
     as signed off."""
-    if "conversation" not in (label.content or {}):
-        yield from _medium_sft_rows(label)
+    content = label.content or {}
+    if "conversation" not in content:
+        final, changed = _signed_off_text(label, original_response(content))
+        yield "row", {"id": label.id, **medium_messages(content, final), "changed": changed}
         return
-    conversation = export_turns((label.content or {}).get("conversation"))
+    conversation = export_turns(content.get("conversation"))
     last = max((i for i, t in enumerate(conversation) if t["role"] == "assistant"), default=None)
     if last is None:
         return
-    original = conversation[last]["content"]
+    final, changed = _signed_off_text(label, conversation[last]["content"])
+    messages = conversation[:last] + [{"role": "assistant", "content": final}]
+    yield "row", {"id": label.id, "messages": messages, "changed": changed}
+
+
+def _signed_off_text(label: Labelled, original: Any) -> tuple[Any, bool]:
+    """(the text as signed off, whether it differs from the model's)."""
     text = corrected_text(label.value)
     final = text if text is not None else original
     changed = label.value.get("changed") if isinstance(label.value, dict) else None
-    yield (
-        "row",
-        {
-            "id": label.id,
-            "messages": conversation[:last] + [{"role": "assistant", "content": final}],
-            "changed": bool(changed) if changed is not None else final != original,
-        },
-    )
-
-
-def _medium_sft_rows(label: Labelled) -> Iterator[tuple[str, Row]]:
-    content = label.content or {}
-    original = original_response(content)
-    text = corrected_text(label.value)
-    final = text if text is not None else original
-    changed = label.value.get("changed") if isinstance(label.value, dict) else None
-    yield (
-        "row",
-        {
-            "id": label.id,
-            **medium_messages(content, final),
-            "changed": bool(changed) if changed is not None else final != original,
-        },
-    )
+    return final, bool(changed) if changed is not None else final != original
 
 
 SFT = ExportFormat(
