@@ -62,8 +62,8 @@ class VerifyReport:
 
 
 def _item_of(chain: str) -> int | None:
-    kind, _, ident = chain.partition(":")
-    return int(ident) if kind == "item" and ident.isdigit() else None
+    chain_type, _, ident = chain.partition(":")
+    return int(ident) if chain_type == "item" and ident.isdigit() else None
 
 
 class _ChainWalker:

@@ -54,11 +54,11 @@ def turn_text(content: Any) -> str:
         return "" if content is None else str(content)
     pieces = []
     for part in content:
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text":
+        part_type = part.get("type") if isinstance(part, dict) else None
+        if part_type == "text":
             pieces.append(str(part.get("text", "")))
-        elif kind in PART_MEDIA:
-            pieces.append(f"[{PART_MEDIA[kind]}]")
+        elif part_type in PART_MEDIA:
+            pieces.append(f"[{PART_MEDIA[part_type]}]")
     return "\n".join(pieces)
 
 

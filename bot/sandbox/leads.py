@@ -59,14 +59,14 @@ def _decision_values(view: dict, rng: random.Random, rationale: str) -> dict[str
         element = block.get("element") or {}
         if not block_id.startswith(DECISION_BLOCK):
             continue
-        kind = element.get("type")
-        if kind == "static_select":
+        element_type = element.get("type")
+        if element_type == "static_select":
             chosen = (element.get("initial_option") or {}).get("value")
             values[block_id] = {VALUE_ACTION: chosen or rng.choice(element["options"])["value"]}
-        elif kind == "multi_static_select":
+        elif element_type == "multi_static_select":
             initial = [o["value"] for o in element.get("initial_options") or []]
             values[block_id] = {VALUE_ACTION: initial or [element["options"][0]["value"]]}
-        elif kind == "plain_text_input":
+        elif element_type == "plain_text_input":
             values[block_id] = {VALUE_ACTION: element.get("initial_value") or "Corrected."}
     values[RATIONALE_BLOCK] = {VALUE_ACTION: rationale}
     return values

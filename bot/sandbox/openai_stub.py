@@ -182,24 +182,24 @@ def check_messages(request: dict) -> None:
             )
         for number, part in enumerate(content):
             param = f"{where}[{number}]"
-            kind = part.get("type") if isinstance(part, dict) else None
-            if kind not in PART_TYPES:
+            type_name = part.get("type") if isinstance(part, dict) else None
+            if type_name not in PART_TYPES:
                 supported = ", ".join(f"'{t}'" for t in PART_TYPES)
                 raise ContentRefused(
-                    f"Invalid value: '{kind}'. Supported values are: {supported}.",
+                    f"Invalid value: '{type_name}'. Supported values are: {supported}.",
                     f"{param}.type",
                 )
-            if kind != "text" and message.get("role") != "user":
+            if type_name != "text" and message.get("role") != "user":
                 raise ContentRefused(
-                    f"Invalid '{param}': {kind} content parts are only allowed in messages "
+                    f"Invalid '{param}': {type_name} content parts are only allowed in messages "
                     f"with role 'user', but this message has role '{message.get('role')}'.",
                     param,
                 )
-            if kind == "text" and not isinstance(part.get("text"), str):
+            if type_name == "text" and not isinstance(part.get("text"), str):
                 raise ContentRefused(f"Missing required parameter: '{param}.text'.", param)
-            if kind == "image_url":
+            if type_name == "image_url":
                 _check_image(part, param)
-            elif kind == "input_audio":
+            elif type_name == "input_audio":
                 _check_audio(part, param)
 
 
@@ -227,26 +227,26 @@ def _example_for(schema: dict, request: dict, key: str | None = None) -> Any:
     """A plausible value for a JSON schema: first enum value, midpoint, a copied text."""
     if "enum" in schema:
         return schema["enum"][0]
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "string")
-    if kind == "object":
+    type_name = schema.get("type")
+    if isinstance(type_name, list):
+        type_name = next((k for k in type_name if k != "null"), "string")
+    if type_name == "object":
         props = schema.get("properties", {})
         return {name: _example_for(sub, request, name) for name, sub in props.items()}
-    if kind == "array":
+    if type_name == "array":
         items = schema.get("items", {})
         if "enum" in items and schema.get("minItems", 1) > 1:
             # An ordering (a ranking): every option the prompt shows, each once, in order.
             shown = [o for o in items["enum"] if _mentions(request, f"<response_{o}>")]
             return shown or items["enum"][: schema["minItems"]]
         return [_example_for(items, request)]
-    if kind == "integer":
+    if type_name == "integer":
         low, high = schema.get("minimum", 1), schema.get("maximum", 5)
         return (int(low) + int(high)) // 2
-    if kind == "number":
+    if type_name == "number":
         low, high = schema.get("minimum", 0.0), schema.get("maximum", 1.0)
         return min(max(0.6, low), high)
-    if kind == "boolean":
+    if type_name == "boolean":
         return False
     if key == "value":
         return _last_assistant_text(request)
@@ -267,10 +267,10 @@ def default_responder(request: dict) -> dict | str:
 
 
 def _error_body(
-    message: str, kind: str, code: str | None = None, param: str | None = None
+    message: str, type_name: str, code: str | None = None, param: str | None = None
 ) -> bytes:
     """The error envelope OpenAI returns, which the client turns into its message."""
-    error = {"message": message, "type": kind, "param": param, "code": code}
+    error = {"message": message, "type": type_name, "param": param, "code": code}
     return json.dumps({"error": error}).encode()
 
 

@@ -414,27 +414,27 @@ def _action(
     block: dict[str, Any], element: dict[str, Any], selected: str | list[str] | None
 ) -> dict[str, Any]:
     """The ``actions[0]`` entry Slack sends for an element."""
-    kind = element.get("type")
+    element_type = element.get("type")
     action: dict[str, Any] = {
-        "type": kind,
+        "type": element_type,
         "action_id": element.get("action_id"),
         "block_id": block.get("block_id"),
         "action_ts": f"{time.time():.6f}",
     }
-    if kind == "button":
+    if element_type == "button":
         action["text"] = element["text"]
         for key in ("value", "style", "url"):
             if key in element:
                 action[key] = element[key]
-    elif kind in _SINGLE_CHOICE:
+    elif element_type in _SINGLE_CHOICE:
         if not isinstance(selected, str):
-            raise ValueError(f"{kind} needs selected=<option value>")
+            raise ValueError(f"{element_type} needs selected=<option value>")
         action["selected_option"] = _option(element, selected)
-    elif kind in _MULTI_CHOICE:
+    elif element_type in _MULTI_CHOICE:
         chosen = [selected] if isinstance(selected, str) else list(selected or [])
         action["selected_options"] = [_option(element, v) for v in chosen]
     else:
-        raise ValueError(f"clicking a {kind} element is not supported")
+        raise ValueError(f"clicking a {element_type} element is not supported")
     if "placeholder" in element:
         action["placeholder"] = element["placeholder"]
     return action
@@ -447,8 +447,8 @@ def _state_values(
     state: dict[str, dict[str, Any]] = {}
     known: set[tuple[str, str]] = set()
     for block, element in _interactive(blocks):
-        kind = element.get("type")
-        if kind not in _STATEFUL:
+        element_type = element.get("type")
+        if element_type not in _STATEFUL:
             continue
         block_id, action_id = block.get("block_id", ""), element.get("action_id", "")
         known.add((block_id, action_id))
@@ -482,24 +482,24 @@ def _with_selection(
 
 
 def _initial(element: dict[str, Any]) -> Any:
-    kind = element.get("type")
-    if kind == "plain_text_input":
+    element_type = element.get("type")
+    if element_type == "plain_text_input":
         return element.get("initial_value")
-    if kind in _MULTI_CHOICE:
+    if element_type in _MULTI_CHOICE:
         return [o["value"] for o in element.get("initial_options") or []]
     initial = element.get("initial_option")
     return initial["value"] if initial else None
 
 
 def _state_entry(element: dict[str, Any], value: Any) -> dict[str, Any]:
-    kind = element["type"]
-    if kind == "plain_text_input":
-        return {"type": kind, "value": value if value != "" else None}
-    if kind in _MULTI_CHOICE:
+    element_type = element["type"]
+    if element_type == "plain_text_input":
+        return {"type": element_type, "value": value if value != "" else None}
+    if element_type in _MULTI_CHOICE:
         chosen = [value] if isinstance(value, str) else list(value or [])
-        return {"type": kind, "selected_options": [_option(element, v) for v in chosen]}
+        return {"type": element_type, "selected_options": [_option(element, v) for v in chosen]}
     return {
-        "type": kind,
+        "type": element_type,
         "selected_option": _option(element, str(value)) if value is not None else None,
     }
 

@@ -164,12 +164,12 @@ class _Checker:
         if not isinstance(view, dict):
             self.err("view", "must be an object")
             return
-        kind = view.get("type")
-        if kind not in VIEW_FIELDS:
+        type_name = view.get("type")
+        if type_name not in VIEW_FIELDS:
             self.err("type", "must be one of modal, home")
             return
-        self.unknown_fields("view", view, VIEW_FIELDS[kind])
-        if kind == "modal":
+        self.unknown_fields("view", view, VIEW_FIELDS[type_name])
+        if type_name == "modal":
             self.text("title", view.get("title"), plain=True, max_len=MAX_VIEW_TITLE)
             for key in ("submit", "close"):
                 if key in view:
@@ -185,7 +185,7 @@ class _Checker:
         has_inputs = isinstance(blocks, list) and any(
             isinstance(b, dict) and b.get("type") == "input" for b in blocks
         )
-        if kind == "modal" and has_inputs and "submit" not in view:
+        if type_name == "modal" and has_inputs and "submit" not in view:
             self.err("submit", "is required when the view has input blocks")
 
     def blocks(self, path: str, blocks: Any, *, max_blocks: int) -> None:
@@ -203,18 +203,18 @@ class _Checker:
         if not isinstance(block, dict):
             self.err(path, "must be an object")
             return
-        kind = block.get("type")
-        if kind not in BLOCK_FIELDS:
-            self.err(f"{path}.type", f"unsupported block type {kind!r}")
+        type_name = block.get("type")
+        if type_name not in BLOCK_FIELDS:
+            self.err(f"{path}.type", f"unsupported block type {type_name!r}")
             return
-        self.unknown_fields(path, block, BLOCK_FIELDS[kind])
+        self.unknown_fields(path, block, BLOCK_FIELDS[type_name])
         if "block_id" in block:
             block_id = block["block_id"]
             if self.identifier(f"{path}.block_id", block_id):
                 if block_id in self._block_ids:
                     self.err(f"{path}.block_id", f"duplicate block_id {block_id!r}")
                 self._block_ids.add(block_id)
-        getattr(self, f"block_{kind}")(path, block)
+        getattr(self, f"block_{type_name}")(path, block)
 
     def block_section(self, path: str, block: dict[str, Any]) -> None:
         if "text" not in block and "fields" not in block:
@@ -286,13 +286,13 @@ class _Checker:
         if not isinstance(element, dict):
             self.err(path, "must be an object")
             return
-        kind = element.get("type")
-        if kind not in ALLOWED_ELEMENTS[where]:
-            self.err(f"{path}.type", f"element type {kind!r} is not allowed in {where}")
+        type_name = element.get("type")
+        if type_name not in ALLOWED_ELEMENTS[where]:
+            self.err(f"{path}.type", f"element type {type_name!r} is not allowed in {where}")
             return
-        if kind in ELEMENT_FIELDS:
-            self.unknown_fields(path, element, ELEMENT_FIELDS[kind])
-        if kind == "image":
+        if type_name in ELEMENT_FIELDS:
+            self.unknown_fields(path, element, ELEMENT_FIELDS[type_name])
+        if type_name == "image":
             self.image_element(path, element)
             return
         if "action_id" in element:
@@ -307,12 +307,12 @@ class _Checker:
             )
         if "confirm" in element:
             self.confirm(f"{path}.confirm", element["confirm"])
-        if kind == "button":
+        if type_name == "button":
             self.button(path, element)
-        elif kind == "plain_text_input":
+        elif type_name == "plain_text_input":
             self.text_input(path, element)
-        elif kind in _CHOICES:
-            self.choices(path, element, kind)
+        elif type_name in _CHOICES:
+            self.choices(path, element, type_name)
 
     def button(self, path: str, element: dict[str, Any]) -> None:
         self.text(f"{path}.text", element.get("text"), plain=True, max_len=MAX_BUTTON_TEXT)
@@ -338,13 +338,13 @@ class _Checker:
         if bounds.get("min_length", 0) > bounds.get("max_length", MAX_INPUT_TEXT):
             self.err(f"{path}.min_length", "must not exceed max_length")
 
-    def choices(self, path: str, element: dict[str, Any], kind: str) -> None:
-        is_select = kind in ("static_select", "multi_static_select")
+    def choices(self, path: str, element: dict[str, Any], type_name: str) -> None:
+        is_select = type_name in ("static_select", "multi_static_select")
         limit = {
             "static_select": MAX_SELECT_OPTIONS,
             "multi_static_select": MAX_SELECT_OPTIONS,
             "overflow": MAX_OVERFLOW_OPTIONS,
-        }.get(kind, MAX_CHOICE_OPTIONS)
+        }.get(type_name, MAX_CHOICE_OPTIONS)
         values: list[Any] = []
         if is_select and "option_groups" in element:
             if "options" in element:
@@ -360,7 +360,7 @@ class _Checker:
                     values += self.options(f"{gpath}.options", group.get("options"), limit, True)
         else:
             # Option text in checkboxes and radio buttons may be mrkdwn; in menus it may not.
-            plain = kind not in ("checkboxes", "radio_buttons")
+            plain = type_name not in ("checkboxes", "radio_buttons")
             values = self.options(f"{path}.options", element.get("options"), limit, plain)
         if "initial_option" in element:
             self.initial(f"{path}.initial_option", element["initial_option"], values)
@@ -443,12 +443,12 @@ class _Checker:
         if not isinstance(obj, dict):
             self.err(path, "must be a text object")
             return
-        kind = obj.get("type")
-        if plain and kind != "plain_text":
-            self.err(path, f"must be plain_text (got {kind!r})")
-        elif kind not in ("plain_text", "mrkdwn"):
-            self.err(path, f"must be plain_text or mrkdwn (got {kind!r})")
-        extra = {"emoji"} if kind == "plain_text" else {"verbatim"}
+        type_name = obj.get("type")
+        if plain and type_name != "plain_text":
+            self.err(path, f"must be plain_text (got {type_name!r})")
+        elif type_name not in ("plain_text", "mrkdwn"):
+            self.err(path, f"must be plain_text or mrkdwn (got {type_name!r})")
+        extra = {"emoji"} if type_name == "plain_text" else {"verbatim"}
         self.unknown_fields(path, obj, {"type", "text"} | extra)
         text = obj.get("text")
         if not isinstance(text, str):

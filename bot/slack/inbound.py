@@ -270,20 +270,20 @@ def read_request(body: bytes, content_type: str | None) -> Inbound:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Malformed("body is not UTF-8") from None
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind not in ("application/json", "application/x-www-form-urlencoded"):
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type not in ("application/json", "application/x-www-form-urlencoded"):
         raise Malformed("content type is neither JSON nor a form")
-    if kind != "application/json" and text.lstrip().startswith("{"):
+    if media_type != "application/json" and text.lstrip().startswith("{"):
         # Bolt reads a body starting with "{" as JSON whatever its type; Slack never
         # sends a form that way.
         raise Malformed("a form body holding JSON")
     try:
-        data = parse_body(text, kind)  # Bolt's own reading, so both see the same request
+        data = parse_body(text, media_type)  # Bolt's own reading, so both see the same request
     except (ValueError, RecursionError):
         raise Malformed("body is not valid JSON or form data") from None
     if not isinstance(data, dict) or not data:
         raise Malformed("body is not a Slack payload object")
-    if kind == "application/json" and data.get("type") not in _JSON_TYPES:
+    if media_type == "application/json" and data.get("type") not in _JSON_TYPES:
         raise Malformed("interactions and commands come as forms, not JSON")
     if "command" in data:
         command = _parse(SlashCommand, data, "slash command")

@@ -22,7 +22,7 @@ def _duration(ms: int | None) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
-def describe_event(kind: str, data: dict, actor: str | None = None) -> str:
+def describe_event(event_kind: str, data: dict, actor: str | None = None) -> str:
     """One line a person can read, for the kinds we know; key=value for the rest."""
     d = data
     known = {
@@ -69,9 +69,9 @@ def describe_event(kind: str, data: dict, actor: str | None = None) -> str:
             + (f" ({d['reason']})" if d.get("reason") else "")
         ),
     }
-    if kind in known:
+    if event_kind in known:
         try:
-            return known[kind]()
+            return known[event_kind]()
         except (TypeError, ValueError, KeyError):
             pass
     return ", ".join(f"{k}={_short(v, 40)}" for k, v in d.items())
