@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.intake.importer import ImportRejected
+from bot.intake.importer import ImportRejected, validate_file
 from bot.media.store import MediaStore
-from bot.runtime.settings import get_settings
+from bot.runtime.settings import Settings, get_settings
 from tests.factories import (
     REVIEWERS,
     apply,
@@ -206,16 +206,18 @@ def _truncated_png() -> bytes:
     return data[: len(data) // 2]
 
 
-def test_on_a_database_server_media_need_a_store_every_process_reaches(
-    sandbox, tmp_path, monkeypatch, database_url
-):
-    if database_url.startswith("sqlite"):
-        pytest.skip("a local SQLite database keeps its media beside it")
-    monkeypatch.delenv("QUORUM_MEDIA_STORE")
-    monkeypatch.setenv("DATABASE_URL", database_url)  # as `quorum import` would have it
-    apply(sandbox.ctx.engine, config())
+def test_on_a_database_server_media_need_a_store_every_process_reaches(tmp_path):
     png_file(tmp_path / "a.png", (3, 3, 3))
+    items = write_items(tmp_path / "a.jsonl", [image_item("a", "a.png")])
+
+    def settings(database_url: str) -> Settings:  # QUORUM_MEDIA_STORE not set
+        return Settings(_env_file=None, database_url=database_url, quorum_media_store=None)
+
+    server = settings("postgresql+psycopg://127.0.0.1:5432/quorum")
     with pytest.raises(ImportRejected, match="line 1: media need QUORUM_MEDIA_STORE"):
-        import_file(
-            sandbox.ctx.engine, write_items(tmp_path / "a.jsonl", [image_item("a", "a.png")])
-        )
+        validate_file(items, config(), settings=server)
+    # A local SQLite file keeps its media beside it: the same import is fine.
+    local = settings(f"sqlite:///{tmp_path / 'quorum.db'}")
+    staged = validate_file(items, config(), settings=local)
+    assert len(staged) == 1
+    staged.close()
