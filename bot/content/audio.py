@@ -18,6 +18,9 @@ class Audio(MediaContent):
     noun = "a recording"
     shares_original = True
 
+    def alt_for(self, alt: str, rendition: str) -> str:
+        return f"Waveform of {alt}"
+
     def caption(self, medium: dict) -> str | None:
         return say("audio_caption", duration=duration(medium.get("duration_s")))
 

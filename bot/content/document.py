@@ -26,6 +26,9 @@ class Document(MediaContent):
     def more_renditions(self, medium: dict) -> list[str]:
         return super().renditions(medium)[PAGES_IN_DM:]
 
+    def alt_for(self, alt: str, rendition: str) -> str:
+        return f"{alt}, {rendition.replace('-', ' ')}"  # "nda.pdf, page 2"
+
     def caption(self, medium: dict) -> str | None:
         pages = int(medium.get("pages") or 0)
         return say("document_caption", pages=pages, shown=len(self.renditions(medium)))

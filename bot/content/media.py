@@ -212,7 +212,11 @@ class MediaContent(ContentType):
         alt = alt_text(medium, self.noun)
         sha256 = str(medium["sha256"])
         names = self.more_renditions(medium) if more else self.renditions(medium)
-        return tuple(Picture(placeholder(sha256, name), alt) for name in names)
+        return tuple(Picture(placeholder(sha256, n), self.alt_for(alt, n)) for n in names)
+
+    def alt_for(self, alt: str, rendition: str) -> str:
+        """What one rendition's image block says to people who cannot see it."""
+        return alt
 
     def parts(
         self, content: dict, presentation: dict | None, *, focus_reviewed: bool

@@ -50,6 +50,9 @@ class TimeSeries(MediaContent):
     record = TimeSeriesRecord
     noun = "a time series"
 
+    def alt_for(self, alt: str, rendition: str) -> str:
+        return f"Chart of {alt}"
+
     def caption(self, medium: dict) -> str | None:
         summary: dict[str, dict[str, Any]] = medium.get("summary") or {}
         unit = medium.get("unit")

@@ -17,6 +17,9 @@ class Video(MediaContent):
     noun = "a video"
     shares_original = True
 
+    def alt_for(self, alt: str, rendition: str) -> str:
+        return f"Poster frame of {alt}"
+
     def caption(self, medium: dict) -> str | None:
         return say("video_caption", duration=duration(medium.get("duration_s")))
 
