@@ -23,13 +23,11 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import report
 from bench.clicks import LoadSampler, run_backend
@@ -39,6 +37,7 @@ from bench.servers import BENCH_DIR, PYTHON, Checkout, postgres_version, scratch
 from bench.soak import MODES as SOAK_MODES
 from bench.soak import finish as finish_soak
 from bench.soak import run_soak
+from bench.ui import Ui
 
 REPO = BENCH_DIR.parent
 MODES: dict[str, dict[str, Any]] = {
@@ -111,33 +110,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "benchmarks.md")
     return parser.parse_args(argv)
-
-
-class Ui:
-    """A rich progress bar for the current step and a line per finished step."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        self.task = self.bar.add_task("starting", total=1)
-
-    def progress(self, description: str, total: int) -> Callable[[int], None]:
-        self.bar.reset(self.task, description=description, total=max(1, total), completed=0)
-
-        def update(done: int) -> None:
-            self.bar.update(self.task, completed=min(done, total))
-
-        return update
-
-    def log(self, text: str) -> None:
-        self.console.print(text)
 
 
 def dispatch_probe(

@@ -55,13 +55,15 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:  # bench imports stay inside functions: children run this file by path
+    from bench.ui import Ui
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parent.parent
@@ -452,25 +454,6 @@ def child_main(job: str, spec_json: str) -> int:
 # ---- running the children (harness side) ----------------------------------------------------
 
 
-class Ui:
-    """One rich progress bar for the step under way and a line per finished step."""
-
-    def __init__(self) -> None:
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        self.task = self.bar.add_task("starting", total=1)
-
-    def step(self, description: str, total: int) -> Callable[[int], None]:
-        self.bar.reset(self.task, description=description, total=max(1, total), completed=0)
-        return lambda done: self.bar.update(self.task, completed=min(done, total))
-
-
 def _staged_media(tmp: Path) -> int:
     """Originals the child's media intake has staged so far (its TMPDIR is `tmp`)."""
     count = 0
@@ -545,7 +528,7 @@ def measure_imports(
                     }
                     total = args.items * (2 if kind == "image" else 1)
                     what = f"import {args.items:,} {kind} items, {backend}, round {round_}"
-                    run = run_child(checkout, "import", spec, workdir, ui.step(what, total))
+                    run = run_child(checkout, "import", spec, workdir, ui.progress(what, total))
                 shutil.rmtree(store, ignore_errors=True)
                 run["round"] = round_
                 runs.append(run)
@@ -586,7 +569,9 @@ def measure_dispatch(
                     what = (
                         f"{args.dm_items} {kind} items -> {expected} DMs, {backend}, round {round_}"
                     )
-                    run = run_child(checkout, "dispatch", spec, workdir, ui.step(what, expected))
+                    run = run_child(
+                        checkout, "dispatch", spec, workdir, ui.progress(what, expected)
+                    )
                 shutil.rmtree(store, ignore_errors=True)
                 run["round"] = round_
                 runs.append(run)
@@ -918,7 +903,9 @@ def main(argv: list[str] | None = None) -> int:
     checkout = Checkout.at(args.checkout)
     machine = describe(postgres_version(args.pg_admin_url))
     sampler = LoadSampler().start()
-    ui = Ui()
+    from bench.ui import Ui
+
+    ui = Ui(console)
     result: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
         "sha": checkout.sha,
@@ -941,7 +928,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-media-") as folder, ui.bar:
             workdir = Path(folder)
             data = workdir / "data"
-            update = ui.step(f"generating {args.items:,} images", args.items)
+            update = ui.progress(f"generating {args.items:,} images", args.items)
             mark = time.monotonic()
             result["data"] = write_data_set(data, args.items, args.large_share, args.seed, update)
             result["stages_s"] = {"data": time.monotonic() - mark}
