@@ -102,6 +102,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--soak-seconds", type=float, help="hostile traffic for this long (quick 45, full 180)"
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy each Quorum click round into this folder (collapsed stacks)",
+    )
     parser.add_argument("--no-write", action="store_true", help="keep docs/benchmarks.md as is")
     parser.add_argument(
         "--render-only",
@@ -226,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                                 sampler=sampler,
                                 log=ui.log,
                                 workers=int(workers or 1),
+                                profile_dir=args.profile,
                             )
                         result["clicks"][backend] = data
                         console.print(report.rich_levels(data))

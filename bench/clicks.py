@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import subprocess
 import tempfile
 import threading
@@ -224,9 +225,12 @@ def run_round(
     on_progress: Callable[[int], None] | None = None,
     load_sampler: Any = None,
     interval_s: float | None = None,
+    profile_to: Path | None = None,
 ) -> RoundRaw:
     """One round of clicks by bench/loadgen.py: back to back per reviewer, or with
-    ``interval_s`` one click per reviewer every ``interval_s`` (a steady rate)."""
+    ``interval_s`` one click per reviewer every ``interval_s`` (a steady rate). With
+    ``profile_to``, py-spy samples the server (and its workers) during the round and
+    writes collapsed stacks there."""
     with tempfile.TemporaryDirectory(prefix="bench-loadgen-") as tmp:
         job_path, result_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
         job = {
@@ -250,6 +254,7 @@ def run_round(
             if process.stdout.readline().strip() != "ready":
                 raise RuntimeError("load generator did not start")
             mark = load_sampler.mark() if load_sampler else None
+            profiler = start_profiler(server, profile_to) if profile_to else None
             cpu0 = server.cpu()
             process.stdin.write("go\n")
             process.stdin.flush()
@@ -259,6 +264,8 @@ def run_round(
                 elif line.strip() == "done":
                     break
             cpu1 = server.cpu()
+            if profiler is not None:
+                stop_profiler(profiler)
             process.wait(timeout=30)
         finally:
             if process.poll() is None:
@@ -281,6 +288,22 @@ def run_round(
         loadgen_cpu_s=result["cpu_s"],
         load=load_sampler.since(mark) if load_sampler else [],
     )
+
+
+def start_profiler(server: ServerProcess, out: Path) -> subprocess.Popen:
+    """py-spy (not a dependency: `pip install py-spy`) on the server and its workers,
+    sampling the thread that holds the GIL: where the CPU goes."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    args = ["py-spy", "record", "--pid", str(server.pid), "--subprocesses", "--rate", "250", "--gil"]
+    args += ["--format", "raw", "--output", str(out), "--nonblocking"]
+    profiler = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # py-spy attaches before the first click
+    return profiler
+
+
+def stop_profiler(profiler: subprocess.Popen) -> None:
+    profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+    profiler.wait(timeout=60)
 
 
 def wait_shown(
@@ -601,6 +624,7 @@ def run_backend(
     sampler: LoadSampler,
     log: Callable[[str], None],
     workers: int = 1,
+    profile_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Everything measured on one database: setup, warm-up, the rounds (Quorum then
     baseline, per level, per repeat), the database check. `workers` > 1 serves Quorum as
@@ -691,6 +715,11 @@ def run_backend(
                     max_seconds=max_seconds,
                     on_progress=progress(f"{label}: Quorum clicks", total),
                     load_sampler=sampler,
+                    profile_to=(
+                        profile_dir / f"{served_as}-c{level.concurrency}-r{rep + 1}.txt"
+                        if profile_dir
+                        else None
+                    ),
                 )
                 wait_shown(
                     emulator,
