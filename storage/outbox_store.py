@@ -252,14 +252,15 @@ def upsert_pending(
     )
 
 
-def shown_by_response_url(session: Session, key: str, *, now: datetime) -> bool:
-    """The pending chat.update under `key` was shown through the click's response_url:
-    mark it sent so the worker sends no second update of the same render. False when
-    the row is not pending any more (the worker took it: it goes out as usual)."""
+def shown_by_response_url(session: Session, keys: Collection[str], *, now: datetime) -> int:
+    """The pending chat.updates under `keys` were shown through their clicks'
+    response_urls: mark them sent so the worker sends no second update of the same
+    render. Rows no longer pending (the worker took them) go out as usual. Returns how
+    many were marked."""
     result = session.execute(
         update(OutboxMessage)
         .where(
-            col(OutboxMessage.idempotency_key) == key,
+            col(OutboxMessage.idempotency_key).in_(list(keys)),
             col(OutboxMessage.status) == OutboxStatus.PENDING,
         )
         .values(
@@ -271,15 +272,15 @@ def shown_by_response_url(session: Session, key: str, *, now: datetime) -> bool:
         )
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
-def due_now(session: Session, key: str, *, now: datetime) -> None:
-    """The pending row under `key` is due at once (its response_url did not work)."""
+def due_now(session: Session, keys: Collection[str], *, now: datetime) -> None:
+    """The pending rows under `keys` are due at once (their response_url did not work)."""
     session.execute(
         update(OutboxMessage)
         .where(
-            col(OutboxMessage.idempotency_key) == key,
+            col(OutboxMessage.idempotency_key).in_(list(keys)),
             col(OutboxMessage.status) == OutboxStatus.PENDING,
             col(OutboxMessage.next_attempt_at) > now,
         )

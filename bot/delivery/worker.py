@@ -45,6 +45,7 @@ from bot.delivery.reassignment import (
     review_request_key,
 )
 from bot.delivery.reminders import is_reminder_key
+from bot.delivery.shown import flush_shown
 from bot.delivery.work_hours import TZ_REFRESH, next_work_start, reviewer_zone
 from bot.runtime.clock import SYSTEM_CLOCK, Clock
 from bot.slack.outbound import SlackOutbound
@@ -219,6 +220,7 @@ class DeliveryWorker:
 
     def run_once(self) -> int:
         """Claim and process one batch; return how many rows were handled."""
+        flush_shown(self.engine, self.clock.now())  # never re-send what a click showed
         with session_scope(self.engine) as session:
             rows = outbox_store.claim_due(
                 session,

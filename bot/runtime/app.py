@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from bot.delivery.media import MediaFiles
 from bot.delivery.pacing import Pacer
 from bot.delivery.scheduler import QuorumScheduler
+from bot.delivery.shown import flush_shown
 from bot.delivery.worker import DeliveryWorker
 from bot.media.store import MediaStore
 from bot.runtime.context import QuorumContext, Workspace
@@ -192,6 +193,10 @@ class Runtime:
         waiter = threading.Thread(target=self._listeners.shutdown, daemon=True)
         waiter.start()  # acknowledged clicks finish recording (bounded: never hang a stop)
         waiter.join(30)
+        try:  # DMs those clicks showed: not sent again by whichever worker comes next
+            flush_shown(self.ctx.engine, self.ctx.clock.now())
+        except Exception:
+            log.exception("recording DMs shown through response_url failed at stop")
         self.llm_assist.stop()
         if self._dispatcher:
             self._dispatcher.join(30)

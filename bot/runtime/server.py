@@ -17,9 +17,9 @@ A request to /slack/events goes through, in this order, on the event loop (no th
    `event_id`, ...) gets 400, so Bolt never parses what it cannot handle;
 
 and only then in a bounded thread pool (`QUORUM_HTTP_THREADS` at once; the rest wait on
-the event loop holding no thread): Bolt's synchronous `App.dispatch`, which verifies the
-signature again, parses, acks and hands the listener to Bolt's listener threads
-(`ListenerExecutor`). One kind of request (its type and the action, view, command or
+the event loop holding no thread): Bolt's synchronous `App.dispatch`, given the body as
+parsed in step 4, which verifies the signature again, acks and hands the listener to
+Bolt's listener threads (`ListenerExecutor`). One kind of request (its type and the action, view, command or
 event it names) holds at most all but an eighth of those threads and of the listener threads,
 so requests of one kind that hang never starve the others; a request that waits longer
 than `QUEUE_WAIT_S` for a thread of its kind gets 429. Anything else is 404 (405 for a
@@ -244,7 +244,7 @@ def make_asgi_app(
             log.info("refused a request without a valid Slack signature")
             return JSONResponse({"error": "invalid request"}, status_code=401)
         try:
-            kind = read_request(body, request.headers.get("content-type")).kind
+            inbound = read_request(body, request.headers.get("content-type"))
         except Malformed as malformed:
             log.info("refused a malformed request: %s", malformed.reason)
             return JSONResponse({"error": "malformed request"}, status_code=400)
@@ -252,10 +252,11 @@ def make_asgi_app(
             name: request.headers.getlist(name) for name in request.headers
         }
         query = request.url.query
+        kind = inbound.kind
 
-        def dispatch() -> Response:  # parse and run in a pool thread, never on the loop
+        def dispatch() -> Response:  # run in a pool thread, never on the loop
             REQUEST_KIND.set(kind)
-            bolt_request = BoltRequest(body=body.decode("utf-8"), query=query, headers=headers)
+            bolt_request = parsed_bolt_request(body, inbound.body, query, headers)
             return to_starlette_response(app.dispatch(bolt_request))
 
         own = limiter(f"kind:{kind}", kind_share(limits.threads))
@@ -401,6 +402,22 @@ class ListenerExecutor(Executor):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._closed = True
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def parsed_bolt_request(
+    raw: bytes,
+    parsed: dict[str, Any],
+    query: str,
+    headers: dict[str, str | Sequence[str]],
+) -> BoltRequest:
+    """An HTTP-mode BoltRequest carrying the body read_request already parsed: decoding a
+    form-encoded interaction payload is a good part of a click's CPU, and Bolt would do it
+    again. Bolt's constructor takes a parsed body only in Socket Mode; the raw body (its
+    signature check reads it) and the mode are set afterwards."""
+    request = BoltRequest(body=parsed, query=query, headers=headers, mode="socket_mode")
+    request.raw_body = raw.decode("utf-8")
+    request.mode = "http"
+    return request
 
 
 # -- the server ---------------------------------------------------------------------------

@@ -241,10 +241,12 @@ _INTERACTIONS: dict[str, type[_Part]] = {
 
 @dataclass(frozen=True)
 class Inbound:
-    """A well-formed request: its kind (for quotas and logs) and its parsed envelope."""
+    """A well-formed request: its kind (for quotas and logs), its parsed envelope, and the
+    body as Bolt parses it (handed to Bolt, which would otherwise decode it again)."""
 
     kind: str
     envelope: _Part | None  # None for Slack's ssl_check
+    body: dict[str, Any]
 
 
 def _problem(error: ValidationError, what: str) -> Malformed:
@@ -288,15 +290,15 @@ def read_request(body: bytes, content_type: str | None) -> Inbound:
     if "command" in data:
         command = _parse(SlashCommand, data, "slash command")
         name = command.command if command.command == ids.COMMAND else "other"
-        return Inbound(f"command:{name}", command)
+        return Inbound(f"command:{name}", command, data)
     if "ssl_check" in data and "type" not in data:
-        return Inbound("ssl_check", None)
+        return Inbound("ssl_check", None, data)
     kind_name = data.get("type")
     model = _INTERACTIONS.get(kind_name) if isinstance(kind_name, str) else None
     if model is None:
         raise Malformed("unknown request type")
     envelope = _parse(model, data, str(kind_name))
-    return Inbound(_kind_of(envelope), envelope)
+    return Inbound(_kind_of(envelope), envelope, data)
 
 
 # The names Quorum's listeners answer to. A request's kind (for the per-kind thread

@@ -12,12 +12,10 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from bot.delivery.media import resolve_processed
-from bot.delivery.outbox import wake_delivery
+from bot.delivery.shown import marks_for
 from bot.runtime.context import QuorumContext
 from bot.workflow.review import interactions, messages
 from bot.workflow.review.outcome import OK_OUTCOMES, Outcome, ReviewResult, refusal
-from storage import outbox_store
-from storage.db import session_scope
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
@@ -81,7 +79,8 @@ def run_click(
 def show_now(
     ctx: QuorumContext, url: str, key: str, text: str, blocks: list[dict[str, Any]]
 ) -> bool:
-    """POST the render to the response_url; record the outcome on its outbox row."""
+    """POST the render to the response_url; its outbox row learns the outcome a moment
+    later (bot.delivery.shown), with other clicks' in one transaction."""
     shown = False
     shown_blocks = resolve_processed(ctx.engine, blocks)  # None: a file is not processed yet
     try:
@@ -94,12 +93,5 @@ def show_now(
                 _log.info("response_url refused (%s): the outbox updates it", response.status_code)
     except Exception as exc:  # timeouts, dropped connections: the outbox has it
         _log.info("response_url failed (%r): the outbox updates the DM", exc)
-    with session_scope(ctx.engine) as session:
-        now = ctx.clock.now()
-        if shown:
-            outbox_store.shown_by_response_url(session, key, now=now)
-        else:
-            outbox_store.due_now(session, key, now=now)
-    if not shown:
-        wake_delivery()
+    marks_for(ctx.engine).record(key, shown=shown, now=ctx.clock.now)
     return shown

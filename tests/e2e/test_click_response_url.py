@@ -3,12 +3,14 @@ queued chat.update is only the fallback, and clicks are claimed before bulk rows
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from slack_sdk.webhook import WebhookClient
 from sqlmodel import Session, select
 
 from bot.delivery import outbox
+from bot.delivery.shown import flush_shown
 from storage import outbox_store
 from storage.models import OutboxMessage, OutboxStatus
 from tests.factories import kind_config, press, response_of, shown, start
@@ -28,6 +30,17 @@ def dm_updates(sandbox) -> list[OutboxMessage]:  # type: ignore[no-untyped-def]
         return [r for r in rows if "assignment_id" in r.payload["target"]]
 
 
+def marked(sandbox, status: str, timeout_s: float = 5.0) -> OutboxMessage:  # type: ignore[no-untyped-def]
+    """The clicked DM's one queued update, once the click's outcome reached it (written
+    in batches off the click's path, bot.delivery.shown), without running the worker."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        [row] = dm_updates(sandbox)
+        if row.status == status or time.monotonic() > deadline:
+            return row
+        time.sleep(0.02)
+
+
 def test_the_dm_shows_the_answer_at_once_and_no_second_update_goes_out(sandbox, tmp_path):
     reviewer = start(sandbox, tmp_path, kind_config("support-intent"), [ITEM])[0]
     request = sandbox.latest_dm(reviewer)
@@ -37,7 +50,7 @@ def test_the_dm_shows_the_answer_at_once_and_no_second_update_goes_out(sandbox, 
     assert "Recorded *bug*" in shown(sandbox.latest_dm(reviewer))
     [post] = [p for p in sandbox.emulator.response_posts() if p["payload"].get("replace_original")]
     assert post["binding"]["message_ts"] == request["ts"]
-    [row] = dm_updates(sandbox)
+    row = marked(sandbox, OutboxStatus.SENT)
     assert row.status == OutboxStatus.SENT and row.result == {"via": "response_url"}
     assert row.lane == outbox.LANE_INTERACTIVE
 
@@ -97,6 +110,7 @@ def test_a_clicks_update_is_claimed_before_the_bulk_backlog(sandbox, tmp_path):
     sandbox.emulator.fail_next("response_url", status=500, error="internal_error")
     press(sandbox, reviewer, request, "bug")
 
+    flush_shown(sandbox.ctx.engine, sandbox.clock.now())  # as the worker does before claiming
     with Session(sandbox.ctx.engine) as session:
         claimed = outbox_store.claim_due(
             session, worker_id="probe", now=sandbox.clock.now(), limit=5
