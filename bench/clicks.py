@@ -294,8 +294,8 @@ def start_profiler(server: ServerProcess, out: Path) -> subprocess.Popen:
     """py-spy (not a dependency: `pip install py-spy`) on the server and its workers,
     sampling the thread that holds the GIL: where the CPU goes."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    args = ["py-spy", "record", "--pid", str(server.pid), "--subprocesses", "--rate", "250", "--gil"]
-    args += ["--format", "raw", "--output", str(out), "--nonblocking"]
+    args = ["py-spy", "record", "--pid", str(server.pid), "--subprocesses", "--gil"]
+    args += ["--rate", "250", "--format", "raw", "--output", str(out), "--nonblocking"]
     profiler = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # py-spy attaches before the first click
     return profiler
