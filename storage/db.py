@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -45,9 +47,38 @@ def make_engine(url: str) -> Engine:
     connect_args = {} if "connect_timeout=" in url else {"connect_timeout": 10}
     # Up to 30 a process: the request, listener, API and background threads that can be in
     # a transaction at once, within PostgreSQL's default 100 for three processes.
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
-    )
+    engine = create_engine(url, pool_size=10, max_overflow=20, connect_args=connect_args)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection idle longer than this is pinged before use; a busy one is not.
+PING_IDLE_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """pool_pre_ping, but only for connections that sat in the pool a while: a server
+    restart or an idle timeout drops those, and under load (a click every few ms) the
+    round trip of a ping on every checkout was a good part of a click's time. A
+    connection dropped within the last seconds fails its statement instead; the
+    workflow's transactions are retried (bot.workflow.transaction) and SQLAlchemy
+    then replaces every connection of the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("a pooled connection did not answer its ping") from exc
+        if not alive:
+            raise DisconnectionError("a pooled connection did not answer its ping")
 
 
 def alembic_config(engine: Engine) -> Config:
