@@ -24,7 +24,10 @@ SHARE_FILE = "share_file"  # upload a stored medium into a thread (Slack's own p
 
 # How long a stale App Home waits for more changes before it is published: a reviewer
 # answering one item after another gets one publish every few seconds, not one each.
-HOME_REFRESH_DELAY = timedelta(seconds=3)
+# Opening the tab publishes at once (handlers/events/app_home.py), so this is only how
+# stale a Home left open gets; views.publish is Tier 4 (about 100/min per workspace),
+# which 50 reviewers answering at once would pass at one publish each per 3 s.
+HOME_REFRESH_DELAY = timedelta(seconds=10)
 
 # Lanes: the delivery worker claims every due row of the interactive lane (a person is
 # waiting: the DM they clicked, their App Home) before any row of the bulk lane (review

@@ -65,7 +65,7 @@ def test_a_change_during_the_send_queues_another_publish(world, tmp_path, clock,
         return real(user_id, view, view_hash)
 
     monkeypatch.setattr(outbound, "publish_home", publish_and_answer)
-    clock.advance(seconds=2)
+    clock.advance(seconds=HOME_REFRESH_DELAY.total_seconds() - 1)
     world.settle()
     views = published(world, user)
     assert len(views) == 1 and "answered *2* today" in views[0]  # read when it was sent
