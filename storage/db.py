@@ -46,8 +46,11 @@ def make_engine(url: str) -> Engine:
     # the operating system's TCP timeout of minutes; a URL's own connect_timeout wins.
     connect_args = {} if "connect_timeout=" in url else {"connect_timeout": 10}
     # Up to 30 a process: the request, listener, API and background threads that can be in
-    # a transaction at once, within PostgreSQL's default 100 for three processes.
-    engine = create_engine(url, pool_size=10, max_overflow=20, connect_args=connect_args)
+    # a transaction at once, within PostgreSQL's default 100 for three processes. 20 are
+    # kept open: a burst of clicks keeps that many busy, and a connection past the kept
+    # ones is closed when returned, so a smaller pool opened and closed one (a server
+    # fork and a login) every few clicks.
+    engine = create_engine(url, pool_size=20, max_overflow=10, connect_args=connect_args)
     _ping_when_idle(engine)
     return engine
 
