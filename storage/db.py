@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,62 @@ def upgrade_schema(engine: Engine) -> None:
         finally:
             connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
             connection.commit()
+
+
+class _WriterTurns:
+    """Turns in arrival order for one SQLite database, per process; re-entered freely by
+    the thread holding the turn (a step that opens a nested transaction waits on SQLite's
+    lock as it always did, not on itself)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._next = 0
+        self._serving = 0
+        self._owner: int | None = None
+        self._depth = 0
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._changed:
+            if self._owner == me:
+                self._depth += 1
+            else:
+                ticket, self._next = self._next, self._next + 1
+                while ticket != self._serving:
+                    self._changed.wait()
+                self._owner, self._depth = me, 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._serving += 1
+                    self._changed.notify_all()
+
+
+_turns: weakref.WeakKeyDictionary[Engine, _WriterTurns] = weakref.WeakKeyDictionary()
+_turns_lock = threading.Lock()
+
+
+def writer_turn(engine: Engine) -> AbstractContextManager[None]:
+    """Wait for this process's turn to write to a SQLite database (nothing to wait for on
+    PostgreSQL, whose row locks queue writers). SQLite admits one writer at a time, and a
+    writer that finds it locked sleeps and retries (busy_timeout) with growing sleeps and
+    no queue: under a burst of clicks, one that kept losing waited seconds while later
+    ones went first (p99 1.5-2.5 s at 10 reviewers whose median was 26 ms). With turns,
+    transactions that write from their start (review steps, bot.workflow.transaction) go
+    in arrival order, and SQLite's lock only arbitrates what has no turn (the delivery
+    worker, another process)."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _turns_lock:
+        turns = _turns.get(engine)
+        if turns is None:
+            turns = _turns[engine] = _WriterTurns()
+    return turns.turn()
 
 
 @contextmanager

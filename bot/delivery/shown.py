@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from bot.delivery.outbox import wake_delivery
 from storage import outbox_store
-from storage.db import session_scope
+from storage.db import session_scope, writer_turn
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class ShownMarks:
             if engine is None or not (shown or failed):
                 return
             try:
-                with session_scope(engine) as session:
+                with writer_turn(engine), session_scope(engine) as session:
                     if shown:
                         outbox_store.shown_by_response_url(session, shown, now=now)
                     if failed:

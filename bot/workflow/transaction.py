@@ -3,7 +3,9 @@
 Two deliveries of one click, or two leads deciding at once, race on row locks and
 unique constraints; the loser's transaction fails and is run again, and then reads what
 the winner wrote (a duplicate, "already resolved"). The delivery worker is woken after
-each commit so the Slack calls the step queued go out at once.
+each commit so the Slack calls the step queued go out at once. On SQLite the steps of
+one process take turns in arrival order (storage.db.writer_turn), so a step never calls
+Slack or anything else slow: every other step would wait for it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlmodel import Session
 
 from bot.delivery.outbox import wake_delivery
 from bot.runtime.context import QuorumContext
-from storage.db import session_scope
+from storage.db import session_scope, writer_turn
 
 ATTEMPTS = 4
 T = TypeVar("T")
@@ -34,7 +36,7 @@ def transact(
     loses a race. With `keep`, a result it refuses is rolled back instead of committed."""
     for attempt in range(ATTEMPTS):
         try:
-            with session_scope(ctx.engine) as session:
+            with writer_turn(ctx.engine), session_scope(ctx.engine) as session:
                 result = work(session, ctx.clock.now())
                 if keep is not None and not keep(result):
                     session.rollback()

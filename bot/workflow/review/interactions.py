@@ -189,20 +189,23 @@ def home_view(
 ) -> dict:
     """The person's Home tab. The first time we see a project's reviewer or lead, their
     time zone is looked up (users.info) so "today" and "this week" are their own; for
-    anyone else nothing is stored."""
+    anyone else nothing is stored. The lookup is a Slack call: made between two
+    transactions, never inside one (it would hold up every writer while it waits)."""
+    zone: tuple[str | None, int | None] | None = None
+    if timezone_lookup is not None and transact(
+        ctx,
+        lambda session, now: (
+            not queue.knows_timezone(session, user_id) and bool(queue.memberships(session, user_id))
+        ),
+    ):
+        try:
+            zone = timezone_lookup()
+        except Exception:  # a profile we cannot read: count in UTC
+            zone = None
 
     def work(session: Session, now: datetime) -> dict:
-        if (
-            timezone_lookup is not None
-            and not queue.knows_timezone(session, user_id)
-            and queue.memberships(session, user_id)
-        ):
-            try:
-                tz, offset = timezone_lookup()
-            except Exception:  # a profile we cannot read: count in UTC
-                tz, offset = None, None
-            if offset is not None:
-                queue.remember_timezone(session, user_id, tz=tz, offset_s=offset, now=now)
+        if zone is not None and zone[1] is not None:
+            queue.remember_timezone(session, user_id, tz=zone[0], offset_s=zone[1], now=now)
         return queue.home_view(session, user_id, now=now)
 
     return transact(ctx, work)
