@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -112,37 +113,44 @@ def upgrade_schema(engine: Engine) -> None:
 
 
 class _WriterTurns:
-    """Turns in arrival order for one SQLite database, per process; re-entered freely by
-    the thread holding the turn (a step that opens a nested transaction waits on SQLite's
-    lock as it always did, not on itself)."""
+    """Turns in arrival order for one SQLite database, per process: a finished turn is
+    handed to the longest waiting thread alone (waking every waiter to look would cost
+    each hand-over a thundering herd). Re-entered freely by the thread holding the turn (a
+    step that opens a nested transaction waits on SQLite's lock as it always did, not on
+    itself)."""
 
     def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._next = 0
-        self._serving = 0
+        self._lock = threading.Lock()
+        self._waiting: deque[tuple[int, threading.Event]] = deque()
         self._owner: int | None = None
         self._depth = 0
 
     @contextmanager
     def turn(self) -> Iterator[None]:
         me = threading.get_ident()
-        with self._changed:
+        handed: threading.Event | None = None
+        with self._lock:
             if self._owner == me:
                 self._depth += 1
-            else:
-                ticket, self._next = self._next, self._next + 1
-                while ticket != self._serving:
-                    self._changed.wait()
+            elif self._owner is None:
                 self._owner, self._depth = me, 1
+            else:
+                handed = threading.Event()
+                self._waiting.append((me, handed))
+        if handed is not None:
+            handed.wait()  # the previous holder made this thread the owner
         try:
             yield
         finally:
-            with self._changed:
+            with self._lock:
                 self._depth -= 1
                 if self._depth == 0:
-                    self._owner = None
-                    self._serving += 1
-                    self._changed.notify_all()
+                    if self._waiting:
+                        self._owner, nxt = self._waiting.popleft()
+                        self._depth = 1
+                        nxt.set()
+                    else:
+                        self._owner = None
 
 
 _turns: weakref.WeakKeyDictionary[Engine, _WriterTurns] = weakref.WeakKeyDictionary()
