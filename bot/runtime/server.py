@@ -19,13 +19,13 @@ A request to /slack/events goes through, in this order, on the event loop (no th
 and only then in a bounded thread pool (`QUORUM_HTTP_THREADS` at once; the rest wait on
 the event loop holding no thread): Bolt's synchronous `App.dispatch`, given the body as
 parsed in step 4, which verifies the signature again, acks and hands the listener to
-Bolt's listener threads (`ListenerExecutor`). One kind of request (its type and the action, view, command or
-event it names) holds at most all but an eighth of those threads and of the listener threads,
-so requests of one kind that hang never starve the others; a request that waits longer
-than `QUEUE_WAIT_S` for a thread of its kind gets 429. Anything else is 404 (405 for a
-known path with another method). Every refusal is one log line naming the reason, never
-the body. Access logs are off: request lines say nothing Bolt does not, and bodies hold
-user text.
+Bolt's listener threads (`ListenerExecutor`). One kind of request (its type and the
+action, view, command or event it names) holds at most all but an eighth of those
+threads and of the listener threads, so requests of one kind that hang never starve
+the others; a request that waits longer than `QUEUE_WAIT_S` for a thread of its kind
+gets 429. Anything else is 404 (405 for a known path with another method). Every
+refusal is one log line naming the reason, never the body. Access logs are off: request
+lines say nothing Bolt does not, and bodies hold user text.
 
 The API's requests get the same two first steps (with their own size limit,
 QUORUM_API_MAX_BODY_BYTES, and the same deadline, refusals in the API's error shape),
