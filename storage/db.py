@@ -112,6 +112,12 @@ def upgrade_schema(engine: Engine) -> None:
             connection.commit()
 
 
+# A writer waits at most this long for its turn, as long as SQLite's own busy timeout; past
+# it, it goes without one, to SQLite's lock (which then fails it after its own 30 s): a
+# stuck turn holder must not hang every other writer for ever.
+TURN_WAIT_S = 30.0
+
+
 class _WriterTurns:
     """Turns in arrival order for one SQLite database, per process: a finished turn is
     handed to the longest waiting thread alone (waking every waiter to look would cost
@@ -137,20 +143,28 @@ class _WriterTurns:
             else:
                 handed = threading.Event()
                 self._waiting.append((me, handed))
-        if handed is not None:
-            handed.wait()  # the previous holder made this thread the owner
+        owns = True
+        if handed is not None and not handed.wait(TURN_WAIT_S):
+            with self._lock:  # not handed in time: leave the queue, unless handed just now
+                if (me, handed) in self._waiting:
+                    self._waiting.remove((me, handed))
+                    owns = False
         try:
             yield
         finally:
-            with self._lock:
-                self._depth -= 1
-                if self._depth == 0:
-                    if self._waiting:
-                        self._owner, nxt = self._waiting.popleft()
-                        self._depth = 1
-                        nxt.set()
-                    else:
-                        self._owner = None
+            if owns:
+                self._release()
+
+    def _release(self) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                if self._waiting:
+                    self._owner, nxt = self._waiting.popleft()
+                    self._depth = 1
+                    nxt.set()
+                else:
+                    self._owner = None
 
 
 _turns: weakref.WeakKeyDictionary[Engine, _WriterTurns] = weakref.WeakKeyDictionary()

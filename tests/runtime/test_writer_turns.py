@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
+import storage.db
 from storage.db import make_engine, writer_turn
 
 
@@ -46,5 +47,28 @@ def test_the_holder_reenters_its_turn(sqlite_url):
     thread.join(2)
     assert done.is_set()
     with writer_turn(engine):  # and released it whole
+        pass
+    engine.dispose()
+
+
+def test_a_stuck_holder_does_not_hang_the_others(sqlite_url, monkeypatch):
+    engine = make_engine(sqlite_url)
+    monkeypatch.setattr(storage.db, "TURN_WAIT_S", 0.2)
+    stuck = writer_turn(engine)
+    stuck.__enter__()  # never released while the others wait
+    done: list[int] = []
+
+    def writer(n: int) -> None:
+        with writer_turn(engine):
+            done.append(n)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert sorted(done) == [0, 1, 2]  # each went on to SQLite's own lock after the wait
+    stuck.__exit__(None, None, None)
+    with writer_turn(engine):  # the turn is free again, none left queued
         pass
     engine.dispose()
