@@ -6,10 +6,12 @@ the emulator and the delivery worker can pace and retry them in one place.
 
 from __future__ import annotations
 
+import threading
 import urllib.error
 import urllib.request
 from typing import Any
 
+import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
@@ -25,6 +27,23 @@ def make_web_client(token: str | None, base_url: str) -> WebClient:
         timeout=15,
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1)],
     )
+
+
+# Clicks answer through their response_url (hooks.slack.com in production). One client per
+# process keeps those connections, and their TLS sessions, open between clicks: a new
+# connection per click cost a TCP and TLS handshake each.
+_responder: httpx.Client | None = None
+_responder_lock = threading.Lock()
+
+
+def respond(url: str, *, timeout_s: float, **message: Any) -> int:
+    """POST `message` (text, blocks, replace_original, ...) to an interaction's
+    response_url; the HTTP status. Transport errors and timeouts raise (httpx's)."""
+    global _responder
+    with _responder_lock:
+        if _responder is None:
+            _responder = httpx.Client(limits=httpx.Limits(max_keepalive_connections=16))
+    return _responder.post(url, json=message, timeout=timeout_s).status_code
 
 
 class SlackOutbound:

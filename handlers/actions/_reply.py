@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from slack_sdk import WebClient
-from slack_sdk.webhook import WebhookClient
 
 from bot.delivery.media import resolve_processed
 from bot.delivery.shown import marks_for
 from bot.runtime.context import QuorumContext
+from bot.slack.outbound import respond
 from bot.workflow.review import interactions, messages
 from bot.workflow.review.outcome import OK_OUTCOMES, Outcome, ReviewResult, refusal
 
@@ -85,12 +85,16 @@ def show_now(
     shown_blocks = resolve_processed(ctx.engine, blocks)  # None: a file is not processed yet
     try:
         if shown_blocks is not None:
-            response = WebhookClient(url=url, timeout=RESPOND_TIMEOUT_S).send(
-                replace_original=True, text=text, blocks=shown_blocks
+            status = respond(
+                url,
+                timeout_s=RESPOND_TIMEOUT_S,
+                replace_original=True,
+                text=text,
+                blocks=shown_blocks,
             )
-            shown = response.status_code == 200
+            shown = status == 200
             if not shown:
-                _log.info("response_url refused (%s): the outbox updates it", response.status_code)
+                _log.info("response_url refused (%s): the outbox updates it", status)
     except Exception as exc:  # timeouts, dropped connections: the outbox has it
         _log.info("response_url failed (%r): the outbox updates the DM", exc)
     marks_for(ctx.engine).record(key, shown=shown, now=ctx.clock.now)
