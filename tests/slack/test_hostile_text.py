@@ -530,6 +530,7 @@ NOT_TEXT = {
     "bot.slack.messages.button_text": "shortens a plain_text button text",
     "bot.slack.messages.serialise": "turns blocks into dicts",
     "bot.slack.outbound.make_web_client": "the HTTP client",
+    "bot.slack.outbound.respond": "POSTs a message the builders rendered",
     "bot.slack.review.presentation_for": "a per-reviewer order",
     "bot.slack.review.content_parts": "titled turns (rendered by conversation's builders)",
     "bot.slack.text.escape_mrkdwn": "the escaper itself",
