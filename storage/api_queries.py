@@ -183,13 +183,13 @@ def feed_positions(
 
 
 def label_rows(session: Session, project_id: int, label_ids: Sequence[int]) -> list[Any]:
-    """The export's label rows (storage.label_queries.LABEL_COLUMNS) of these labels of
+    """The export's label rows (storage.label_queries.LABEL_COLUMNS_WITH_CONTENT) of these labels of
     the project, in the order of `label_ids`; ids of other projects are left out."""
     if not label_ids:
         return []
     dialect = session.connection().dialect.name
     query = (
-        select(*label_queries.LABEL_COLUMNS)
+        select(*label_queries.LABEL_COLUMNS_WITH_CONTENT)
         .join(Item, col(Item.id) == Label.item_id)
         .where(
             col(Label.project_id) == project_id,
@@ -199,7 +199,7 @@ def label_rows(session: Session, project_id: int, label_ids: Sequence[int]) -> l
     raw = session.connection().execute(
         query, {"label_ids": in_lists.bound(list(label_ids), dialect)}
     )
-    rows = {row.id: row for row in label_queries.read_labels(raw.all())}
+    rows = {row.id: row for row in label_queries.read_labels_with_content(raw.all())}
     return [rows[label_id] for label_id in dict.fromkeys(label_ids) if label_id in rows]
 
 

@@ -38,6 +38,7 @@ from storage import in_lists
 from storage.models import (
     Assignment,
     Escalation,
+    Event,
     ExportRun,
     Item,
     Label,
@@ -139,17 +140,20 @@ LABEL_COLUMNS = (
     _json(Item.meta),
     col(Item.content_hash),
     _json(Item.media),
+    type_coerce(Item.created_at, String).label("imported_at"),
 )
 # Rows of LABEL_COLUMNS as LabelRow (JSON decoded, times as ISO strings): the export's
 # pages and the API's labels feed read them alike.
+LABEL_TIMES = ("signed_off_at", "imported_at")
 read_labels = _reader(
-    "LabelRow", LABEL_COLUMNS, json_cols=("value", "meta", "media"), time_cols=("signed_off_at",)
+    "LabelRow", LABEL_COLUMNS, json_cols=("value", "meta", "media"), time_cols=LABEL_TIMES
 )
-_read_labels_with_content = _reader(
+LABEL_COLUMNS_WITH_CONTENT = LABEL_COLUMNS + (_json(Item.content),)
+read_labels_with_content = _reader(
     "LabelRow",
-    LABEL_COLUMNS + (_json(Item.content),),
+    LABEL_COLUMNS_WITH_CONTENT,
     json_cols=("value", "meta", "media", "content"),
-    time_cols=("signed_off_at",),
+    time_cols=LABEL_TIMES,
 )
 
 
@@ -192,8 +196,8 @@ def iter_label_pages(
     index: each page is an index range scan. Paging by id alone made SQLite pick that
     index anyway and sort every remaining label for each page (quadratic).
     """
-    columns = LABEL_COLUMNS + ((_json(Item.content),) if with_content else ())
-    read = _read_labels_with_content if with_content else read_labels
+    columns = LABEL_COLUMNS_WITH_CONTENT if with_content else LABEL_COLUMNS
+    read = read_labels_with_content if with_content else read_labels
     after: tuple[datetime, int] | None = None
     while True:
         query = _filtered(
@@ -214,6 +218,8 @@ def iter_label_pages(
 
 
 RESPONSE_COLUMNS = (
+    col(Response.id),
+    col(Response.assignment_id),
     col(Response.item_id),
     col(Response.reviewer_id),
     _json(Response.value),
@@ -226,11 +232,12 @@ RESPONSE_COLUMNS = (
         "changed_at"
     ),
     _json(Assignment.presentation),
+    _json(Response.flags),
 )
 _read_responses = _reader(
     "ResponseRow",
     RESPONSE_COLUMNS,
-    json_cols=("value", "presentation"),
+    json_cols=("value", "presentation", "flags"),
     time_cols=("created_at", "changed_at"),
 )
 
@@ -291,6 +298,42 @@ def _escalations_of_items(dialect: str) -> Any:
     return select(*ESCALATION_COLUMNS).where(
         in_lists.one_of(col(Escalation.item_id), "item_ids", dialect)
     )
+
+
+# What reviewers did besides their recorded answers: skips and changed answers (the
+# earlier value is only in the change's event).
+HISTORY_KINDS = ("skipped", "answer_changed")
+HISTORY_COLUMNS = (
+    col(Event.item_id),
+    col(Event.kind),
+    col(Event.actor),
+    _json(Event.data),
+    _time(Event.created_at),
+)
+_read_history = _reader(
+    "HistoryRow", HISTORY_COLUMNS, json_cols=("data",), time_cols=("created_at",)
+)
+
+
+@lru_cache
+def _history_of_items(dialect: str) -> Any:
+    return (
+        select(*HISTORY_COLUMNS)
+        .where(
+            in_lists.one_of(col(Event.item_id), "item_ids", dialect),
+            col(Event.kind).in_(HISTORY_KINDS),
+        )
+        .order_by(col(Event.item_id), col(Event.id))
+    )
+
+
+def history_rows(session: Session, item_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """item id -> its skip and answer-change events, oldest first."""
+    found: dict[int, list[Any]] = defaultdict(list)
+    if item_ids:
+        for row in _read_history(_of_items(session, _history_of_items, item_ids)):
+            found[row.item_id].append(row)
+    return found
 
 
 def response_rows(session: Session, item_ids: Sequence[int]) -> dict[int, list[Any]]:

@@ -9,6 +9,7 @@ chain's hashes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,7 @@ class PageSources:
     prelabels: dict[int, list[Any]] = field(default_factory=dict)
     escalations: dict[int, Any] = field(default_factory=dict)
     heads: dict[str, audit_queries.ChainHead] = field(default_factory=dict)
+    history: dict[int, list[Any]] = field(default_factory=dict)  # skips, changed answers
 
     @classmethod
     def load(cls, session: Session, item_ids: list[int]) -> PageSources:
@@ -47,6 +49,7 @@ class PageSources:
             prelabels=label_queries.prelabel_rows(session, item_ids),
             escalations=label_queries.escalation_rows(session, item_ids),
             heads=audit_queries.heads_of_chains(session, chains),
+            history=label_queries.history_rows(session, item_ids),
         )
 
 
@@ -74,6 +77,57 @@ def response_entries(rows: list[Any], people: People) -> list[dict]:
             "presentation": _presentation(r.presentation),
         }
         for r in rows
+    ]
+
+
+def answer_entries(
+    responses: list[Any], history: list[Any], people: People, encode: Callable[[Any], str]
+) -> list[dict]:
+    """Each recorded answer with its flags and the values it replaced (oldest first),
+    every value as `encode` writes it (JSON text: one column type whatever the kind)."""
+    earlier: dict[int, list[dict]] = {}
+    for event in history:
+        if event.kind == "answer_changed":
+            earlier.setdefault(event.data.get("assignment_id"), []).append(
+                {"value": encode(event.data.get("old")), "replaced_at": event.created_at}
+            )
+    entries = []
+    for r in responses:
+        presentation = r.presentation or {}
+        order = presentation.get("order") or presentation.get("shown")
+        entries.append(
+            {
+                "response_id": r.id,
+                "reviewer": people.person(r.reviewer_id),
+                "value": encode(r.value),
+                "rationale": people.text(r.rationale),
+                "flags": [
+                    {
+                        "reason": f.get("reason"),
+                        "note": people.text(f.get("note")),
+                        "at": f.get("at"),
+                    }
+                    for f in r.flags or []
+                ],
+                "latency_ms": r.latency_ms,
+                "revision": r.revision,
+                "answered_at": iso(r.created_at),
+                "changed_at": r.changed_at,
+                "shown_order": [str(o) for o in order] if isinstance(order, list) else None,
+                "history": earlier.get(r.assignment_id, []),
+            }
+        )
+    return entries
+
+
+def skip_entries(history: list[Any], people: People) -> list[dict]:
+    return [
+        {
+            "reviewer": people.person(event.data.get("reviewer") or event.actor),
+            "at": event.created_at,
+        }
+        for event in history
+        if event.kind == "skipped"
     ]
 
 

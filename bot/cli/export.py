@@ -40,6 +40,9 @@ def export(
     pseudonymise: bool = typer.Option(
         False, "--pseudonymise", help="Replace reviewer and lead ids with stable salted hashes."
     ),
+    no_content: bool = typer.Option(
+        False, "--no-content", help="labels: leave the annotated content out (its hash stays)."
+    ),
     with_media: Path | None = typer.Option(
         None,
         "--with-media",
@@ -60,6 +63,7 @@ def export(
         min_agreement=min_agreement,
         since_last_run=since,
         pseudonymise=pseudonymise,
+        content=not no_content,
     )
     request.check()
     if with_media is not None and out is None and hf_dataset is None:

@@ -43,6 +43,30 @@ class CandidatesRecord(ItemRecord):
     image: MediaSource | None = None  # what the prompt asks about
     responses: list[CandidateResponse] = Field(min_length=2)
 
+    @model_validator(mode="after")
+    def _trainable(self) -> CandidatesRecord:
+        # Preference trainers (TRL's DPO, reward models) append each response to the
+        # prompt as the assistant's answer to its last turn: a prompt ending elsewhere
+        # trains a continuation of that turn, or fails ("Invalid role in the last
+        # message: system"); two equal texts make a pair that teaches nothing.
+        last = self.prompt[-1].role
+        if last != "user":
+            raise ValueError(
+                f"field `prompt`: the last turn must be the user's (it is the {last}'s): "
+                "the responses answer it"
+            )
+        seen: dict[str, str] = {}
+        for response in self.responses:
+            if response.content is None:
+                continue
+            text = response.content.strip()
+            if text in seen:
+                raise ValueError(
+                    f"field `responses`: {response.id!r} has the same text as {seen[text]!r}"
+                )
+            seen[text] = response.id
+        return self
+
 
 def response_ids(content: dict | None) -> list[str]:
     return [str(r.get("id")) for r in (content or {}).get("responses") or []]

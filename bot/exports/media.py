@@ -12,6 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from bot.exports.writers import encode
 from bot.media.limits import EXTENSIONS
 from bot.media.sniff import sniff
 from bot.media.store import MediaStore
@@ -43,6 +46,10 @@ class MediaCopier:
         references = row.get("media")
         if isinstance(references, list):
             row = {**row, "media": [self._reference(r) for r in references]}
+        elif isinstance(references, str):  # the labels format's JSON text
+            row = {**row, "media": encode([self._reference(r) for r in orjson.loads(references)])}
+        if isinstance(row.get("content"), str):
+            row = {**row, "content": encode(self._parts(orjson.loads(row["content"])))}
         if isinstance(row.get("images"), list):
             row = {**row, "images": [self._image(location) for location in row["images"]]}
         self.sink.write(self._parts(row))

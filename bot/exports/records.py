@@ -15,8 +15,14 @@ from typing import Any
 import orjson
 from sqlmodel import Session
 
-from bot.audit.provenance import PageSources, iso, provenance_block
-from bot.exports.formats import Labelled, label_rows
+from bot.audit.provenance import (
+    PageSources,
+    answer_entries,
+    iso,
+    provenance_block,
+    skip_entries,
+)
+from bot.exports.formats import JSON_TEXT, Labelled, label_rows
 from bot.exports.pseudonyms import People
 from bot.exports.writers import encode
 from storage import api_queries, label_queries
@@ -24,10 +30,19 @@ from storage.models import Project
 
 
 def labelled(
-    row: Any, project: tuple[str, str], block: dict, people: People, criteria: list, content: bool
+    row: Any,
+    project: tuple[str, str],
+    sources: PageSources,
+    hashes: dict[int, str],
+    people: People,
+    criteria: list,
+    *,
+    content: bool,
+    with_content: bool = True,
 ) -> Labelled:
-    """One label row (label columns + the item's) as the format builders take it;
-    `project` is (name, kind)."""
+    """One label row (label columns + the item's) as the format builders take it, with
+    its provenance from the page's `sources`; `project` is (name, kind)."""
+    history = sources.history.get(row.item_id, [])
     return Labelled(
         id=row.external_id,
         project=project[0],
@@ -42,11 +57,33 @@ def labelled(
         signed_off_by=people.person(row.signed_off_by),
         metadata=row.meta,
         content_hash=row.content_hash,
-        provenance=block,
+        provenance=provenance_block(row, sources, hashes, people),
         content=row.content if content else None,
+        with_content=with_content,
         criteria=criteria,
         media=row.media,
+        imported_at=row.imported_at,
+        answers=answer_entries(sources.responses.get(row.item_id, []), history, people, encode),
+        skips=skip_entries(history, people),
     )
+
+
+def decoded(record: dict) -> dict:
+    """A labels-export row as the API and webhooks give it: its JSON text as JSON (the
+    value, metadata, provenance …, and every answer's values)."""
+    out = {k: orjson.loads(v) if k in JSON_TEXT and v is not None else v for k, v in record.items()}
+    for key in ("prediction", "prelabel"):
+        if out.get(key) and out[key].get("value") is not None:
+            out[key] = {**out[key], "value": orjson.loads(out[key]["value"])}
+    out["answers"] = [
+        {
+            **a,
+            "value": orjson.loads(a["value"]),
+            "history": [{**h, "value": orjson.loads(h["value"])} for h in a["history"]],
+        }
+        for a in out.get("answers") or []
+    ]
+    return out
 
 
 def label_records(
@@ -65,10 +102,19 @@ def label_records(
     hashes = label_queries.config_hashes(session, project_id)
     records = []
     for row in rows:
-        block = provenance_block(row, sources, hashes, people)
-        # The labels format reads no criteria (the training formats do).
-        label = labelled(row, (project.name, project.kind), block, people, [], False)
+        # The labels format reads no criteria (the training formats do); the API leaves
+        # the content out (the caller sent it).
+        label = labelled(
+            row,
+            (project.name, project.kind),
+            sources,
+            hashes,
+            people,
+            [],
+            content=True,
+            with_content=False,
+        )
         for _, record in label_rows(label, people):
             # Through the export's own encoding, so every value is what a JSONL line holds.
-            records.append(orjson.loads(encode(record)))
+            records.append(decoded(orjson.loads(encode(record))))
     return records

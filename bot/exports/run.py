@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.audit.chain import record_event
-from bot.audit.provenance import PageSources, iso, provenance_block
+from bot.audit.provenance import PageSources, iso
 from bot.exports.formats import FORMATS, SET_ASIDE, ExportFormat, format_for
 from bot.exports.pseudonyms import People, Pseudonyms
 from bot.exports.read_ahead import read_ahead
@@ -48,6 +48,7 @@ class ExportRequest:
     min_agreement: float | None = None
     since_last_run: bool = False
     pseudonymise: bool = False
+    content: bool = True  # the labels format's `content` column (--no-content leaves it null)
 
     def check(self) -> ExportFormat:
         if self.format not in FORMATS:
@@ -173,12 +174,18 @@ def run_export(
 
     for page, sources in read_ahead(pages):
         for row in page:
-            block = provenance_block(row, sources, hashes, people)
-            wrote = False
-            for destination, out in fmt.build(
-                labelled(row, name_and_kind, block, people, criteria, fmt.needs_content),
+            label = labelled(
+                row,
+                name_and_kind,
+                sources,
+                hashes,
                 people,
-            ):
+                criteria,
+                content=fmt.needs_content,
+                with_content=request.content,
+            )
+            wrote = False
+            for destination, out in fmt.build(label, people):
                 wrote = True
                 if destination == SET_ASIDE:
                     ties.write(out)

@@ -425,6 +425,11 @@ class TaskKind(ABC):
         """The training-data formats this kind exports besides `labels`."""
         return ()
 
+    def value_columns(self, value: Any) -> dict[str, Any]:
+        """A signed-off value in the `labels` export's typed columns (VALUE_COLUMNS of
+        bot.kinds.exporting) that this kind fills; the others stay null."""
+        return {}
+
     # --- simulated reviewers (bot.sandbox) ----------------------------------------------
     def demo_truth(self, config: KindConfig, external_id: str, content: dict) -> Any:
         """What a careful expert would answer an example item, when it has no gold."""

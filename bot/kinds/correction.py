@@ -178,6 +178,12 @@ class Correction(TaskKind):
             return {"text": original, "changed": False}
         return {"text": text, "changed": True}
 
+    def value_columns(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+            return {}
+        changed = value.get("changed")
+        return {"text": value["text"], "changed": changed if isinstance(changed, bool) else None}
+
     def answer_key(self, canonical_value: Any) -> str:
         if isinstance(canonical_value, dict) and "text" in canonical_value:
             if canonical_value.get("changed") is False:

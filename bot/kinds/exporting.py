@@ -14,6 +14,19 @@ SET_ASIDE = "set_aside"  # a row kept out of the main file (ties, both-bad pairs
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
 
+# The `labels` export's typed columns of a signed-off value, the same for every kind (each
+# fills its own, the rest are null), so labels of projects of different kinds load as one
+# table; the full value is beside them as JSON text.
+VALUE_COLUMNS: list[tuple[str, pa.DataType]] = [
+    ("label", pa.string()),  # a single label
+    ("labels", pa.list_(pa.string())),  # multi-label
+    ("scores", pa.list_(pa.struct([("criterion", pa.string()), ("score", pa.float64())]))),
+    ("chosen_id", pa.string()),  # the preferred response (a ranking's first)
+    ("ranking", pa.list_(pa.string())),  # response ids, best first
+    ("text", pa.string()),  # a correction's signed-off text
+    ("changed", pa.bool_()),  # did the correction change the response
+]
+
 
 @dataclass
 class Labelled:
@@ -34,8 +47,14 @@ class Labelled:
     content_hash: str
     provenance: dict
     content: dict | None = None
+    with_content: bool = True  # the labels format's content column (--no-content: null)
     criteria: list[str] = field(default_factory=list)
     media: list[dict] | None = None  # the stored media of the item (bot/content/media.py)
+    imported_at: str | None = None
+    # The reviewers' answers with their flags and earlier values, and who skipped the
+    # item (bot.audit.provenance.answer_entries, skip_entries).
+    answers: list[dict] = field(default_factory=list)
+    skips: list[dict] = field(default_factory=list)
 
 
 Row = dict[str, Any]

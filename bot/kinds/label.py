@@ -171,6 +171,12 @@ class Label(TaskKind):
             return sorted(str(v) for v in value)
         return value
 
+    def value_columns(self, value: Any) -> dict[str, Any]:
+        value = self.canonical(value)
+        if isinstance(value, list):
+            return {"labels": [str(v) for v in value]}
+        return {"label": str(value)} if value is not None else {}
+
     def facets(self, config: KindConfig) -> list[Facet]:
         classes = None if config.multi_label else tuple(config.labels)
         return [Facet("label", classes, _code)]

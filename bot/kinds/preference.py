@@ -189,6 +189,10 @@ class Preference(TaskKind):
             return str(order[position])
         return choice
 
+    def value_columns(self, value: Any) -> dict[str, Any]:
+        choice = chosen(value)
+        return {"chosen_id": choice} if choice not in (TIE, BOTH_BAD, None) else {}
+
     def vote_posterior(
         self, consensus: Any, answers: Sequence[tuple[str, Any]], content: dict
     ) -> float | None:

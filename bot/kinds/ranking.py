@@ -195,6 +195,10 @@ class Ranking(TaskKind):
         order = order_of(value)
         return order if order is not None else value
 
+    def value_columns(self, value: Any) -> dict[str, Any]:
+        order = order_of(value)
+        return {"ranking": order, "chosen_id": order[0]} if order else {}
+
     def agreement(self, config: KindConfig, values: list[Any]) -> ItemAgreement:
         rankings = [v for v in (order_of(v) for v in values) if v]
         if not rankings:

@@ -149,6 +149,12 @@ class Rating(TaskKind):
     ) -> Any:
         return scores_of(value) if isinstance(value, dict) else value
 
+    def value_columns(self, value: Any) -> dict[str, Any]:
+        scores = self.canonical(value)
+        if not isinstance(scores, dict):
+            return {}
+        return {"scores": [{"criterion": str(c), "score": float(s)} for c, s in scores.items()]}
+
     def matches_gold(self, canonical_value: Any, gold: Any, content: dict | None = None) -> bool:
         # A rating gold may name only some criteria; the answer must match each it names.
         expected = self.canonical(gold, content)

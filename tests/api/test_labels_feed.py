@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session
 
+from bot.exports.records import decoded
 from bot.exports.run import ExportRequest, run_export
 from bot.exports.writers import JsonlSink
 from bot.workflow.project_versions import require_project
@@ -85,7 +86,8 @@ def test_labels_are_the_export_records_in_sign_off_order(world, writer):
         now=world.sandbox.clock.now(),
         salt="",
     )
-    exported = {row["id"]: row for row in map(orjson.loads, out.getvalue().splitlines())}
+    rows = map(orjson.loads, out.getvalue().splitlines())
+    exported = {row["id"]: decoded({**row, "content": None}) for row in rows}
     assert {label["id"]: label for label in labels} == exported
     assert labels[1]["provenance"]["sign_off"]["method"] == "gold"
     assert [r["reviewer"] for r in labels[0]["provenance"]["responses"]] == [a for a, _ in AGREE]

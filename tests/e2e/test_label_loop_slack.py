@@ -59,8 +59,10 @@ def test_full_loop_dm_click_sign_off_and_export(sandbox, tmp_path):
     out = io.StringIO()
     assert export_labels(sandbox.ctx.engine, project="support-intent", out=out) == 1
     exported = json.loads(out.getvalue())
-    assert exported["id"] == "t-1" and exported["value"] == "billing"
-    responses = exported["provenance"]["responses"]  # provenance block (issue 5)
+    assert exported["id"] == "t-1" and exported["label"] == "billing"
+    assert json.loads(exported["value"]) == "billing"
+    assert sorted(a["reviewer"] for a in exported["answers"]) == sorted(reviewers)
+    responses = json.loads(exported["provenance"])["responses"]  # provenance block (issue 5)
     assert sorted(r["reviewer"] for r in responses) == sorted(reviewers)
 
 

@@ -49,6 +49,10 @@ class Seed:
     prelabel: dict | None = None
     reviewer_rationale: str | None = None
     signed_at: datetime | None = None  # instead of `day`
+    metadata: dict | None = None
+    first_flags: list[dict] | None = None  # on the first answer
+    first_changed_from: Any = None  # the first answer's earlier value (revision 2)
+    skipped_by: list[str] = field(default_factory=list)
 
 
 def chat(user: str, assistant: str) -> dict:
@@ -88,6 +92,7 @@ def seed(engine: Engine, project: str, seeds: list[Seed]) -> None:
                 external_id=spec.external_id,
                 content=spec.content,
                 content_hash=content_hash(spec.content),
+                meta=spec.metadata,
                 status="auto_accepted" if spec.method == "auto" else "signed_off",
                 created_at=created,
                 updated_at=created,
@@ -111,6 +116,19 @@ def seed(engine: Engine, project: str, seeds: list[Seed]) -> None:
                     model=spec.prelabel["model"],
                     value=spec.prelabel["value"],
                 )
+            for reviewer in spec.skipped_by:
+                skipped = Assignment(
+                    item_id=item.id, reviewer_id=reviewer, status="skipped", created_at=created
+                )
+                session.add(skipped)
+                session.flush()
+                event(
+                    "skipped",
+                    created + timedelta(minutes=2),
+                    actor=reviewer,
+                    reviewer=reviewer,
+                    assignment_id=skipped.id,
+                )
             presentations = spec.presentations or [None] * len(spec.answers)
             for n, ((reviewer, value), shown) in enumerate(
                 zip(spec.answers, presentations, strict=True)
@@ -129,6 +147,7 @@ def seed(engine: Engine, project: str, seeds: list[Seed]) -> None:
                 session.flush()
                 event("assigned", assigned, reviewer=reviewer, assignment_id=assignment.id)
                 rationale = spec.reviewer_rationale if n == 0 else None
+                changed = n == 0 and spec.first_changed_from is not None
                 session.add(
                     Response(
                         assignment_id=assignment.id,
@@ -136,12 +155,26 @@ def seed(engine: Engine, project: str, seeds: list[Seed]) -> None:
                         reviewer_id=reviewer,
                         value=value,
                         rationale=rationale,
+                        flags=spec.first_flags if n == 0 else None,
                         latency_ms=(5 + n) * 60_000,
+                        revision=2 if changed else 1,
                         created_at=answered,
-                        updated_at=answered,
+                        updated_at=answered + timedelta(minutes=1) if changed else answered,
                     )
                 )
-                event("answered", answered, actor=reviewer, reviewer=reviewer, value=value)
+                first = spec.first_changed_from if changed else value
+                event("answered", answered, actor=reviewer, reviewer=reviewer, value=first)
+                if changed:
+                    event(
+                        "answer_changed",
+                        answered + timedelta(minutes=1),
+                        actor=reviewer,
+                        assignment_id=assignment.id,
+                        reviewer=reviewer,
+                        old=spec.first_changed_from,
+                        new=value,
+                        revision=2,
+                    )
             if spec.escalation_reason:
                 opened = signed - timedelta(hours=1)
                 session.add(
@@ -194,14 +227,24 @@ LABEL_SEEDS = [
         [(ALICE, "billing"), (BOB, "billing"), (CARA, "billing")],
         "billing",
         day=1,
+        metadata={"ticket": "T-7"},  # a string where t-2 has a number
     ),
     Seed(
         "t-2",
-        chat("The export button crashes", "Hm."),
+        {
+            **chat("The export button crashes", "Hm."),
+            "prediction": {"label": "account", "confidence": 0.55, "model": "intent-v3"},
+        },
         [(ALICE, "bug"), (BOB, "account"), (CARA, "bug")],
         "bug",
         agreement=2 / 3,
         day=2,
+        metadata={"ticket": 7, "tags": ["web"]},
+        first_flags=[
+            {"reason": "pii", "note": "an email address", "at": "2026-01-02T06:02:00+00:00"}
+        ],
+        first_changed_from="account",
+        skipped_by=["U04DAN"],
     ),
     Seed(
         "t-3",
@@ -327,6 +370,29 @@ CORRECTION_SEEDS = [
 ]
 
 
+THREE = {
+    "prompt": [{"role": "user", "content": "How do I reset my password?"}],
+    "responses": [
+        {"id": "a", "content": "Settings, then Security.", "model": "sa-v3"},
+        {"id": "b", "content": "Click 'Forgot password'.", "model": "sa-v3"},
+        {"id": "c", "content": "Send me your password.", "model": "sa-v2"},
+    ],
+}
+RANKING_SEEDS = [
+    Seed(
+        "ar-1",
+        THREE,
+        [
+            (ALICE, {"order": ["b", "a", "c"], "shown": ["a", "b", "c"]}),
+            (BOB, {"order": ["b", "a", "c"], "shown": ["c", "a", "b"]}),
+        ],
+        ["b", "a", "c"],
+        presentations=[{"order": ["a", "b", "c"]}, {"order": ["c", "a", "b"]}],
+        metadata={"locale": "en"},
+    ),
+]
+
+
 @dataclass
 class Exports:
     engine: Engine
@@ -352,10 +418,12 @@ def exports(engine, database_url, clock) -> Exports:  # type: ignore[no-untyped-
     apply(engine, example_config("triage-rating"))
     apply(engine, example_config("code-preference"))
     apply(engine, example_config("legal-correction"))
+    apply(engine, example_config("answer-ranking"))
     seed(engine, "support-intent", LABEL_SEEDS)
     seed(engine, "triage-rating", RATING_SEEDS)
     seed(engine, "code-preference", PREFERENCE_SEEDS)
     seed(engine, "legal-correction", CORRECTION_SEEDS)
+    seed(engine, "answer-ranking", RANKING_SEEDS)
     clock.advance(days=30)  # exports happen after the sign-offs
     return Exports(engine, database_url, clock)
 

@@ -45,17 +45,27 @@ def export(exports, project: str, fmt: str, tmp_path: Path, *, parquet=False, hf
 def test_labels_jsonl_carries_the_value_and_full_provenance(exports, tmp_path):
     rows = export(exports, "support-intent", "labels", tmp_path)
     stored = exports.labels("support-intent")
-    assert [(r["id"], r["value"], r["method"]) for r in rows] == [
-        (item.external_id, label.value, label.method) for label, item in stored
+    assert [(r["id"], json.loads(r["value"]), r["label"], r["method"]) for r in rows] == [
+        (item.external_id, label.value, label.value, label.method) for label, item in stored
     ]
     escalated = next(r for r in rows if r["id"] == "t-4")
-    provenance = escalated["provenance"]
-    assert [(r["reviewer"], r["value"], r["latency_ms"]) for r in provenance["responses"]] == [
-        ("U01ALICE", "billing", 300_000),
-        ("U02BOB", "bug", 360_000),
-        ("U03CARA", "account", 420_000),
+    assert [(a["reviewer"], a["value"], a["latency_ms"]) for a in escalated["answers"]] == [
+        ("U01ALICE", '"billing"', 300_000),
+        ("U02BOB", '"bug"', 360_000),
+        ("U03CARA", '"account"', 420_000),
     ]
-    assert provenance["prelabels"][0]["model"] == "gpt-4o-mini"
+    assert json.loads(escalated["content"])["conversation"][0]["content"] == (
+        "Login fails since the update"
+    )
+    assert escalated["imported_at"] == "2026-01-04T06:00:00.000000+00:00"
+    assert escalated["prelabel"] == {
+        "model": "gpt-4o-mini",
+        "value": '"bug"',
+        "confidence": 0.7,
+        "prompt": "prelabel.j2",
+        "at": "2026-01-04T06:00:00.000000+00:00",
+    }
+    provenance = json.loads(escalated["provenance"])
     assert provenance["escalation"]["reason"] == "tie between answers"
     assert provenance["escalation"]["resolved_by"] == LEAD
     assert provenance["sign_off"] == {
@@ -64,7 +74,7 @@ def test_labels_jsonl_carries_the_value_and_full_provenance(exports, tmp_path):
         "at": "2026-01-04T09:00:00.000000+00:00",
         "agreement": pytest.approx(1 / 3),
         "confidence": None,
-        "reason": escalated["provenance"]["escalation"]["rationale"],
+        "reason": provenance["escalation"]["rationale"],
     }
     label, item = next((lab, it) for lab, it in stored if it.external_id == "t-4")
     with Session(exports.engine) as session:
@@ -78,21 +88,33 @@ def test_labels_jsonl_carries_the_value_and_full_provenance(exports, tmp_path):
     assert provenance["chain"]["head_hash"] == head.hash and head.kind == "signed_off"
 
 
+def test_a_label_row_has_the_prediction_flags_skips_and_each_answers_history(exports, tmp_path):
+    row = next(r for r in export(exports, "support-intent", "labels", tmp_path) if r["id"] == "t-2")
+    assert row["prediction"] == {"value": '"account"', "confidence": 0.55, "model": "intent-v3"}
+    assert row["skips"] == [{"reviewer": "U04DAN", "at": "2026-01-02T06:02:00.000000+00:00"}]
+    first = row["answers"][0]
+    assert (first["reviewer"], first["value"], first["revision"]) == ("U01ALICE", '"bug"', 2)
+    assert first["history"] == [
+        {"value": '"account"', "replaced_at": "2026-01-02T06:07:00.000000+00:00"}
+    ]
+    assert first["flags"] == [
+        {"reason": "pii", "note": "an email address", "at": "2026-01-02T06:02:00+00:00"}
+    ]
+    assert all(isinstance(a["response_id"], int) for a in row["answers"])
+    assert json.loads(row["metadata"]) == {"ticket": 7, "tags": ["web"]}
+    bare = export(exports, "support-intent", "labels", tmp_path, content=False)
+    assert {r["content"] for r in bare} == {None}
+    assert [r["content_hash"] for r in bare] == [
+        r["content_hash"] for r in export(exports, "support-intent", "labels", tmp_path)
+    ]
+
+
 def test_labels_parquet_and_dataset_hold_the_same_rows(exports, tmp_path):
     jsonl = export(exports, "support-intent", "labels", tmp_path)
     parquet = export(exports, "support-intent", "labels", tmp_path, parquet=True)
     dataset = export(exports, "support-intent", "labels", tmp_path, hf=True)
-    for rows in (parquet, dataset):
-        decoded = [
-            dict(
-                r,
-                value=json.loads(r["value"]),
-                provenance=json.loads(r["provenance"]),
-                metadata=None,
-            )
-            for r in rows
-        ]
-        assert decoded == [dict(r, metadata=None) for r in jsonl]
+    assert parquet == jsonl
+    assert dataset == jsonl
 
 
 def test_ratings_one_row_per_item_and_criterion_with_every_score(exports, tmp_path):

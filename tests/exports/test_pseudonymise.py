@@ -28,7 +28,10 @@ def test_every_id_is_replaced_including_free_text(exports, quorum, tmp_path):
     for person in PEOPLE:
         assert person not in text
     rows = {json.loads(line)["id"]: json.loads(line) for line in text.splitlines()}
-    escalated = rows["t-4"]["provenance"]
+    escalated = json.loads(rows["t-4"]["provenance"])
+    assert [a["reviewer"] for a in rows["t-4"]["answers"]] == [
+        r["reviewer"] for r in escalated["responses"]
+    ]
     assert [r["reviewer"] for r in escalated["responses"]] == [
         expected("U01ALICE"),
         expected("U02BOB"),
@@ -40,7 +43,10 @@ def test_every_id_is_replaced_including_free_text(exports, quorum, tmp_path):
     assert expected("U03CARA") in escalated["escalation"]["rationale"]
     assert expected("U01ALICE") in escalated["responses"][0]["rationale"]
     assert expected("U01ALICE") in escalated["escalation"]["summary"]
-    assert rows["t-1"]["provenance"]["sign_off"]["by"] == "quorum"  # the system, not a person
+    assert rows["t-2"]["skips"][0]["reviewer"] == expected("U04DAN")
+    assert (
+        json.loads(rows["t-1"]["provenance"])["sign_off"]["by"] == "quorum"
+    )  # the system, not a person
 
 
 def test_pseudonyms_are_stable_across_runs_and_formats_and_depend_on_the_salt(

@@ -64,7 +64,7 @@ def test_a_crash_half_way_leaves_the_earlier_file_byte_identical(
     exports, quorum, tmp_path, monkeypatch, args
 ):
     files = earlier_outputs(tmp_path)
-    built = export_run.provenance_block
+    built = export_run.labelled
     calls = []
 
     def crash_on_the_third_label(*a, **k):  # type: ignore[no-untyped-def]
@@ -73,7 +73,7 @@ def test_a_crash_half_way_leaves_the_earlier_file_byte_identical(
             raise RuntimeError("the disk went away")
         return built(*a, **k)
 
-    monkeypatch.setattr(export_run, "provenance_block", crash_on_the_third_label)
+    monkeypatch.setattr(export_run, "labelled", crash_on_the_third_label)
     with pytest.raises(RuntimeError, match="the disk went away"):
         quorum("export", *args)
     assert len(calls) == 3  # rows had been written when it failed

@@ -13,6 +13,7 @@ import logging
 from sqlmodel import Session, select
 
 from bot.exports.labels import export_labels
+from bot.exports.records import decoded
 from bot.webhooks.sender import WebhookSender
 from bot.workflow.intake.dispatch import dispatch_queued
 from quorum_client import verify_webhook
@@ -66,7 +67,9 @@ def tied(engine, clock, external_id: str) -> int:
 def exported(engine, clock) -> dict[str, dict]:
     out = io.StringIO()
     export_labels(engine, project="support-intent", out=out, now=clock.now())
-    return {row["id"]: row for row in map(json.loads, out.getvalue().splitlines())}
+    # What the API and webhooks carry: the row with its JSON text decoded, no content.
+    rows = map(json.loads, out.getvalue().splitlines())
+    return {row["id"]: decoded({**row, "content": None}) for row in rows}
 
 
 def test_a_sign_off_posts_one_signed_event_carrying_the_labels_export_record(
