@@ -40,6 +40,12 @@ def export(
     pseudonymise: bool = typer.Option(
         False, "--pseudonymise", help="Replace reviewer and lead ids with stable salted hashes."
     ),
+    form: str | None = typer.Option(
+        None,
+        "--form",
+        help="dpo: explicit (default) or implicit (the prompt inside chosen/rejected); "
+        "sft: messages (default) or prompt-completion.",
+    ),
     no_content: bool = typer.Option(
         False, "--no-content", help="labels: leave the annotated content out (its hash stays)."
     ),
@@ -63,6 +69,7 @@ def export(
         min_agreement=min_agreement,
         since_last_run=since,
         pseudonymise=pseudonymise,
+        form=form,
         content=not no_content,
     )
     request.check()
@@ -102,4 +109,6 @@ def export(
         summary += f"; {result.set_aside:,} tie/both-bad pair(s) {kept}"
     if result.skipped:
         summary += f"; {result.skipped:,} label(s) did not fit the format"
+    for reason, count in result.left_out.items():
+        summary += f"; {count:,} left out ({reason})"
     errors.print(summary + ".", highlight=False, soft_wrap=True)

@@ -12,10 +12,19 @@ import pyarrow as pa
 from bot.exports.pseudonyms import People
 from bot.exports.writers import ExportError, encode
 from bot.kinds.base import TaskKind
-from bot.kinds.exporting import SET_ASIDE, VALUE_COLUMNS, ExportFormat, Labelled, Row
+from bot.kinds.exporting import LEFT_OUT, SET_ASIDE, VALUE_COLUMNS, ExportFormat, Labelled, Row
 from bot.kinds.registry import KINDS, kind_named
 
-__all__ = ["FORMATS", "LABELS", "SET_ASIDE", "ExportFormat", "Labelled", "format_for"]
+__all__ = [
+    "FORMATS",
+    "LABELS",
+    "LEFT_OUT",
+    "SET_ASIDE",
+    "ExportFormat",
+    "Labelled",
+    "format_for",
+    "in_form",
+]
 
 
 # --- labels ---------------------------------------------------------------------------
@@ -166,6 +175,17 @@ def format_for(kind: TaskKind, name: str, *, project: str) -> ExportFormat:
             f"{kind.name} project (try --format labels)"
         )
     return found
+
+
+def in_form(fmt: ExportFormat, form: str | None) -> ExportFormat:
+    """`fmt` with its rows in `form`; ExportError names the forms it has."""
+    try:
+        return fmt.in_form(form)
+    except KeyError:
+        forms = [fmt.form or "default", *(f.name for f in fmt.forms)]
+        raise ExportError(
+            f"--form {form}: the {fmt.name} format comes as {' or '.join(forms)}"
+        ) from None
 
 
 def hf_features(name: str) -> Any:

@@ -39,6 +39,7 @@ def labelled(
     *,
     content: bool,
     with_content: bool = True,
+    scale: tuple[float, float] | None = None,
 ) -> Labelled:
     """One label row (label columns + the item's) as the format builders take it, with
     its provenance from the page's `sources`; `project` is (name, kind)."""
@@ -61,6 +62,7 @@ def labelled(
         content=row.content if content else None,
         with_content=with_content,
         criteria=criteria,
+        scale=scale,
         media=row.media,
         imported_at=row.imported_at,
         answers=answer_entries(sources.responses.get(row.item_id, []), history, people, encode),

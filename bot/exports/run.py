@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot.audit.chain import record_event
 from bot.audit.provenance import PageSources, iso
-from bot.exports.formats import FORMATS, SET_ASIDE, ExportFormat, format_for
+from bot.exports.formats import FORMATS, LEFT_OUT, SET_ASIDE, ExportFormat, format_for, in_form
 from bot.exports.pseudonyms import People, Pseudonyms
 from bot.exports.read_ahead import read_ahead
 from bot.exports.records import labelled
@@ -48,6 +48,7 @@ class ExportRequest:
     min_agreement: float | None = None
     since_last_run: bool = False
     pseudonymise: bool = False
+    form: str | None = None  # another layout of the format's rows (ExportFormat.forms)
     content: bool = True  # the labels format's `content` column (--no-content leaves it null)
 
     def check(self) -> ExportFormat:
@@ -64,7 +65,7 @@ class ExportRequest:
                 raise ExportError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
         if self.min_agreement is not None and not 0 <= self.min_agreement <= 1:
             raise ExportError("--min-agreement is a share between 0 and 1, e.g. 0.67")
-        return FORMATS[self.format]
+        return in_form(FORMATS[self.format], self.form)
 
     def described(self) -> dict:
         """The filters as plain JSON, for the ExportRun row and the `exported` event."""
@@ -82,6 +83,7 @@ class ExportResult:
     rows: int = 0  # rows written to the main output
     set_aside: int = 0  # ties and both-bad pairs (to --ties-out, or left out)
     skipped: int = 0  # labels whose value does not fit the format
+    left_out: dict[str, int] = field(default_factory=dict)  # rows not written, by reason
     since: str | None = None  # the previous run's watermark, for --since
     until: str | None = None
     run_id: int | None = None
@@ -112,7 +114,8 @@ def check_export(engine: Engine, request: ExportRequest) -> ExportFormat:
     fmt = request.check()
     with Session(engine) as session:
         project = require_project(session, request.project)
-        return format_for(kind_named(project.kind), fmt.name, project=project.name)
+        found = format_for(kind_named(project.kind), fmt.name, project=project.name)
+        return in_form(found, request.form)
 
 
 def run_export(
@@ -141,6 +144,7 @@ def run_export(
         project = require_project(session, request.project)
         assert project.id is not None  # loaded from the database, so it has its key
         fmt = format_for(kind_named(project.kind), fmt.name, project=project.name)
+        fmt = in_form(fmt, request.form)
         config = project_config(session, project)
         since = _watermark(session, project, request)
         result.since = iso(since)
@@ -162,6 +166,7 @@ def run_export(
             else People()
         )
         criteria = list(config.criteria)
+        scale = (float(config.scale.min), float(config.scale.max))
         project_id, name_and_kind = project.id, (project.name, project.kind)
 
     def pages() -> Iterator[tuple[list, PageSources]]:
@@ -183,6 +188,7 @@ def run_export(
                 criteria,
                 content=fmt.needs_content,
                 with_content=request.content,
+                scale=scale,
             )
             wrote = False
             for destination, out in fmt.build(label, people):
@@ -190,6 +196,8 @@ def run_export(
                 if destination == SET_ASIDE:
                     ties.write(out)
                     result.set_aside += 1
+                elif destination == LEFT_OUT:
+                    result.left_out[out["reason"]] = result.left_out.get(out["reason"], 0) + 1
                 else:
                     sink.write(out)
                     result.rows += 1
@@ -238,6 +246,7 @@ def _record_run(
                 "rows": result.rows,
                 "set_aside": result.set_aside,
                 "skipped": result.skipped,
+                "left_out": result.left_out,
                 "filters": filters,
                 "output": Path(output).name if output else "stdout",
             },

@@ -39,7 +39,7 @@ from bot.kinds.base import (
     short,
     squash,
 )
-from bot.kinds.exporting import MESSAGES, ExportFormat, Labelled, Row
+from bot.kinds.exporting import MESSAGES, ExportFormat, Form, Labelled, Row
 from bot.slack import ids
 from bot.slack.conversation import cut
 from bot.slack.messages import actions, answer_value, assignment_value, button, control, section
@@ -353,9 +353,33 @@ def _signed_off_text(label: Labelled, original: Any) -> tuple[Any, bool]:
     return final, bool(changed) if changed is not None else final != original
 
 
+def prompt_completion(row: Row) -> Row:
+    """TRL's conversational prompt/completion form: the completion is the signed-off
+    turn alone, so a trainer's completion-only loss never learns from earlier assistant
+    turns that nobody reviewed."""
+    messages = row["messages"]
+    shaped = {k: v for k, v in row.items() if k != "messages"}
+    return {**shaped, "prompt": messages[:-1], "completion": messages[-1:]}
+
+
 SFT = ExportFormat(
     name="sft",
     needs_content=True,
     build=sft_rows,
     schema=pa.schema([("id", pa.string()), ("messages", MESSAGES), ("changed", pa.bool_())]),
+    forms=(
+        Form(
+            "prompt-completion",
+            prompt_completion,
+            pa.schema(
+                [
+                    ("id", pa.string()),
+                    ("changed", pa.bool_()),
+                    ("prompt", MESSAGES),
+                    ("completion", MESSAGES),
+                ]
+            ),
+        ),
+    ),
+    form="messages",
 )

@@ -4,12 +4,13 @@ its rows. Kinds declare the formats they export (bot.exports streams them)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
 
 SET_ASIDE = "set_aside"  # a row kept out of the main file (ties, both-bad pairs)
+LEFT_OUT = "left_out"  # a label that makes no row of this format; the row says why
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
@@ -49,6 +50,7 @@ class Labelled:
     content: dict | None = None
     with_content: bool = True  # the labels format's content column (--no-content: null)
     criteria: list[str] = field(default_factory=list)
+    scale: tuple[float, float] | None = None  # a rating project's (min, max) score
     media: list[dict] | None = None  # the stored media of the item (bot/content/media.py)
     imported_at: str | None = None
     # The reviewers' answers with their flags and earlier values, and who skipped the
@@ -63,9 +65,37 @@ Builder = Callable[[Labelled, Any], Iterator[tuple[str, Row]]]
 
 
 @dataclass(frozen=True)
+class Form:
+    """Another layout of a format's rows, for trainers that read that one (TRL's implicit
+    prompt, prompt/completion SFT): `reshape` turns a main-file row into it."""
+
+    name: str
+    reshape: Callable[[Row], Row]
+    schema: pa.Schema
+
+
+@dataclass(frozen=True)
 class ExportFormat:
     name: str
     needs_content: bool
     build: Builder
     schema: pa.Schema
     json_columns: tuple[str, ...] = ()  # heterogeneous values, stored as JSON text in Parquet
+    forms: tuple[Form, ...] = ()
+    form: str | None = None  # the form these rows are in (None: the format's own)
+
+    def in_form(self, name: str | None) -> ExportFormat:
+        """This format with its rows in form `name` (None: as built); KeyError if it has
+        no such form."""
+        if name is None or name == self.form:
+            return self
+        form = next((f for f in self.forms if f.name == name), None)
+        if form is None:
+            raise KeyError(name)
+        build = self.build
+
+        def reshaped(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
+            for destination, row in build(label, people):
+                yield destination, form.reshape(row) if destination == "row" else row
+
+        return replace(self, build=reshaped, schema=form.schema, form=form.name)

@@ -47,7 +47,15 @@ from bot.kinds.base import (
     TaskKind,
     show_value,
 )
-from bot.kinds.exporting import MESSAGES, SET_ASIDE, ExportFormat, Labelled, Row
+from bot.kinds.exporting import (
+    LEFT_OUT,
+    MESSAGES,
+    SET_ASIDE,
+    ExportFormat,
+    Form,
+    Labelled,
+    Row,
+)
 from bot.kinds.label import option_text
 from bot.quality import PREFER_A, PREFER_B, preference_confidence
 from bot.quality import TIE as TIE_VOTE
@@ -334,20 +342,61 @@ def button_for(text: str, index: int, assignment_id: int, raw: Any, change: bool
     )
 
 
-def pair_row(label_id: str, content: dict, better: dict, worse: dict) -> Row:
-    """One TRL preference row (conversational, or vision when images are in it)."""
+def pair_row(label_id: str, content: dict, better: dict, worse: dict) -> Row | None:
+    """One TRL preference row (conversational, or vision when images are in it); None
+    when the two responses are the same text (a pair that teaches nothing)."""
+    if (
+        better.get("content") is not None
+        and str(better.get("content")).strip() == str(worse.get("content")).strip()
+    ):
+        return None
     return {"id": label_id, **preference_pair(content, better, worse)}
 
 
+# How much a reviewer's pick says, by the strength they gave (None: not asked).
+STRENGTH_WEIGHT = {"much": 1.0, "slightly": 0.5, None: 0.75}
+
+
+def preference_margin(answers: list[Any], better: str) -> tuple[float | None, str | None]:
+    """(margin, strength) of a signed-off pair from the reviewers' answers: the mean of
+    each answer's weight (STRENGTH_WEIGHT), counted against the pair when the reviewer
+    preferred the other response and as nothing for a tie, floored at 0; and the most
+    common strength among those who chose `better`. (None, None) without answers (a
+    lead's or a gold decision alone)."""
+    picks = [a for a in answers if isinstance(a, dict) and a.get("choice") is not None]
+    if not picks:
+        return None, None
+    total = 0.0
+    strengths: list[str] = []
+    for pick in picks:
+        weight = STRENGTH_WEIGHT.get(pick.get("strength"), STRENGTH_WEIGHT[None])
+        if pick["choice"] == better:
+            total += weight
+            if pick.get("strength"):
+                strengths.append(pick["strength"])
+        elif pick["choice"] not in (TIE, BOTH_BAD):
+            total -= weight
+    strength = max(set(strengths), key=strengths.count) if strengths else None
+    return round(max(total / len(picks), 0.0), 4), strength
+
+
 def dpo_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
-    """TRL DPOTrainer's conversational format; ties and both-bad pairs are set aside."""
+    """TRL DPOTrainer's conversational format with the pair's `margin` (reward trainers
+    read it), `strength` and `agreement`; ties and both-bad pairs are set aside, a pair
+    of two equal texts is left out."""
     content = label.content or {}
     responses = {str(r.get("id")): r for r in content.get("responses") or []}
     choice = chosen(label.value)
     prompt = export_turns(content.get("prompt"))
     if choice in responses and len(responses) == 2:
         other = next(r for key, r in responses.items() if key != choice)
-        yield ("row", pair_row(label.id, content, responses[choice], other))
+        row = pair_row(label.id, content, responses[choice], other)
+        if row is None:
+            yield LEFT_OUT, {"id": label.id, "reason": "both responses have the same text"}
+            return
+        answers = [r.get("value") for r in label.provenance.get("responses") or []]
+        margin, strength = preference_margin(answers, choice)
+        yield "row", {**row, "margin": margin, "strength": strength, "agreement": label.agreement}
     elif choice in (TIE, BOTH_BAD):
         yield (
             SET_ASIDE,
@@ -360,7 +409,39 @@ def dpo_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
         )
 
 
+def implicit_prompt(row: Row) -> Row:
+    """TRL's implicit-prompt form: the prompt repeated at the head of `chosen` and
+    `rejected`, no `prompt` column."""
+    shaped = {k: v for k, v in row.items() if k != "prompt"}
+    shaped["chosen"] = [*row["prompt"], *row["chosen"]]
+    shaped["rejected"] = [*row["prompt"], *row["rejected"]]
+    return shaped
+
+
+PAIR_FIELDS = [("margin", pa.float64()), ("strength", pa.string()), ("agreement", pa.float64())]
 DPO_SCHEMA = pa.schema(
-    [("id", pa.string()), ("prompt", MESSAGES), ("chosen", MESSAGES), ("rejected", MESSAGES)]
+    [
+        ("id", pa.string()),
+        ("prompt", MESSAGES),
+        ("chosen", MESSAGES),
+        ("rejected", MESSAGES),
+        *PAIR_FIELDS,
+    ]
 )
-DPO = ExportFormat(name="dpo", needs_content=True, build=dpo_rows, schema=DPO_SCHEMA)
+DPO_FORMS = (
+    Form(
+        "implicit",
+        implicit_prompt,
+        pa.schema(
+            [("id", pa.string()), ("chosen", MESSAGES), ("rejected", MESSAGES), *PAIR_FIELDS]
+        ),
+    ),
+)
+DPO = ExportFormat(
+    name="dpo",
+    needs_content=True,
+    build=dpo_rows,
+    schema=DPO_SCHEMA,
+    forms=DPO_FORMS,
+    form="explicit",
+)

@@ -56,9 +56,9 @@ from bot.kinds.base import (
     TaskKind,
     show_value,
 )
-from bot.kinds.exporting import ExportFormat, Labelled, Row
+from bot.kinds.exporting import LEFT_OUT, ExportFormat, Labelled, Row
 from bot.kinds.label import option_text
-from bot.kinds.preference import DPO_SCHEMA, pair_row
+from bot.kinds.preference import DPO_FORMS, DPO_SCHEMA, pair_row
 from bot.slack import ids
 from bot.slack.text import escape_mrkdwn
 from bot.slack.wording import say
@@ -427,10 +427,18 @@ def pairwise_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
     content = label.content or {}
     by_id = {str(r.get("id")): r for r in content.get("responses") or []}
     order = [r for r in order_of(label.value) or [] if r in by_id]
+    last = max(len(order) - 1, 1)
     for better, worse in combinations(order, 2):
+        pair_id = f"{label.id}:{better}>{worse}"
+        row = pair_row(pair_id, content, by_id[better], by_id[worse])
+        if row is None:
+            yield LEFT_OUT, {"id": pair_id, "reason": "both responses have the same text"}
+            continue
+        # Ranks apart over the most they can be: adjacent responses of three are 0.5.
+        margin = (order.index(worse) - order.index(better)) / last
         yield (
             "row",
-            pair_row(f"{label.id}:{better}>{worse}", content, by_id[better], by_id[worse]),
+            {**row, "margin": round(margin, 4), "strength": None, "agreement": label.agreement},
         )
 
 
@@ -458,4 +466,11 @@ RANKING = ExportFormat(
         ]
     ),
 )
-DPO_PAIRS = ExportFormat(name="dpo", needs_content=True, build=pairwise_rows, schema=DPO_SCHEMA)
+DPO_PAIRS = ExportFormat(
+    name="dpo",
+    needs_content=True,
+    build=pairwise_rows,
+    schema=DPO_SCHEMA,
+    forms=DPO_FORMS,
+    form="explicit",
+)

@@ -25,7 +25,8 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.content.conversation import CONVERSATION, ReviewedConversationRecord
+from bot.content.conversation import CONVERSATION, ReviewedConversationRecord, reviewed_turn
+from bot.content.parts import export_turns
 from bot.content.samples import MEDIA_SAMPLES
 from bot.kinds.base import (
     DECISION_BLOCK,
@@ -43,7 +44,7 @@ from bot.kinds.base import (
     show_value,
     stable_key,
 )
-from bot.kinds.exporting import ExportFormat, Labelled, Row
+from bot.kinds.exporting import LEFT_OUT, MESSAGES, ExportFormat, Labelled, Row
 from bot.kinds.label import option_text
 from bot.slack import ids
 from bot.slack.messages import actions, assignment_value, button, control, section
@@ -109,7 +110,7 @@ class Rating(TaskKind):
 
     @property
     def export_formats(self) -> tuple[ExportFormat, ...]:
-        return (RATINGS,)
+        return (RATINGS, REWARD)
 
     def config_problem(self, config: KindConfig) -> str | None:
         if not config.criteria:
@@ -443,9 +444,22 @@ def _rate_value(assignment_id: int, criterion: str, score: int, change: bool) ->
     return encode(data)
 
 
+def rated_turns(content: dict | None) -> tuple[list[dict] | None, list[dict] | None]:
+    """(prompt, completion) of a rated conversation in TRL's conversational form: the
+    turns before the rated assistant turn, and that turn; (None, None) for an item that
+    shows a medium instead."""
+    turns = export_turns((content or {}).get("conversation"))
+    rated = reviewed_turn(content)
+    if rated is None:
+        return None, None
+    return turns[:rated], [turns[rated]]
+
+
 def rating_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
-    """One row per criterion: the signed-off score, every reviewer's score, their mean,
-    and the share of reviewers who gave the most common score."""
+    """One row per criterion: the rated prompt and response, the signed-off score,
+    every reviewer's score, their mean, and the share of reviewers who gave the most
+    common score."""
+    prompt, completion = rated_turns(label.content)
     final = _raw_scores(label.value)
     responses = [
         (r["reviewer"], _raw_scores(r.get("value"))) for r in label.provenance["responses"]
@@ -461,6 +475,8 @@ def rating_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
             "row",
             {
                 "id": label.id,
+                "prompt": prompt,
+                "completion": completion,
                 "criterion": criterion,
                 "score": _number(final.get(criterion)),
                 "mean": sum(scores) / len(scores) if scores else None,
@@ -474,13 +490,69 @@ def rating_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
         )
 
 
+def reward_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
+    """One row per rated response, for reward models and TRL's KTOTrainer (unpaired
+    preferences: `prompt`, `completion`, `label`): the per-criterion scores, their mean
+    on 0-1 (`score`, 0 the scale's lowest) and `label` true when that is at least 0.5.
+    An item that shows a medium has no text to train on and is left out."""
+    prompt, completion = rated_turns(label.content)
+    if prompt is None or completion is None:
+        yield LEFT_OUT, {"id": label.id, "reason": "no conversation to train on"}
+        return
+    final = {c: _number(s) for c, s in _raw_scores(label.value).items()}
+    scores = [(c, s) for c, s in final.items() if s is not None]
+    if not scores:
+        yield LEFT_OUT, {"id": label.id, "reason": "no scores"}
+        return
+    low, high = label.scale or (min(s for _, s in scores), max(s for _, s in scores))
+    mean = sum(s for _, s in scores) / len(scores)
+    score = None if high == low else round((mean - low) / (high - low), 4)
+    yield (
+        "row",
+        {
+            "id": label.id,
+            "prompt": prompt,
+            "completion": completion,
+            "label": None if score is None else score >= 0.5,
+            "score": score,
+            "scores": [{"criterion": c, "score": s} for c, s in scores],
+            "agreement": label.agreement,
+            "method": label.method,
+        },
+    )
+
+
+REWARD = ExportFormat(
+    name="reward",
+    needs_content=True,
+    build=reward_rows,
+    schema=pa.schema(
+        [
+            ("id", pa.string()),
+            ("prompt", MESSAGES),
+            ("completion", MESSAGES),
+            ("label", pa.bool_()),
+            ("score", pa.float64()),
+            (
+                "scores",
+                pa.list_(pa.struct([("criterion", pa.string()), ("score", pa.float64())])),
+            ),
+            ("agreement", pa.float64()),
+            ("method", pa.string()),
+        ]
+    ),
+)
+
+
 RATINGS = ExportFormat(
     name="ratings",
-    needs_content=False,
+    needs_content=True,
     build=rating_rows,
     schema=pa.schema(
         [
             ("id", pa.string()),
+            ("prompt", MESSAGES),
+            ("completion", MESSAGES),
             ("criterion", pa.string()),
             ("score", pa.float64()),
             ("mean", pa.float64()),

@@ -28,17 +28,22 @@ PROJECTS = [
     "answer-ranking",
 ]
 TRAINING = [
-    ("triage-rating", "ratings"),
-    ("code-preference", "dpo"),
-    ("answer-ranking", "dpo"),
-    ("answer-ranking", "ranking"),
-    ("legal-correction", "sft"),
+    ("triage-rating", "ratings", None),
+    ("triage-rating", "reward", None),
+    ("code-preference", "dpo", None),
+    ("code-preference", "dpo", "implicit"),
+    ("answer-ranking", "dpo", None),
+    ("answer-ranking", "ranking", None),
+    ("legal-correction", "sft", None),
+    ("legal-correction", "sft", "prompt-completion"),
 ]
 
 
-def write(exports, project: str, fmt: str, folder: Path, *, parquet: bool) -> Path:
-    request = ExportRequest(project=project, format=fmt)
-    target = folder / f"{project}-{fmt}{'.parquet' if parquet else '.jsonl'}"
+def write(
+    exports, project: str, fmt: str, folder: Path, *, parquet: bool, form: str | None = None
+) -> Path:
+    request = ExportRequest(project=project, format=fmt, form=form)
+    target = folder / f"{project}-{fmt}-{form}{'.parquet' if parquet else '.jsonl'}"
     with open_outputs(request.check(), out=target, parquet=parquet, hf_dataset=None) as outputs:
         sink, ties, _ = outputs
         run_export(
@@ -116,11 +121,25 @@ def test_a_filter_on_the_typed_label_column_finds_what_the_value_says(exports, t
 
 
 @pytest.mark.parametrize("parquet", [False, True], ids=["jsonl", "parquet"])
-@pytest.mark.parametrize(("project", "fmt"), TRAINING)
-def test_every_training_format_loads_in_every_tool(exports, tmp_path, parquet, project, fmt):
-    path = write(exports, project, fmt, tmp_path, parquet=parquet)
+@pytest.mark.parametrize(("project", "fmt", "form"), TRAINING)
+def test_every_training_format_loads_in_every_tool(exports, tmp_path, parquet, project, fmt, form):
+    path = write(exports, project, fmt, tmp_path, parquet=parquet, form=form)
     rows = len(path.read_bytes().splitlines()) if not parquet else pq.read_metadata(path).num_rows
     assert rows > 0
     assert load_all([path], parquet, fmt) == dict.fromkeys(
+        ["pyarrow", "pandas", "polars", "duckdb", "datasets"], rows
+    )
+
+
+@pytest.mark.parametrize("parquet", [False, True], ids=["jsonl", "parquet"])
+def test_dpo_pairs_of_a_preference_and_a_ranking_project_load_together(exports, tmp_path, parquet):
+    paths = [
+        write(exports, project, "dpo", tmp_path, parquet=parquet)
+        for project in ("code-preference", "answer-ranking")
+    ]
+    rows = sum(
+        pq.read_metadata(p).num_rows if parquet else len(p.read_bytes().splitlines()) for p in paths
+    )
+    assert load_all(paths, parquet, "dpo") == dict.fromkeys(
         ["pyarrow", "pandas", "polars", "duckdb", "datasets"], rows
     )
