@@ -27,7 +27,7 @@ from bot.config.project import ProjectConfig
 from bot.content.media import media_of
 from bot.intake.bounds import ItemLimits
 from bot.intake.media import WINDOW, MediaIntake, MediaProblem
-from bot.intake.reading import FileUnreadable, read_records
+from bot.intake.reading import FileUnreadable, read_records, record_unit
 from bot.intake.records import RecordError, validate_record
 from bot.intake.staging import IdIndex, StagedItem, StagedItems, stage_item
 from bot.runtime.settings import Settings, get_settings
@@ -212,8 +212,10 @@ def validate_file(
     taken every item."""
     limits = limits or ItemLimits.from_settings()
     problems = _Problems(limits.max_problems)
-    staged = StagedItems()
-    stager = _Stager(staged, problems, path.resolve().parent, settings)
+    unit = record_unit(path)
+    staged = StagedItems(unit=unit)
+    folder = path.resolve() if path.is_dir() else path.resolve().parent
+    stager = _Stager(staged, problems, folder, settings)
     ids = IdIndex()
     try:
         for raw in read_records(path, limits):
@@ -245,11 +247,11 @@ def validate_file(
             problem = f"cannot read the file: {exc.strerror or exc}"
         raise ImportRejected(str(path), [problem]) from None
     for line, first in repeats:
-        problems.add(line, f"id {named.get(line, '?')!r} repeats line {first}")
+        problems.add(line, f"id {named.get(line, '?')!r} repeats {unit} {first}")
     stager.finish()
     if problems:
         staged.close()
-        raise problems.rejection(str(path))
+        raise problems.rejection(str(path), unit=unit)
     if not staged:
         staged.close()
         raise ImportRejected(str(path), ["the file holds no items"])
@@ -420,7 +422,7 @@ def import_records(
     # Only a file's importer has --update-changed to offer.
     instead = (
         ""
-        if records.unit != "line"
+        if records.unit == "item"
         else ", or pass --update-changed to replace items nobody has reviewed yet"
     )
     for batch in records.batches():

@@ -1,6 +1,7 @@
-"""Read an import file record by record, in bounded memory: JSONL (a record per line)
-or CSV (a record per row, which may span lines), each with the number of the line it
-starts on and its size in bytes.
+"""Read an import file record by record, in bounded memory: JSONL (a record per line),
+CSV (a record per row, which may span lines), Parquet or a Hugging Face `datasets`
+folder (a record per row, read a batch at a time), each with the number of the line (or
+row) it starts on and its size in bytes.
 
 Files are read as bytes and decoded line by line, so an encoding problem is reported
 with its line instead of stopping the read: undecodable bytes are carried as
@@ -14,8 +15,14 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
+
+import pyarrow as pa
+import pyarrow.ipc  # noqa: F401  (pa.ipc)
+import pyarrow.parquet as pq
 
 from bot.intake.bounds import NUL_STANDIN, ItemLimits, field_name
 from bot.intake.records import RecordError
@@ -287,9 +294,83 @@ def read_csv(handle: BinaryIO, limits: ItemLimits) -> Iterator[RawRecord]:
         yield RawRecord(start, data, lines.record_size)
 
 
+# --- columnar files: Parquet and `datasets` folders -----------------------------------
+COLUMNAR_BATCH = 1024
+
+
+def is_hf_dataset(path: Path) -> bool:
+    """A folder written by `datasets`' save_to_disk (its state.json lists the shards)."""
+    return path.is_dir() and (path / "state.json").is_file()
+
+
+def record_unit(path: Path) -> str:
+    """What the records of this file are numbered by in messages: lines or rows."""
+    return "row" if path.suffix.lower() == ".parquet" or is_hf_dataset(path) else "line"
+
+
+def _plain(value: object, where: tuple[object, ...]) -> object:
+    """A columnar value as JSON would hold it: nulls are fields left out (as an empty CSV
+    cell), times as ISO-8601 text; JSON text in a structured column is parsed."""
+    if isinstance(value, dict):
+        return {k: _plain(v, (*where, k)) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v, (*where, n)) for n, v in enumerate(value)]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes | bytearray):
+        raise RecordError(f"field `{field_name(where)}`: binary data; give a URL or path instead")
+    return value
+
+
+def _columnar_record(row: dict, limits: ItemLimits) -> tuple[object, int]:
+    try:
+        record: dict[str, object] = {}
+        for column, value in row.items():
+            if value is None:
+                continue
+            if column in CSV_JSON_COLUMNS and isinstance(value, str) and value[:1] in "[{":
+                value = parse_json(value, limits, (column,))
+            record[column] = _plain(value, (column,))
+    except RecordError as exc:
+        return exc, 0
+    size = len(json.dumps(record, ensure_ascii=False).encode())
+    if size > limits.max_bytes:
+        return RecordError(limits.size_problem(size)), size
+    return record, size
+
+
+def _batches_of(path: Path) -> Iterator[pa.RecordBatch]:
+    if path.is_dir():
+        state = json.loads((path / "state.json").read_text())
+        for shard in state.get("_data_files") or []:
+            with pa.memory_map(str(path / shard["filename"])) as source:
+                yield from pa.ipc.open_stream(source)
+        return
+    yield from pq.ParquetFile(str(path)).iter_batches(batch_size=COLUMNAR_BATCH)
+
+
+def read_columnar(path: Path, limits: ItemLimits) -> Iterator[RawRecord]:
+    """A Parquet file's rows, or a `datasets` folder's, numbered from 1."""
+    number = 0
+    try:
+        for batch in _batches_of(path):
+            for row in batch.to_pylist():
+                number += 1
+                data, size = _columnar_record(row, limits)
+                yield RawRecord(number, data, size)
+    except (pa.ArrowException, ValueError, KeyError) as exc:
+        what = "a `datasets` folder" if path.is_dir() else "a Parquet file"
+        raise FileUnreadable(f"not readable as {what} ({exc})", number + 1) from None
+
+
 def read_records(path: Path, limits: ItemLimits) -> Iterator[RawRecord]:
     """Every record of the file in order; OSError if it cannot be read, FileUnreadable
     for a problem that leaves nothing after it readable (after the records before it)."""
+    if record_unit(path) == "row":
+        yield from read_columnar(path, limits)
+        return
     with path.open("rb") as handle:
         problem = _wrong_encoding(handle.peek(4)[:4])
         if problem:
