@@ -1,10 +1,12 @@
 """Signed-off labels as the `labels` export's records, for readers other than a file:
 the REST API's labels feed and item status, and the `label.signed_off` webhook.
 
-`label_records` gives, for any labels, exactly the objects `quorum export --format labels`
+`label_records` gives, for any labels, the objects `quorum export --format labels`
 writes as JSON lines (same keys, same values, times as the same ISO-8601 UTC strings),
 built by the same pieces: the label rows of storage/label_queries.py, the provenance
-block, `formats.label_rows` and the writers' JSON encoding.
+block, `formats.label_rows` and the writers' JSON encoding. A file keeps one column type
+per field, so values that differ in shape are JSON text there; a JSON reader of the API
+gets them as JSON (`decoded`), and no `content` (its pipeline sent it).
 """
 
 from __future__ import annotations
