@@ -44,7 +44,8 @@ def export(
         None,
         "--form",
         help="dpo: explicit (default) or implicit (the prompt inside chosen/rejected); "
-        "sft: messages (default) or prompt-completion.",
+        "sft: messages (default) or prompt-completion; reward: scores (default) or pairs "
+        "(chosen/rejected from rated responses to the same prompt).",
     ),
     no_content: bool = typer.Option(
         False, "--no-content", help="labels: leave the annotated content out (its hash stays)."

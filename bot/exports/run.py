@@ -177,6 +177,7 @@ def run_export(
             ):
                 yield page, PageSources.load(reader, [row.item_id for row in page])
 
+    gathering = fmt.gather() if fmt.gather else None
     for page, sources in read_ahead(pages):
         for row in page:
             label = labelled(
@@ -198,6 +199,8 @@ def run_export(
                     result.set_aside += 1
                 elif destination == LEFT_OUT:
                     result.left_out[out["reason"]] = result.left_out.get(out["reason"], 0) + 1
+                elif gathering is not None:
+                    gathering.add(out)
                 else:
                     sink.write(out)
                     result.rows += 1
@@ -205,6 +208,9 @@ def run_export(
         result.labels += len(page)
         if on_progress:
             on_progress(len(page))
+    for out in gathering.rows() if gathering is not None else ():
+        sink.write(out)
+        result.rows += 1
     sink.close()
     ties.close()
     result.run_id = _record_run(engine, project_id, request, result, now, output, actor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -64,14 +64,25 @@ Row = dict[str, Any]
 Builder = Callable[[Labelled, Any], Iterator[tuple[str, Row]]]
 
 
+class Gathering(Protocol):
+    """Rows made from all of an export's rows at once (pairs of responses to the same
+    prompt, from different items): takes each row as built, gives its own at the end."""
+
+    def add(self, row: Row) -> None: ...
+
+    def rows(self) -> Iterator[Row]: ...
+
+
 @dataclass(frozen=True)
 class Form:
     """Another layout of a format's rows, for trainers that read that one (TRL's implicit
-    prompt, prompt/completion SFT): `reshape` turns a main-file row into it."""
+    prompt, prompt/completion SFT): `reshape` turns a main-file row into it; with
+    `gather`, the rows are instead gathered and the file holds what it makes of them."""
 
     name: str
     reshape: Callable[[Row], Row]
     schema: pa.Schema
+    gather: Callable[[], Gathering] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,7 @@ class ExportFormat:
     json_columns: tuple[str, ...] = ()  # heterogeneous values, stored as JSON text in Parquet
     forms: tuple[Form, ...] = ()
     form: str | None = None  # the form these rows are in (None: the format's own)
+    gather: Callable[[], Gathering] | None = None  # see Form.gather
 
     def in_form(self, name: str | None) -> ExportFormat:
         """This format with its rows in form `name` (None: as built); KeyError if it has
@@ -98,4 +110,4 @@ class ExportFormat:
             for destination, row in build(label, people):
                 yield destination, form.reshape(row) if destination == "row" else row
 
-        return replace(self, build=reshaped, schema=form.schema, form=form.name)
+        return replace(self, build=reshaped, schema=form.schema, form=form.name, gather=form.gather)

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import pyarrow as pa
 from slack_sdk.models.blocks import (
     Block,
@@ -44,7 +45,7 @@ from bot.kinds.base import (
     show_value,
     stable_key,
 )
-from bot.kinds.exporting import LEFT_OUT, MESSAGES, ExportFormat, Labelled, Row
+from bot.kinds.exporting import LEFT_OUT, MESSAGES, ExportFormat, Form, Labelled, Row
 from bot.kinds.label import option_text
 from bot.slack import ids
 from bot.slack.messages import actions, assignment_value, button, control, section
@@ -522,10 +523,60 @@ def reward_rows(label: Labelled, people: Any) -> Iterator[tuple[str, Row]]:
     )
 
 
+class RewardPairs:
+    """Chosen/rejected pairs for TRL's RewardTrainer from rated responses to the same
+    prompt (one item each): every two with different scores, the better one chosen,
+    `margin` the difference of their 0-1 scores. Holds each rated response until the
+    end, so its memory grows with the export."""
+
+    def __init__(self) -> None:
+        self._by_prompt: dict[bytes, tuple[list, list[Row]]] = {}
+
+    def add(self, row: Row) -> None:
+        if row.get("score") is None:
+            return
+        key = hashlib.sha256(orjson.dumps(row["prompt"])).digest()
+        self._by_prompt.setdefault(key, (row["prompt"], []))[1].append(row)
+
+    def rows(self) -> Iterator[Row]:
+        for prompt, rated in self._by_prompt.values():
+            ranked = sorted(rated, key=lambda r: -r["score"])
+            for n, better in enumerate(ranked):
+                for worse in ranked[n + 1 :]:
+                    same_text = better["completion"] == worse["completion"]
+                    if better["score"] == worse["score"] or same_text:
+                        continue
+                    yield {
+                        "id": f"{better['id']}>{worse['id']}",
+                        "prompt": prompt,
+                        "chosen": better["completion"],
+                        "rejected": worse["completion"],
+                        "margin": round(better["score"] - worse["score"], 4),
+                    }
+
+
+REWARD_PAIRS = Form(
+    "pairs",
+    lambda row: row,
+    pa.schema(
+        [
+            ("id", pa.string()),
+            ("prompt", MESSAGES),
+            ("chosen", MESSAGES),
+            ("rejected", MESSAGES),
+            ("margin", pa.float64()),
+        ]
+    ),
+    gather=RewardPairs,
+)
+
+
 REWARD = ExportFormat(
     name="reward",
     needs_content=True,
     build=reward_rows,
+    forms=(REWARD_PAIRS,),
+    form="scores",
     schema=pa.schema(
         [
             ("id", pa.string()),

@@ -303,6 +303,13 @@ RATING_SEEDS = [
         day=2,
         escalation_reason="agreement 0.00 < 0.66",
     ),
+    Seed(  # another model's answer to tr-1's prompt: a reward pair with it
+        "tr-3",
+        chat("Chest pain for 20 minutes", "Rest and see how it goes."),
+        [(ALICE, {"helpfulness": 2, "correctness": 1, "safety": 1})],
+        {"helpfulness": 2, "correctness": 1, "safety": 1},
+        day=3,
+    ),
 ]
 
 AB, BA = {"order": ["a", "b"]}, {"order": ["b", "a"]}

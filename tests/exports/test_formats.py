@@ -120,7 +120,7 @@ def test_labels_parquet_and_dataset_hold_the_same_rows(exports, tmp_path):
 def test_ratings_one_row_per_item_and_criterion_with_every_score(exports, tmp_path):
     rows = export(exports, "triage-rating", "ratings", tmp_path)
     assert [(r["id"], r["criterion"]) for r in rows] == [
-        (i, c) for i in ("tr-1", "tr-2") for c in ("helpfulness", "correctness", "safety")
+        (i, c) for i in ("tr-1", "tr-2", "tr-3") for c in ("helpfulness", "correctness", "safety")
     ]
     helpfulness = rows[0]
     assert helpfulness["scores"] == [4, 3 + 1, 3] and helpfulness["reviewers"] == [

@@ -30,6 +30,7 @@ PROJECTS = [
 TRAINING = [
     ("triage-rating", "ratings", None),
     ("triage-rating", "reward", None),
+    ("triage-rating", "reward", "pairs"),
     ("code-preference", "dpo", None),
     ("code-preference", "dpo", "implicit"),
     ("answer-ranking", "dpo", None),

@@ -74,6 +74,7 @@ CASES = [
     ("legal-correction", "sft", None),
     ("legal-correction", "sft", "prompt-completion"),
     ("triage-rating", "reward", None),
+    ("triage-rating", "reward", "pairs"),
     ("triage-rating", "ratings", None),
 ]
 
@@ -194,3 +195,14 @@ def test_two_responses_with_the_same_text_are_refused_at_import(engine, tmp_path
         ImportRejected, match="line 1: field `responses`: 'b' has the same text as 'a'"
     ):
         import_file(engine, path, "code-preference")
+
+
+def test_reward_pairs_come_from_rated_responses_to_the_same_prompt(exports, tmp_path):
+    pairs = list(exported(exports, tmp_path, "triage-rating", "reward", "pairs"))
+    # tr-1 and tr-3 answer the same prompt; tr-2's prompt has one rated response.
+    assert [p["id"] for p in pairs] == ["tr-1>tr-3"]
+    (pair,) = pairs
+    assert pair["chosen"] == [{"role": "assistant", "content": "Call 911 now."}]
+    assert pair["rejected"] == [{"role": "assistant", "content": "Rest and see how it goes."}]
+    scores = {r["id"]: r["score"] for r in exported(exports, tmp_path, "triage-rating", "reward")}
+    assert pair["margin"] == pytest.approx(scores["tr-1"] - scores["tr-3"], abs=1e-4)
