@@ -9,7 +9,6 @@ chain's hashes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +19,7 @@ from sqlmodel import Session
 from bot.audit.chain import item_chain
 from bot.audit.verify import check_chain
 from bot.exports.pseudonyms import People
+from bot.exports.writers import encode
 from storage import audit_queries, label_queries, queries
 from storage.models import Item, Project
 
@@ -80,11 +80,9 @@ def response_entries(rows: list[Any], people: People) -> list[dict]:
     ]
 
 
-def answer_entries(
-    responses: list[Any], history: list[Any], people: People, encode: Callable[[Any], str]
-) -> list[dict]:
+def answer_entries(responses: list[Any], history: list[Any], people: People) -> list[dict]:
     """Each recorded answer with its flags and the values it replaced (oldest first),
-    every value as `encode` writes it (JSON text: one column type whatever the kind)."""
+    every value as JSON text (one column type whatever the kind)."""
     earlier: dict[int, list[dict]] = {}
     for event in history:
         if event.kind == "answer_changed":

@@ -67,7 +67,7 @@ def labelled(
         scale=scale,
         media=row.media,
         imported_at=row.imported_at,
-        answers=answer_entries(sources.responses.get(row.item_id, []), history, people, encode),
+        answers=answer_entries(sources.responses.get(row.item_id, []), history, people),
         skips=skip_entries(history, people),
     )
 

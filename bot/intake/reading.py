@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 import pyarrow as pa
-import pyarrow.ipc  # noqa: F401  (pa.ipc)
 import pyarrow.parquet as pq
 
 from bot.intake.bounds import NUL_STANDIN, ItemLimits, field_name
@@ -310,7 +309,7 @@ def record_unit(path: Path) -> str:
 
 def _plain(value: object, where: tuple[object, ...]) -> object:
     """A columnar value as JSON would hold it: nulls are fields left out (as an empty CSV
-    cell), times as ISO-8601 text; JSON text in a structured column is parsed."""
+    cell), times as ISO-8601 text; binary data is refused with its field."""
     if isinstance(value, dict):
         return {k: _plain(v, (*where, k)) for k, v in value.items() if v is not None}
     if isinstance(value, list):
@@ -325,6 +324,8 @@ def _plain(value: object, where: tuple[object, ...]) -> object:
 
 
 def _columnar_record(row: dict, limits: ItemLimits) -> tuple[object, int]:
+    """(the record, or a RecordError; its size as JSON). A structured field given as JSON
+    text (as a CSV cell holds it) is parsed."""
     try:
         record: dict[str, object] = {}
         for column, value in row.items():

@@ -209,7 +209,7 @@ def project(quorum) -> str:  # type: ignore[no-untyped-def]
     [
         (["project", "apply", "missing.yml"], ["missing.yml", "cannot read project file"]),
         (["import", "--project", "support-intent", "missing.jsonl"], ["does not exist"]),
-        (["import", "--project", "support-intent", "."], ["is a folder", "JSONL or CSV"]),
+        (["import", "--project", "support-intent", "."], ["is a folder", "JSONL, CSV or Parquet"]),
         (["import", "--project", "nope", str(EXAMPLES_DIR / "support-intent.jsonl")], ["nope"]),
         (["export", "--project", "nope"], ["no project named 'nope'", "quorum project apply"]),
         (["export", "-p", "support-intent", "-f", "xml"], ["unknown format 'xml'", "labels"]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def test_an_image_is_uploaded_once_shown_after_processing_and_exported(sandbox, 
     assert label.value == "effusion"
 
     [row] = export_rows(sandbox, tmp_path / "labels.jsonl")
-    [reference] = row["media"]
+    [reference] = json.loads(row["media"])  # JSON text (docs/exports.md)
     digest = hashlib.sha256(original).hexdigest()
     assert reference == {
         "field": "image",

@@ -116,7 +116,7 @@ def test_each_media_type_goes_from_import_to_export(sandbox, clock, tmp_path, ca
     [label] = labels(sandbox)
     assert label.value == "anomaly"
     [row] = export_rows(sandbox, tmp_path / "labels.jsonl")
-    [reference] = row["media"]
+    [reference] = json.loads(row["media"])  # JSON text (docs/exports.md)
     assert reference["field"] == key and len(reference["sha256"]) == 64
     assert reference["src"] == item[key].get("src")
 
@@ -189,11 +189,12 @@ def test_image_and_audio_parts_of_a_conversation_show_in_its_place_and_export_as
         press(sandbox, reviewer, sandbox.latest_dm(reviewer), "Confirm: anomaly")
     sandbox.settle()
     [row] = export_rows(sandbox, tmp_path / "labels.jsonl")
-    assert [r["field"] for r in row["media"]] == [
+    media = json.loads(row["media"])
+    assert [r["field"] for r in media] == [
         "conversation.0.content.1.image_url",
         "conversation.0.content.2.input_audio",
     ]
-    assert row["media"][1]["src"] == "data:audio/wav,…"  # the bytes are not repeated
+    assert media[1]["src"] == "data:audio/wav,…"  # the bytes are not repeated
 
 
 def test_a_missing_image_part_refuses_the_import_naming_its_url(sandbox, tmp_path):
