@@ -21,6 +21,7 @@ from bot.cli import (
     items,
     project,
     serve,
+    simulate,
     status,
     tokens,
     webhooks,
@@ -86,6 +87,7 @@ app.command("serve")(serve.serve)
 app.command("worker")(worker.worker)
 app.command("demo")(demo.demo)
 app.command("calibrate")(calibrate.calibrate)
+app.command("simulate")(simulate.simulate)
 app.command("export")(export.export)
 app.command("provenance")(audit.provenance)
 app.command("status")(status.status)

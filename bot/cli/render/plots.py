@@ -16,6 +16,8 @@ def plot_reliability(
     title: str = "Reliability diagram",
     threshold: float | None = None,
     proposed: float | None = None,
+    confidence_label: str = "Model confidence",
+    accuracy_label: str = "Accuracy (human label agrees)",
 ) -> None:
     """Write a reliability diagram (accuracy per bucket against the diagonal, item counts
     below) as PNG. Uses the Agg canvas directly: no pyplot state, no display needed."""
@@ -56,12 +58,12 @@ def plot_reliability(
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
             )
     top.set_ylim(0, 1.08)
-    top.set_ylabel("Accuracy (human label agrees)")
+    top.set_ylabel(accuracy_label)
     top.set_title(title)
     top.legend(loc="upper left", fontsize=8)
     bottom.bar(centres, [b.items for b in table], width=width * 0.9, color="#9d9d9d")
     bottom.set_xlim(0, 1)
-    bottom.set_xlabel("Model confidence")
+    bottom.set_xlabel(confidence_label)
     bottom.set_ylabel("Items")
     figure.tight_layout()
     figure.savefig(path, format="png")

@@ -10,17 +10,12 @@ from sqlmodel import Session
 from bot.config.project import ProjectConfig
 from bot.kinds.base import ItemAgreement
 from bot.kinds.registry import kind_of
-from bot.workflow.decision.escalation import LEAD_SIGNS_OFF_ALL, escalate
+from bot.workflow.decision.escalation import escalate
 from bot.workflow.decision.labels import sign_off
 from bot.workflow.decision.posterior import consensus_confidence
+from bot.workflow.decision.rule import verdict
 from storage import quality_queries, queries
 from storage.models import Assignment, Escalation, Item, Label, Project
-
-
-def meets_agreement(share: float, threshold: float) -> bool:
-    """Compare as the share is shown, to two decimals: "agreement: 0.67" reads as
-    "two of three", and 2/3 = 0.6667 must pass it."""
-    return round(share, 2) >= threshold
 
 
 def decide(
@@ -34,13 +29,11 @@ def decide(
 ) -> Label | Escalation | None:
     """Sign off or escalate an item whose active assignments are all answered.
 
-    In order: a gold item signs off to its gold value (and scores the reviewers); a tie,
-    agreement under the threshold, or a kind rule (an edited correction) escalates; with
-    `sign_off.min_confidence` set, a posterior under it escalates (see
-    bot/workflow/decision/posterior.py for how it is computed; kinds without a posterior skip this rule); with
-    `sign_off.lead_signs_off_all` everything else escalates with the consensus offered to
-    the lead as the default. Otherwise the consensus is signed off. `assignments`: the
-    item's assignments, when the caller has just read them in this transaction.
+    A gold item signs off to its gold value (and scores the reviewers); any other goes by
+    the sign-off rule (bot/workflow/decision/rule.py; the posterior is computed as
+    bot/workflow/decision/posterior.py says, kinds without one skip that step), escalating
+    with the consensus offered to the lead as the default. `assignments`: the item's
+    assignments, when the caller has just read them in this transaction.
     """
     assert item.id is not None
     if assignments is None:
@@ -62,31 +55,20 @@ def decide(
             session, item, consensus=agreement, reason=reason, now=now, confidence=confidence
         )
 
-    if agreement.tied:
-        return to_lead("tie between answers")
-    if not meets_agreement(agreement.share, config.agreement):
-        return to_lead(f"agreement {agreement.share:.2f} < {config.agreement:.2f}")
-    if agreement.needs_lead:
-        return to_lead(agreement.needs_lead)
-    confidence = None
-    bound = config.sign_off.min_confidence
-    if bound is not None:
-        confidence = consensus_confidence(
+    judged = verdict(
+        config,
+        agreement,
+        lambda: consensus_confidence(
             session,
             project,
             config,
             content=item.content,
             answers=answers,
             consensus=agreement.value,
-        )
-        if confidence is not None and confidence < bound:
-            # The bound as configured, the posterior with as many digits as it takes.
-            digits = max(2, len(f"{bound:g}".partition(".")[2]))
-            while round(confidence, digits) >= bound and digits < 6:
-                digits += 1
-            return to_lead(f"posterior {confidence:.{digits}f} < {bound:g}", confidence)
-    if config.sign_off.lead_signs_off_all:
-        return to_lead(LEAD_SIGNS_OFF_ALL, confidence)
+        ),
+    )
+    if not judged.signs_off:
+        return to_lead(judged.reason, judged.confidence)
     return sign_off(
         session,
         item,
@@ -96,8 +78,8 @@ def decide(
         now=now,
         actor="quorum",
         agreement=agreement.share,
-        confidence=confidence,
-        reason=agreement.describe(),
+        confidence=judged.confidence,
+        reason=judged.reason,
     )
 
 

@@ -34,13 +34,12 @@ from bot.slack.messages import SlackMessage
 from bot.webhooks import events as webhook_events
 from bot.workflow.decision.labels import sign_off
 from bot.workflow.decision.posterior import consensus_confidence
+from bot.workflow.decision.rule import LEAD_SIGNS_OFF_ALL
 from bot.workflow.project_versions import project_config
 from bot.workflow.transaction import transact
 from storage import escalation_queries, quality_queries, queries
 from storage.db import session_scope
 from storage.models import Escalation, Item, ItemStatus, Project
-
-LEAD_SIGNS_OFF_ALL = "project asks a lead to sign off every item"  # an escalation reason
 
 
 class ResolveOutcome:

@@ -139,26 +139,38 @@ def project_fits(
     keys = {f.name: _cache_key(session, project, f, config) for f in wanted}
     with _lock:
         cached = {name: _cache.get(key) for name, key in keys.items()}
-    fresh = all(
-        fit is not None
-        and count > REFIT_EVERY_DECISION_BELOW
-        and fit.n_answers <= count < fit.n_answers * (1 + REFIT_GROWTH)
-        for fit in cached.values()
-    )
+    fresh = all(fit is not None and not stale(fit.n_answers, count) for fit in cached.values())
     if fresh and not force:
         return {name: fit for name, fit in cached.items() if fit is not None}
     rows = quality_queries.project_answer_values(session, project.id)
     kind = kind_of(config)
     answers = [(item, reviewer, kind.canonical(value)) for item, reviewer, value in rows]
-    fits: dict[str, _Fit] = {}
-    for facet in wanted:
-        fit = _fit(facet, answers, count)
-        if fit is None:
-            continue
-        fits[facet.name] = fit
-        with _lock:
-            _cache[keys[facet.name]] = fit
+    fits = fit_answers(config, answers, count)
+    with _lock:
+        for name, fit in fits.items():
+            _cache[keys[name]] = fit
     return fits
+
+
+def fit_answers(
+    config: ProjectConfig, answers: Sequence[tuple[Any, str, Any]], n_answers: int
+) -> dict[str, _Fit]:
+    """Dawid-Skene per facet on (item, reviewer, canonical value) answers; facets with
+    too little to fit on are left out."""
+    fits: dict[str, _Fit] = {}
+    for facet in facets(config):
+        fit = _fit(facet, answers, n_answers)
+        if fit is not None:
+            fits[facet.name] = fit
+    return fits
+
+
+def stale(fit_answers_count: int | None, count: int) -> bool:
+    """Whether a fit made at `fit_answers_count` answers is refitted at `count` (see the
+    module's docs: at every decision while the project is small, then on growth)."""
+    if fit_answers_count is None or count <= REFIT_EVERY_DECISION_BELOW:
+        return True
+    return not fit_answers_count <= count < fit_answers_count * (1 + REFIT_GROWTH)
 
 
 def _class_posterior(fit: _Fit, answers: Sequence[tuple[str, str | None]]) -> np.ndarray:
@@ -191,7 +203,14 @@ def consensus_confidence(
     own = kind_of(config).vote_posterior(consensus, answers, content)
     if own is not NotImplemented:
         return own
-    fits = project_fits(session, project, config)
+    return confidence_from(config, project_fits(session, project, config), answers, consensus)
+
+
+def confidence_from(
+    config: ProjectConfig, fits: dict[str, _Fit], answers: Sequence[tuple[str, Any]], consensus: Any
+) -> float | None:
+    """The posterior of `consensus` under these fits (the lowest over facets), or None
+    when a facet has no fit or does not know the consensus."""
     confidences = []
     for facet in facets(config):
         fit = fits.get(facet.name)
