@@ -51,6 +51,7 @@ from bot.kinds.exporting import (
     LEFT_OUT,
     MESSAGES,
     SET_ASIDE,
+    Builder,
     ExportFormat,
     Form,
     Labelled,
@@ -437,11 +438,18 @@ DPO_FORMS = (
         ),
     ),
 )
-DPO = ExportFormat(
-    name="dpo",
-    needs_content=True,
-    build=dpo_rows,
-    schema=DPO_SCHEMA,
-    forms=DPO_FORMS,
-    form="explicit",
-)
+
+
+def dpo_format(build: Builder) -> ExportFormat:
+    """The `dpo` format with this kind's pairs (a preference's one, a ranking's many)."""
+    return ExportFormat(
+        name="dpo",
+        needs_content=True,
+        build=build,
+        schema=DPO_SCHEMA,
+        forms=DPO_FORMS,
+        form="explicit",
+    )
+
+
+DPO = dpo_format(dpo_rows)

@@ -58,7 +58,7 @@ from bot.kinds.base import (
 )
 from bot.kinds.exporting import LEFT_OUT, ExportFormat, Labelled, Row
 from bot.kinds.label import option_text
-from bot.kinds.preference import DPO_FORMS, DPO_SCHEMA, pair_row
+from bot.kinds.preference import dpo_format, pair_row
 from bot.slack import ids
 from bot.slack.text import escape_mrkdwn
 from bot.slack.wording import say
@@ -466,11 +466,4 @@ RANKING = ExportFormat(
         ]
     ),
 )
-DPO_PAIRS = ExportFormat(
-    name="dpo",
-    needs_content=True,
-    build=pairwise_rows,
-    schema=DPO_SCHEMA,
-    forms=DPO_FORMS,
-    form="explicit",
-)
+DPO_PAIRS = dpo_format(pairwise_rows)

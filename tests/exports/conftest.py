@@ -453,3 +453,18 @@ def quorum(monkeypatch, database_url, tmp_path):  # type: ignore[no-untyped-def]
 
     yield run
     getattr(get_settings, "cache_clear", lambda: None)()  # if settings are cached
+
+
+def export_file(exports, project: str, fmt: str, folder, *, parquet=False, form=None):  # type: ignore[no-untyped-def]
+    """Run an export of `project` in format `fmt` (and `form`) to a file in `folder`."""
+    from bot.exports.outputs import open_outputs
+    from bot.exports.run import ExportRequest, run_export
+
+    request = ExportRequest(project=project, format=fmt, form=form)
+    target = folder / f"{project}-{fmt}-{form}{'.parquet' if parquet else '.jsonl'}"
+    with open_outputs(request.check(), out=target, parquet=parquet, hf_dataset=None) as outputs:
+        sink, ties, _ = outputs
+        run_export(
+            exports.engine, request, sink=sink, ties=ties, now=exports.clock.now(), salt=SALT
+        )
+    return target

@@ -16,9 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bot.exports.formats import hf_features
-from bot.exports.outputs import open_outputs
-from bot.exports.run import ExportRequest, run_export
-from tests.exports.conftest import SALT
+from tests.exports.conftest import export_file
 
 PROJECTS = [
     "support-intent",
@@ -40,17 +38,8 @@ TRAINING = [
 ]
 
 
-def write(
-    exports, project: str, fmt: str, folder: Path, *, parquet: bool, form: str | None = None
-) -> Path:
-    request = ExportRequest(project=project, format=fmt, form=form)
-    target = folder / f"{project}-{fmt}-{form}{'.parquet' if parquet else '.jsonl'}"
-    with open_outputs(request.check(), out=target, parquet=parquet, hf_dataset=None) as outputs:
-        sink, ties, _ = outputs
-        run_export(
-            exports.engine, request, sink=sink, ties=ties, now=exports.clock.now(), salt=SALT
-        )
-    return target
+def write(exports, project: str, fmt: str, folder: Path, *, parquet: bool, form=None) -> Path:  # type: ignore[no-untyped-def]
+    return export_file(exports, project, fmt, folder, parquet=parquet, form=form)
 
 
 def load_all(paths: list[Path], parquet: bool, fmt: str) -> dict[str, int]:

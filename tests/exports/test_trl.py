@@ -21,11 +21,9 @@ from trl.data_utils import (
     maybe_extract_prompt,
 )
 
-from bot.exports.outputs import open_outputs
-from bot.exports.run import ExportRequest, run_export
 from bot.intake.importer import ImportRejected
 from storage.models import Item
-from tests.exports.conftest import SALT
+from tests.exports.conftest import export_file
 from tests.factories import apply, example_config, import_file, write_items
 
 CHATML = (
@@ -54,13 +52,7 @@ def tokenizer() -> PreTrainedTokenizerFast:
 
 
 def exported(exports, tmp_path: Path, project: str, fmt: str, form: str | None = None):
-    request = ExportRequest(project=project, format=fmt, form=form)
-    target = tmp_path / f"{project}-{fmt}-{form}.jsonl"
-    with open_outputs(request.check(), out=target, parquet=False, hf_dataset=None) as outputs:
-        sink, ties, _ = outputs
-        run_export(
-            exports.engine, request, sink=sink, ties=ties, now=exports.clock.now(), salt=SALT
-        )
+    target = export_file(exports, project, fmt, tmp_path, form=form)
     return datasets.load_dataset(
         "json", data_files=str(target), split="train", cache_dir=str(tmp_path / "hf")
     )
