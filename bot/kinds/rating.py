@@ -155,7 +155,7 @@ class Rating(TaskKind):
         scores = self.canonical(value)
         if not isinstance(scores, dict):
             return {}
-        return {"scores": [{"criterion": str(c), "score": float(s)} for c, s in scores.items()]}
+        return {"scores": [{"criterion": str(c), "score": _number(s)} for c, s in scores.items()]}
 
     def matches_gold(self, canonical_value: Any, gold: Any, content: dict | None = None) -> bool:
         # A rating gold may name only some criteria; the answer must match each it names.
