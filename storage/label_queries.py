@@ -327,12 +327,12 @@ def _history_of_items(dialect: str) -> Any:
     )
 
 
-def history_rows(session: Session, item_ids: Sequence[int]) -> dict[int, list[Any]]:
-    """item id -> its skip and answer-change events, oldest first."""
-    found: dict[int, list[Any]] = defaultdict(list)
+def history_rows(session: Session, item_ids: Sequence[int]) -> dict[int, dict[str, list[Any]]]:
+    """item id -> event kind (HISTORY_KINDS) -> its events of that kind, oldest first."""
+    found: dict[int, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
     if item_ids:
         for row in _read_history(_of_items(session, _history_of_items, item_ids)):
-            found[row.item_id].append(row)
+            found[row.item_id][row.kind].append(row)
     return found
 
 

@@ -39,7 +39,8 @@ class PageSources:
     prelabels: dict[int, list[Any]] = field(default_factory=dict)
     escalations: dict[int, Any] = field(default_factory=dict)
     heads: dict[str, audit_queries.ChainHead] = field(default_factory=dict)
-    history: dict[int, list[Any]] = field(default_factory=dict)  # skips, changed answers
+    # item id -> event kind -> events: skips and changed answers
+    history: dict[int, dict[str, list[Any]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, session: Session, item_ids: list[int]) -> PageSources:
@@ -80,15 +81,16 @@ def response_entries(rows: list[Any], people: People) -> list[dict]:
     ]
 
 
-def answer_entries(responses: list[Any], history: list[Any], people: People) -> list[dict]:
+def answer_entries(
+    responses: list[Any], history: dict[str, list[Any]], people: People
+) -> list[dict]:
     """Each recorded answer with its flags and the values it replaced (oldest first),
     every value as JSON text (one column type whatever the kind)."""
     earlier: dict[int, list[dict]] = {}
-    for event in history:
-        if event.kind == "answer_changed":
-            earlier.setdefault(event.data.get("assignment_id"), []).append(
-                {"value": encode(event.data.get("old")), "replaced_at": event.created_at}
-            )
+    for event in history.get("answer_changed", []):
+        earlier.setdefault(event.data.get("assignment_id"), []).append(
+            {"value": encode(event.data.get("old")), "replaced_at": event.created_at}
+        )
     entries = []
     for r in responses:
         presentation = r.presentation or {}
@@ -118,14 +120,13 @@ def answer_entries(responses: list[Any], history: list[Any], people: People) -> 
     return entries
 
 
-def skip_entries(history: list[Any], people: People) -> list[dict]:
+def skip_entries(history: dict[str, list[Any]], people: People) -> list[dict]:
     return [
         {
             "reviewer": people.person(event.data.get("reviewer") or event.actor),
             "at": event.created_at,
         }
-        for event in history
-        if event.kind == "skipped"
+        for event in history.get("skipped", [])
     ]
 
 

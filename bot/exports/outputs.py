@@ -137,13 +137,13 @@ def open_outputs(
             if hf_dataset is not None:
                 require_datasets()
                 folder = replace(hf_dataset, "--hf-dataset", folder=True)
-                hf = HfDatasetSink(folder.temp, fmt.schema, json_columns=fmt.json_columns)
+                hf = HfDatasetSink(folder.temp, fmt.schema)
                 stack.callback(hf.cleanup)
                 sink, where = hf, str(hf_dataset)
             elif parquet:
                 assert out is not None
                 path = replace(out, "--out").temp
-                sink = ParquetSink(path, fmt.schema, json_columns=fmt.json_columns)
+                sink = ParquetSink(path, fmt.schema)
                 where = str(out)
             elif out is not None:
                 sink = JsonlSink(stack.enter_context(replace(out, "--out").open()))

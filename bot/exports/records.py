@@ -45,7 +45,7 @@ def labelled(
 ) -> Labelled:
     """One label row (label columns + the item's) as the format builders take it, with
     its provenance from the page's `sources`; `project` is (name, kind)."""
-    history = sources.history.get(row.item_id, [])
+    history = sources.history.get(row.item_id, {})
     return Labelled(
         id=row.external_id,
         project=project[0],

@@ -69,12 +69,10 @@ class ParquetSink:
         path: Path,
         schema: pa.Schema,
         *,
-        json_columns: tuple[str, ...] = (),
         row_group: int = ROW_GROUP,
     ) -> None:
         self.path = path
         self.schema = schema
-        self.json_columns = set(json_columns)
         self.row_group = row_group
         self.rows = 0
         self._columns: dict[str, list] = {name: [] for name in schema.names}
@@ -89,10 +87,7 @@ class ParquetSink:
                 "--hf-dataset); `datasets` loads that file as it is"
             )
         for name, values in self._columns.items():
-            value = row.get(name)
-            if name in self.json_columns and value is not None:
-                value = encode(value)
-            values.append(value)
+            values.append(row.get(name))
         self.rows += 1
         if len(self._columns[self.schema.names[0]]) >= self.row_group:
             self._flush()
@@ -124,13 +119,11 @@ def require_datasets() -> Any:
 class HfDatasetSink:
     """A Hugging Face dataset folder (save_to_disk), made from a streamed Parquet file."""
 
-    def __init__(
-        self, directory: Path, schema: pa.Schema, *, json_columns: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, directory: Path, schema: pa.Schema) -> None:
         self.datasets = require_datasets()
         self.directory = directory
         self._work = Path(tempfile.mkdtemp(prefix="quorum-hf-"))
-        self._parquet = ParquetSink(self._work / "rows.parquet", schema, json_columns=json_columns)
+        self._parquet = ParquetSink(self._work / "rows.parquet", schema)
 
     @property
     def rows(self) -> int:

@@ -91,7 +91,6 @@ class ExportFormat:
     needs_content: bool
     build: Builder
     schema: pa.Schema
-    json_columns: tuple[str, ...] = ()  # heterogeneous values, stored as JSON text in Parquet
     forms: tuple[Form, ...] = ()
     form: str | None = None  # the form these rows are in (None: the format's own)
     gather: Callable[[], Gathering] | None = None  # see Form.gather

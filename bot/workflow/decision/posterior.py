@@ -165,12 +165,12 @@ def fit_answers(
     return fits
 
 
-def stale(fit_answers_count: int | None, count: int) -> bool:
-    """Whether a fit made at `fit_answers_count` answers is refitted at `count` (see the
-    module's docs: at every decision while the project is small, then on growth)."""
-    if fit_answers_count is None or count <= REFIT_EVERY_DECISION_BELOW:
+def stale(fitted_at: int | None, count: int) -> bool:
+    """Whether a fit made at `fitted_at` answers is refitted at `count` (see the module's
+    docs: at every decision while the project is small, then on growth)."""
+    if fitted_at is None or count <= REFIT_EVERY_DECISION_BELOW:
         return True
-    return not fit_answers_count <= count < fit_answers_count * (1 + REFIT_GROWTH)
+    return not fitted_at <= count < fitted_at * (1 + REFIT_GROWTH)
 
 
 def _class_posterior(fit: _Fit, answers: Sequence[tuple[str, str | None]]) -> np.ndarray:

@@ -115,9 +115,13 @@ class Decision:
     method: str  # consensus or lead
     value: Any
     confidence: float | None  # the posterior of a consensus label
-    answers: int
+    used: list[Answer]  # the answers the rules asked for
     reason: str
     gold: Any = None
+
+    @property
+    def answers(self) -> int:
+        return len(self.used)
 
     @property
     def correct(self) -> bool | None:
@@ -144,11 +148,9 @@ class Report:
 def _items(answers: Sequence[Answer]) -> dict[str, list[Answer]]:
     """Answers per item, each item's in time (else file) order, items by their first."""
     by_item: dict[str, list[Answer]] = {}
-    order = sorted(range(len(answers)), key=lambda i: (answers[i].time or "", i))
-    if not any(a.time for a in answers):
-        order = list(range(len(answers)))
-    for i in order:
-        by_item.setdefault(answers[i].item, []).append(answers[i])
+    timed = any(a.time for a in answers)
+    for answer in sorted(answers, key=lambda a: a.time or "") if timed else answers:
+        by_item.setdefault(answer.item, []).append(answer)
     return by_item
 
 
@@ -163,7 +165,7 @@ def replay(config: ProjectConfig, answers: Sequence[Answer]) -> list[Decision]:
         taken = given[: config.overlap]
         gold = kind.canonical(given[0].gold) if given[0].gold is not None else None
         if not taken:
-            decisions.append(Decision(item, "lead", gold, None, 0, "no reviewer left", gold))
+            decisions.append(Decision(item, "lead", gold, None, [], "no reviewer left", gold))
             continue
         mine = [(a.reviewer, kind.canonical(a.value)) for a in taken]
         seen.extend((item, reviewer, value) for reviewer, value in mine)
@@ -181,12 +183,10 @@ def replay(config: ProjectConfig, answers: Sequence[Answer]) -> list[Decision]:
         if judged.signs_off:
             confidence = judged.confidence if judged.confidence is not None else posterior()
             decisions.append(
-                Decision(
-                    item, "consensus", agreement.value, confidence, len(taken), judged.reason, gold
-                )
+                Decision(item, "consensus", agreement.value, confidence, taken, judged.reason, gold)
             )
         else:
-            decisions.append(Decision(item, "lead", gold, None, len(taken), judged.reason, gold))
+            decisions.append(Decision(item, "lead", gold, None, taken, judged.reason, gold))
     return decisions
 
 
@@ -210,22 +210,20 @@ def report(config: ProjectConfig, answers: Sequence[Answer], overrides: dict) ->
     correct = [bool(d.correct) for d in calibrated]
     ece = expected_calibration_error(confidence, correct, bins=BINS) if calibrated else None
     table = reliability_table(confidence, correct, bins=BINS) if calibrated else []
-    final = {d.item: d.value for d in decisions}
-    gold = {a.item: kind_of(config).canonical(a.gold) for a in answers if a.gold is not None}
-    used: dict[str, list[Answer]] = {}
-    for given in _items(answers).values():
-        for answer in given[: config.overlap]:
-            used.setdefault(answer.reviewer, []).append(answer)
     kind = kind_of(config)
+    # Per reviewer, each answer the rules used: (its value, the item's decision).
+    theirs: dict[str, list[tuple[Any, Decision]]] = {}
+    for decision in decisions:
+        for answer in decision.used:
+            theirs.setdefault(answer.reviewer, []).append((kind.canonical(answer.value), decision))
     reviewers = []
-    for reviewer, theirs in sorted(used.items()):
-        values = [(a.item, kind.canonical(a.value)) for a in theirs]
-        right = [v == gold[i] for i, v in values if i in gold]
-        agree = [v == final[i] for i, v in values if final.get(i) is not None]
+    for reviewer, given in sorted(theirs.items()):
+        right = [value == d.gold for value, d in given if d.gold is not None]
+        agree = [value == d.value for value, d in given if d.value is not None]
         reviewers.append(
             {
                 "reviewer": reviewer,
-                "answers": len(theirs),
+                "answers": len(given),
                 "accuracy": sum(right) / len(right) if right else None,
                 "agreement_with_final": sum(agree) / len(agree) if agree else None,
             }
