@@ -154,6 +154,11 @@ class Item(SQLModel, table=True):
     confidence: float | None = None
     route_reason: str | None = None
     failure: str | None = Field(default=None, sa_column=Column(Text))  # status `failed`: why
+    # Languages and skills everyone taking part must have, as imported (bot/config/people.py).
+    requires: dict | None = _json()
+    # Why the item has fewer reviewers than it needs (nobody qualified is free), for
+    # people; None while it is fully staffed. Dispatch tops it up as people qualify.
+    understaffed: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 

@@ -72,6 +72,11 @@ def lock_item(session: Session, item_id: int) -> Item | None:
     return session.exec(_LOCK_ITEM, params={"id": item_id}).first()
 
 
+def lock_project(session: Session, project_id: int) -> None:
+    """Hold the project's row for this transaction (PostgreSQL; SQLite locks the file)."""
+    session.exec(select(pk(Project.id)).where(Project.id == project_id).with_for_update()).first()
+
+
 def try_lock_item(session: Session, item_id: int) -> Item | None:
     """The item row locked for this transaction, or None when another process holds it
     (FOR UPDATE SKIP LOCKED on PostgreSQL), so several dispatchers never wait on each other."""
@@ -84,15 +89,21 @@ def lock_assignment(session: Session, assignment_id: int) -> Assignment | None:
     return session.exec(_LOCK_ASSIGNMENT, params={"id": assignment_id}).first()
 
 
-def open_assignment_counts(session: Session, reviewer_ids: Sequence[str]) -> dict[str, int]:
-    rows = session.exec(
-        select(Assignment.reviewer_id, func.count())
-        .where(
-            col(Assignment.reviewer_id).in_(reviewer_ids),
-            Assignment.status == AssignmentStatus.PENDING,
+def open_assignment_counts(
+    session: Session, reviewer_ids: Sequence[str], *, project_id: int | None = None
+) -> dict[str, int]:
+    """Pending assignments per reviewer (of one project, or of all)."""
+    if not reviewer_ids:
+        return {}
+    query = select(Assignment.reviewer_id, func.count()).where(
+        col(Assignment.reviewer_id).in_(reviewer_ids),
+        Assignment.status == AssignmentStatus.PENDING,
+    )
+    if project_id is not None:
+        query = query.join(Item, col(Item.id) == Assignment.item_id).where(
+            Item.project_id == project_id
         )
-        .group_by(Assignment.reviewer_id)
-    ).all()
+    rows = session.exec(query.group_by(Assignment.reviewer_id)).all()
     counts = dict.fromkeys(reviewer_ids, 0)
     counts.update({reviewer: count for reviewer, count in rows})
     return counts
@@ -207,7 +218,11 @@ def dispatchable_item_ids(
     """Queued items after `after_id` (keyset, so one pass visits each once), leaving out
     those still waiting for a pre-label (as `prelabel_queries.routable_queued_items`) and
     the projects in `skip_project_ids` (nobody can take their items now)."""
-    query = select(pk(Item.id)).where(Item.status == ItemStatus.QUEUED, col(Item.id) > after_id)
+    query = select(pk(Item.id)).where(
+        Item.status == ItemStatus.QUEUED,
+        col(Item.understaffed).is_(None),  # waiting for qualified people: see below
+        col(Item.id) > after_id,
+    )
     if waiting_project_ids:
         has_prelabel = exists().where(col(PreLabelRecord.item_id) == Item.id)
         query = query.where(
@@ -220,6 +235,54 @@ def dispatchable_item_ids(
     if skip_project_ids:
         query = query.where(not_(col(Item.project_id).in_(list(skip_project_ids))))
     return list(session.exec(query.order_by(col(Item.id)).limit(limit)).all())
+
+
+def understaffed_item_ids(
+    session: Session, project_id: int, *, after_id: int, limit: int = 100
+) -> list[int]:
+    """Items of the project waiting for qualified reviewers (queued, or assigned to
+    fewer than they need), after `after_id` (keyset)."""
+    return list(
+        session.exec(
+            select(pk(Item.id))
+            .where(
+                Item.project_id == project_id,
+                col(Item.status).in_([ItemStatus.QUEUED, ItemStatus.ASSIGNED]),
+                col(Item.understaffed).is_not(None),
+                col(Item.id) > after_id,
+            )
+            .order_by(col(Item.id))
+            .limit(limit)
+        )
+    )
+
+
+def understaffed_reasons(session: Session, project_id: int) -> list[tuple[str, int, str]]:
+    """(reason, items, the first item's external id) of the project's waiting items."""
+    rows = session.exec(
+        select(Item.understaffed, func.count(), func.min(Item.external_id))
+        .where(
+            Item.project_id == project_id,
+            col(Item.status).in_([ItemStatus.QUEUED, ItemStatus.ASSIGNED]),
+            col(Item.understaffed).is_not(None),
+        )
+        .group_by(Item.understaffed)
+        .order_by(func.count().desc())
+    ).all()
+    return [(str(reason), int(count), str(first)) for reason, count, first in rows]
+
+
+def projects_with_understaffed_items(session: Session) -> list[int]:
+    return list(
+        session.exec(
+            select(Item.project_id)
+            .where(
+                col(Item.status).in_([ItemStatus.QUEUED, ItemStatus.ASSIGNED]),
+                col(Item.understaffed).is_not(None),
+            )
+            .distinct()
+        )
+    )
 
 
 def projects_with_queued_items(session: Session) -> list[int]:

@@ -246,8 +246,17 @@ def test_bot_knows_nothing_of_handlers():
 def test_kinds_and_content_know_nothing_of_the_workflow():
     # Task kinds and content types are plain values in, plain values or blocks out: they
     # may use each other, the Block Kit builders, the numeric quality code and the media
-    # formats' facts (file extensions), no more: no fetching, storing or rendering.
-    allowed = ("bot.kinds", "bot.content", "bot.slack", "bot.quality", "bot.media.limits", "bot")
+    # formats' facts (file extensions) and what an item may require of its reviewers (a
+    # plain schema), no more: no fetching, storing or rendering.
+    allowed = (
+        "bot.kinds",
+        "bot.content",
+        "bot.slack",
+        "bot.quality",
+        "bot.media.limits",
+        "bot.config.people",
+        "bot",
+    )
     found = []
     for module, targets in sorted(GRAPH.items()):
         if not (_inside(module, "bot.kinds") or _inside(module, "bot.content")):

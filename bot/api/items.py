@@ -242,6 +242,7 @@ def item_state(ctx: QuorumContext, caller: Caller, external_id: str) -> dict[str
         "project": caller.project,
         "status": PUBLIC_STATUS.get(item.status, "in_review"),
         "failure": item.failure if item.status == ItemStatus.FAILED else None,
+        "waiting": item.understaffed,
         "created_at": iso(item.created_at),
         "updated_at": iso(item.updated_at),
         "answers": [

@@ -58,7 +58,7 @@ ITEMS_BODY = {
                         "maxItems": MAX_ITEMS,
                         "description": "Items exactly as the lines of a JSONL import "
                         "(docs/import.md): an `id`, the content fields of the project's "
-                        "kind, optional `metadata` and `gold`.",
+                        "kind, optional `metadata`, `gold` and `requires`.",
                         "items": {"type": "object", "additionalProperties": True},
                     }
                 },
@@ -140,6 +140,10 @@ class ItemOut(BaseModel):
     project: str
     status: ItemState
     failure: str | None = Field(description="Why the item could not be sent (status failed)")
+    waiting: str | None = Field(
+        description="Why the item waits for more reviewers (too few qualified people free: "
+        "`understaffed: needs de, 1 of 3 qualified reviewers available`), else null"
+    )
     created_at: str
     updated_at: str
     answers: list[Answer]

@@ -53,6 +53,15 @@ def _print_dispatch_problems(ctx: QuorumContext, project: str | None) -> None:
     problems = dispatch_problems(ctx.engine, project)
     for name, why in problems.understaffed:
         console.print(f"[yellow]Project {name} cannot staff its items:[/yellow] {escape(why)}")
+    if problems.waiting:
+        waiting = Table(title="Items waiting for qualified reviewers (topped up as people qualify)")
+        for column in ("project", "reason", "items", "e.g."):
+            waiting.add_column(
+                column, overflow="fold", justify="right" if column == "items" else "left"
+            )
+        for row in problems.waiting:
+            waiting.add_row(row.project, escape(row.reason), f"{row.items:,}", escape(row.example))
+        console.print(waiting)
     if not problems.failed_total:
         return
     table = Table(title=f"Failed items ({problems.failed_total}): not sent, waiting for a fix")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -16,13 +17,16 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails
 
+from bot.config.people import LANGUAGE_TAG, SKILL_NAME, Person, RouteRule, listed_people
 from bot.kinds.rating import MAX_CRITERIA
 from bot.kinds.registry import KINDS, kind_named
 
@@ -30,6 +34,13 @@ SLACK_USER_ID = r"^[UW][A-Z0-9]{2,}$"
 SLACK_CHANNEL_ID = r"^[CGD][A-Z0-9]{2,}$"
 NOT_BLANK = r"\S"
 SlackUserId = Annotated[str, Field(pattern=SLACK_USER_ID)]
+# A plain id or an entry with attributes; told apart by type, so an error is about the one
+# the file meant (the tags are left out of the error's location).
+REVIEWER_FORMS = ("id", "entry")
+Reviewer = Annotated[
+    Annotated[SlackUserId, Tag("id")] | Annotated[Person, Tag("entry")],
+    Discriminator(lambda value: "id" if isinstance(value, str) else "entry"),
+]
 
 # Texts of the project file that Slack shows on buttons, options and headings, bounded
 # here where the bound is static (the rendered preflight, bot/workflow/intake/preflight.py,
@@ -54,6 +65,8 @@ PATTERN_HINTS = {
     SLACK_CHANNEL_ID: "must be a Slack channel id such as C0ESCALATE (channel details → bottom)",
     r"^[a-z0-9][a-z0-9_-]{0,62}$": "must be lowercase letters, digits, - or _ (it is used in commands)",
     NOT_BLANK: "is blank; Slack refuses a message with an empty text",
+    LANGUAGE_TAG: "must be a language tag such as de or pt-BR",
+    SKILL_NAME: "must be a skill name: letters, digits, spaces or _ . / + -, at most 63",
 }
 
 
@@ -139,7 +152,8 @@ class ProjectConfig(_Strict):
     allow_tie: bool = True
     allow_both_bad: bool = False
     ask_strength: bool = False
-    reviewers: list[SlackUserId] = Field(default_factory=list)
+    # Plain ids, or entries with languages, skills and max_open (bot/config/people.py).
+    reviewers: list[Reviewer] = Field(default_factory=list)
     reviewer_group: str | None = Field(default=None, pattern=r"^S[A-Z0-9]{2,31}$")
     leads: list[SlackUserId] = Field(default_factory=list)
     overlap: int = Field(default=3, ge=1, le=25)
@@ -147,6 +161,7 @@ class ProjectConfig(_Strict):
     escalation_channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_ID)
     digest_channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_ID)
     routing: Routing = Field(default_factory=Routing)
+    route: RouteRule | None = None  # requirements read from an item's metadata
     sign_off: SignOff = Field(default_factory=SignOff)
     timing: Timing = Field(default_factory=Timing)
     llm: LLMAssist = Field(default_factory=LLMAssist)
@@ -165,6 +180,10 @@ class ProjectConfig(_Strict):
             raise ValueError(problem)
         if not self.reviewers and not self.reviewer_group:
             raise ValueError("set `reviewers` (Slack user ids) or `reviewer_group`")
+        ids = [p if isinstance(p, str) else p.id for p in self.reviewers]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"reviewers: {', '.join(twice)} listed more than once")
         # With a user group the pool is only known at run time (intake/staffing.py).
         if self.reviewers and not self.reviewer_group and self.overlap > len(self.reviewers):
             raise ValueError(
@@ -172,6 +191,15 @@ class ProjectConfig(_Strict):
                 "an item is never given to the same reviewer twice"
             )
         return self
+
+    @cached_property
+    def people(self) -> dict[str, Person]:
+        """The listed reviewers by id, with their attributes (none for a plain id)."""
+        return listed_people(self.reviewers)
+
+    @property
+    def reviewer_ids(self) -> list[str]:
+        return list(self.people)
 
     @property
     def version_hash(self) -> str:
@@ -183,6 +211,8 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     """A pydantic location as a person reads it in YAML: criteria[3], scale.labels[5]."""
     path = ""
     for part in loc:
+        if part in REVIEWER_FORMS:
+            continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
 
@@ -212,8 +242,13 @@ def _describe(error: ErrorDetails) -> str:
     if bound:
         return f"field {bound}"
     if error["type"] == "extra_forbidden":
-        allowed = ", ".join(sorted(ProjectConfig.model_fields))
-        return f"field `{where}` is not a project setting (allowed: {allowed})"
+        model, what = (
+            (Person, "reviewer") if "entry" in error["loc"] else (ProjectConfig, "project")
+        )
+        allowed = ", ".join(sorted(model.model_fields))
+        return f"field `{where}` is not a {what} setting (allowed: {allowed})"
+    if error["type"] == "model_type" and error["loc"][-1:] == ("entry",):
+        message = "must be a Slack member id or an entry {id, languages, skills, max_open}"
     if error["type"] == "missing":
         return f"field `{where}` is required"
     bad = error.get("input")

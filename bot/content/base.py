@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 from slack_sdk.models.blocks import Block
 
+from bot.config.people import Requirements
 from bot.slack.conversation import Part
 
 
@@ -21,11 +22,17 @@ class Record(BaseModel):
 
 class ItemRecord(Record):
     """Fields of every imported item, whatever it shows: the caller's own id, free
-    metadata and an optional gold answer."""
+    metadata, an optional gold answer and what its reviewers must know (languages,
+    skills)."""
 
     id: str = Field(min_length=1, max_length=255)
     metadata: dict[str, Any] | None = None
     gold: Any | None = None
+    requires: Requirements | None = None
+
+
+# The fields of ItemRecord that reviewers are not shown: the rest is the item's content.
+NOT_CONTENT = frozenset({"id", "metadata", "gold", "requires"})
 
 
 class ContentType(ABC):

@@ -327,6 +327,7 @@ def _update_items(
         item.meta = staged.meta
         item.gold = staged.gold
         item.media = staged.media
+        item.requires = staged.requires
         item.confidence = staged.confidence
         item.updated_at = now
         session.add(item)
@@ -367,6 +368,7 @@ def _insert_new(
             "meta": staged.meta,
             "gold": staged.gold,
             "media": staged.media,
+            "requires": staged.requires,
             "status": ItemStatus.QUEUED,
             "confidence": staged.confidence,
             "created_at": now,
@@ -388,6 +390,7 @@ def _insert_new(
                 "external_id": staged.external_id,
                 "content_hash": staged.content_hash,
                 "source": name,
+                **({"requires": staged.requires} if staged.requires else {}),
             },
             project_id=project_id,
             item_id=new_ids[staged.external_id][0],

@@ -28,7 +28,15 @@ from bot.intake.records import RecordError
 
 UTF8_BOM = b"\xef\xbb\xbf"
 # Columns of a CSV file that hold JSON text (structured fields); the rest are strings.
-CSV_JSON_COLUMNS = ("conversation", "prediction", "prompt", "responses", "metadata", "gold")
+CSV_JSON_COLUMNS = (
+    "conversation",
+    "prediction",
+    "prompt",
+    "responses",
+    "metadata",
+    "gold",
+    "requires",
+)
 _SKIP_CHUNK = 1 << 16
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from bot.config.project import ProjectConfig
-from bot.content.base import ItemRecord
+from bot.content.base import NOT_CONTENT, ItemRecord
 from bot.intake.bounds import ItemLimits, encoded_size, value_problems
 from bot.kinds.registry import kind_of
 
@@ -79,5 +79,6 @@ def validate_record(
 
 
 def item_content(record: ItemRecord) -> dict:
-    """What reviewers see: the record without the caller's id, metadata and gold."""
-    return record.model_dump(mode="json", exclude={"id", "metadata", "gold"}, exclude_none=True)
+    """What reviewers see: the record without the caller's id, metadata, gold and
+    requirements."""
+    return record.model_dump(mode="json", exclude=set(NOT_CONTENT), exclude_none=True)

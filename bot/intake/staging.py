@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from bot.audit.chain import content_hash
-from bot.content.base import ItemRecord
+from bot.content.base import NOT_CONTENT, ItemRecord
 
 BATCH = 1000  # items per staged batch, and per round of database writes
 
@@ -40,6 +40,7 @@ class StagedItem(NamedTuple):
     gold: Any
     confidence: float | None
     media: list | None = None  # references to the stored media (bot/intake/media.py)
+    requires: dict | None = None  # languages and skills its reviewers must have
 
 
 def stage_item(line: int, record: ItemRecord) -> StagedItem:
@@ -48,12 +49,12 @@ def stage_item(line: int, record: ItemRecord) -> StagedItem:
     return StagedItem(
         line=line,
         external_id=record.id,
-        # What reviewers see: the record without the caller's id, metadata and gold.
-        content={k: v for k, v in dump.items() if k not in ("id", "metadata", "gold")},
+        content={k: v for k, v in dump.items() if k not in NOT_CONTENT},  # what reviewers see
         content_hash=content_hash(dump),
         meta=record.metadata,
         gold=record.gold,
         confidence=prediction.confidence if prediction else None,
+        requires=dump["requires"] if record.requires and not record.requires.empty else None,
     )
 
 

@@ -204,7 +204,7 @@ def run_demo(
     database_url = f"sqlite:///{db_path}"
     configs = _load_examples(database_url, llm_assist=llm_stub)
     rng = random.Random(seed)
-    reviewers = sorted({r for c in configs.values() for r in c.reviewers})
+    reviewers = sorted({r for c in configs.values() for r in c.reviewer_ids})
     leads = sorted({lead for c in configs.values() for lead in c.leads})
     channels = sorted({c.escalation_channel for c in configs.values() if c.escalation_channel})
     digests = sorted({c.digest_channel for c in configs.values() if c.digest_channel})

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from bot.audit.chain import record_event
+from bot.config.people import listed_people
 from bot.config.project import ProjectConfig
 from storage import queries
 from storage.models import Item, ItemStatus, Project, ProjectVersion, utcnow
@@ -80,11 +81,12 @@ def apply_project(session: Session, config: ProjectConfig, *, actor: str = "cli"
             return ApplyResult(project.id, project.current_version, created=False, changed=False)
         created, version = False, project.current_version + 1
         if current is not None:
-            listed = set(config.reviewers)
+            listed = set(config.people)
             if config.reviewer_group:  # still in the group: still a reviewer
                 group = queries.reviewer_group(session, config.reviewer_group)
                 listed |= set(group.members if group else [])
-            removed = tuple(r for r in current.config.get("reviewers") or [] if r not in listed)
+            before = listed_people(current.config.get("reviewers") or [])
+            removed = tuple(r for r in before if r not in listed)
     problems = preflight(config)
     if problems:
         raise ProjectPreflightError(config.name, problems)

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from storage.models import ApiIdempotency, Event, Item
 from tests.api.conftest import PROJECT, item
-from tests.factories import database_state, press, wait_for
+from tests.factories import apply, database_state, kind_config, press, wait_for
 
 ITEMS = f"/projects/{PROJECT}/items"
 
@@ -284,3 +284,17 @@ def test_concurrent_retries_with_one_key_store_once_and_all_get_the_first_answer
     assert len(stored_items(world)) == 50
     with Session(world.sandbox.ctx.engine) as session:
         assert len(session.exec(select(ApiIdempotency)).all()) == 1
+
+
+def test_an_item_nobody_qualified_can_take_says_why_it_waits(world, writer):
+    sandbox = world.sandbox
+    apply(sandbox.ctx.engine, kind_config(PROJECT, overlap=2))
+    needs_german = {**item(1), "requires": {"languages": ["de"]}}
+    assert writer.post(ITEMS, json={"items": [needs_german, item(2)]}).status_code == 201
+    sandbox.settle()
+    waiting = writer.get(f"{ITEMS}/t-1").json()
+    assert waiting["status"] == "queued"
+    assert waiting["waiting"] == (
+        "understaffed: needs de, none of the project's 4 reviewers qualifies"
+    )
+    assert writer.get(f"{ITEMS}/t-2").json()["waiting"] is None

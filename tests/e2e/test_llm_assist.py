@@ -172,7 +172,7 @@ def test_demo_stub_prelabels_the_example_project(database_url, clock, tmp_path):
     try:
         assert overrides["openai_base_url"] == stub.base_url
         config = enable_llm_assist(example_config("support-intent"))
-        reviewers = config.reviewers
+        reviewers = config.reviewer_ids
         with SlackSandbox(
             database_url,
             users=reviewers + config.leads,

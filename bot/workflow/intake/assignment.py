@@ -12,33 +12,19 @@ from bot.config.project import ProjectConfig
 from bot.delivery import outbox
 from bot.kinds.registry import kind_of
 from bot.slack.review import build_review_request, presentation_for
+from bot.slack.wording import say
 from bot.workflow.intake.prelabel import suggestion_for
-from bot.workflow.intake.staffing import reviewer_pool
+from bot.workflow.intake.qualified import (
+    Choice,
+    choose,
+    free_reviewers,
+    requirements_of,
+    shortfall_reason,
+)
 from storage import queries
 from storage.models import Assignment, AssignmentStatus, Item, ItemStatus
 
 ACTIVE = (AssignmentStatus.PENDING, AssignmentStatus.ANSWERED)
-
-
-def choose_reviewers(
-    session: Session, item: Item, config: ProjectConfig, *, needed: int, rng: random.Random
-) -> list[str]:
-    """The `needed` least-loaded reviewers of the pool (listed and user group members)
-    not yet on this item and not paused.
-
-    Ties in load are broken at random so that the first names of the pool do not get
-    every item of a fresh project.
-    """
-    assert item.id is not None
-    already = {a.reviewer_id for a in queries.assignments_for_item(session, item.id)}
-    pool = [r for r in reviewer_pool(session, config) if r not in already]
-    paused = (
-        queries.paused_reviewers(session, pool) if pool else set()
-    )  # one query, not one per reviewer
-    pool = [r for r in pool if r not in paused]
-    load = queries.open_assignment_counts(session, pool) if pool else {}
-    shuffled = rng.sample(pool, len(pool))
-    return sorted(shuffled, key=lambda reviewer: load[reviewer])[:needed]
 
 
 def assign_reviewers(
@@ -50,13 +36,29 @@ def assign_reviewers(
     rng: random.Random,
     actor: str = "quorum",
 ) -> list[Assignment]:
-    """Top the item up to `overlap` active assignments and queue a review DM for each."""
+    """Top the item up to `overlap` active assignments of free reviewers who meet its
+    requirements (intake/qualified.py) and queue a review DM for each; an item that
+    stays short for want of qualified people is marked `understaffed` with the reason."""
     assert item.id is not None
-    active = [a for a in queries.assignments_for_item(session, item.id) if a.status in ACTIVE]
+    assignments = queries.assignments_for_item(session, item.id)
+    active = [a for a in assignments if a.status in ACTIVE]
     needed = config.overlap - len(active)
     if needed <= 0:
+        _staffed(session, item, now=now, actor=actor)
         return []
-    chosen = choose_reviewers(session, item, config, needed=needed, rng=rng)
+    if any(p.max_open is not None for p in config.people.values()):
+        # Counting open work and adding to it, one dispatcher at a time per project:
+        # max_open holds with several processes.
+        queries.lock_project(session, item.project_id)
+    choice = choose(
+        free_reviewers(session, config, item.project_id),
+        requirements_of(item, config),
+        active={a.reviewer_id for a in active},
+        excluded={a.reviewer_id for a in assignments},  # never the same person twice
+        needed=needed,
+        rng=rng,
+    )
+    chosen = choice.chosen
     suggestion = suggestion_for(session, config, item.id) if chosen else None
     content_type = kind_of(config).content_for(item.content)
     created = []
@@ -103,14 +105,19 @@ def assign_reviewers(
             at=now,
         )
         created.append(assignment)
-    if len(active) + len(created) < config.overlap:
+    have = len(active) + len(created)
+    if have >= config.overlap:
+        _staffed(session, item, now=now, actor=actor)
+    elif not choice.requirements.empty or choice.capped:
+        _understaffed(session, item, config, choice, have=have, now=now, actor=actor)
+    else:  # the pool is smaller than the overlap: the project's problem (intake/staffing.py)
         record_event(
             session,
             "understaffed",
             actor=actor,
             project_id=item.project_id,
             item_id=item.id,
-            data={"wanted": config.overlap, "have": len(active) + len(created)},
+            data={"wanted": config.overlap, "have": have},
             at=now,
         )
     if created and item.status == ItemStatus.QUEUED:
@@ -118,3 +125,78 @@ def assign_reviewers(
         item.updated_at = now
         session.add(item)
     return created
+
+
+def _understaffed(
+    session: Session,
+    item: Item,
+    config: ProjectConfig,
+    choice: Choice,
+    *,
+    have: int,
+    now: datetime,
+    actor: str,
+) -> None:
+    """The item waits for qualified people: its reason kept on it (and updated as it
+    changes); when it becomes understaffed, an event, and one note to the leads when
+    people are missing (too few qualified reviewers, or they are paused): an item that
+    only waits for busy people to get under their max_open goes out by itself."""
+    reason = shortfall_reason(choice)
+    if item.understaffed == reason:
+        return
+    became = item.understaffed is None
+    item.understaffed = reason
+    item.updated_at = now
+    session.add(item)
+    if not became:
+        return
+    record_event(
+        session,
+        "understaffed",
+        actor=actor,
+        project_id=item.project_id,
+        item_id=item.id,
+        data={
+            "wanted": config.overlap,
+            "have": have,
+            "reason": reason,
+            "requires": choice.requirements.model_dump(),
+        },
+        at=now,
+    )
+    if choice.unpaused >= config.overlap:
+        return
+    text = say(
+        "understaffed_item", project_name=config.name, external_id=item.external_id, reason=reason
+    )
+    key = f"understaffed:item:{item.id}:{int(now.timestamp() * 1000)}"
+    if config.escalation_channel:
+        payload = {"channel": config.escalation_channel, "text": text}
+        outbox.enqueue(session, outbox.POST_MESSAGE, payload, key=key, now=now, item_id=item.id)
+    for lead in [] if config.escalation_channel else config.leads:
+        outbox.enqueue(
+            session,
+            outbox.POST_DM,
+            {"user": lead, "text": text},
+            key=f"{key}:{lead}",
+            now=now,
+            item_id=item.id,
+        )
+
+
+def _staffed(session: Session, item: Item, *, now: datetime, actor: str) -> None:
+    """A waiting item has all the reviewers it needs again."""
+    if item.understaffed is None:
+        return
+    item.understaffed = None
+    item.updated_at = now
+    session.add(item)
+    record_event(
+        session,
+        "staffed",
+        actor=actor,
+        project_id=item.project_id,
+        item_id=item.id,
+        at=now,
+        data={},
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from bot.runtime.clock import SYSTEM_CLOCK, Clock
 from bot.webhooks import events as webhook_events
 from bot.workflow.decision.labels import sign_off
 from bot.workflow.intake.assignment import assign_reviewers
+from bot.workflow.intake.qualified import free_reviewers
 from bot.workflow.intake.routing import route_item, routed_event_data
 from bot.workflow.intake.staffing import report_staffing, staffing_of
 from bot.workflow.project_versions import project_config
@@ -46,10 +48,11 @@ class DispatchReport:
     auto_accepted: int = 0
     sent_to_reviewers: int = 0
     failed: int = 0
+    topped_up: int = 0  # understaffed items that got more reviewers
 
     @property
     def total(self) -> int:
-        return self.auto_accepted + self.sent_to_reviewers
+        return self.auto_accepted + self.sent_to_reviewers + self.topped_up
 
 
 def dispatch_item(
@@ -100,10 +103,12 @@ def dispatch_queued(
     stop: Callable[[], bool] | None = None,
 ) -> DispatchReport:
     """Route and assign queued items until none is left (or `limit` were handled, or
-    `stop()` says so: it is asked before each item)."""
+    `stop()` says so: it is asked before each item); then top up the understaffed items
+    of projects where someone became free."""
     rng = rng or random.Random()
     report = DispatchReport()
     stopping = stop or (lambda: False)
+    report.topped_up = top_up_understaffed(engine, clock=clock, rng=rng, stop=stopping)
     survey = survey_projects(engine, now=clock.now())
     after = 0
     while limit is None or report.total < limit:
@@ -133,17 +138,27 @@ def dispatch_queued(
     return report
 
 
-def _dispatch_one(engine: Engine, item_id: int, *, clock: Clock, rng: random.Random) -> str | None:
+def _dispatch_one(
+    engine: Engine, item_id: int, *, clock: Clock, rng: random.Random, top_up: bool = False
+) -> str | None:
     """One item in its own transaction: its outcome, "failed", or None (left for later:
-    another process has it, or the database hiccupped)."""
+    another process has it, or the database hiccupped). `top_up`: an understaffed item,
+    queued or assigned, given to whoever qualifies now ("topped_up" when someone did)."""
     try:
         with session_scope(engine) as session:
             # SKIP LOCKED: another `quorum serve` process is dispatching this one.
             locked = queries.try_lock_item(session, item_id)
-            if locked is None or locked.status != ItemStatus.QUEUED:
+            wanted = (ItemStatus.QUEUED, ItemStatus.ASSIGNED) if top_up else (ItemStatus.QUEUED,)
+            if locked is None or locked.status not in wanted:
+                return None
+            if top_up and locked.understaffed is None:
                 return None
             project = session.get(Project, locked.project_id)
             assert project is not None
+            if top_up:
+                config = project_config(session, project)
+                created = assign_reviewers(session, locked, config, now=clock.now(), rng=rng)
+                return "topped_up" if created else None
             return dispatch_item(session, locked, project, clock=clock, rng=rng)
     except Exception as exc:
         if _transient(exc):
@@ -247,3 +262,49 @@ def survey_projects(engine: Engine, *, now: datetime) -> Survey:
         if config.llm.enabled:
             survey.llm_assisted.add(project_id)
     return survey
+
+
+# Per database, per project: its version and the reviewers free at the last complete
+# top-up pass. Understaffed items are looked at again only when that changes (someone
+# added, resumed or under their max_open again), not on every pass. Losing it (a new
+# process) costs one look at each.
+_last_free: weakref.WeakKeyDictionary[Engine, dict[int, tuple[int, frozenset[str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def top_up_understaffed(
+    engine: Engine, *, clock: Clock, rng: random.Random, stop: Callable[[], bool]
+) -> int:
+    """Give waiting items to the qualified reviewers who became free; how many got some."""
+    seen = _last_free.setdefault(engine, {})
+    with session_scope(engine) as session:
+        project_ids = queries.projects_with_understaffed_items(session)
+    topped = 0
+    for project_id in project_ids:
+        try:
+            with session_scope(engine) as session:
+                project = session.get(Project, project_id)
+                assert project is not None
+                config = project_config(session, project)
+                mark = (project.current_version, free_reviewers(session, config, project_id).free)
+        except Exception:
+            log.warning("reading project %s for top-ups failed", project_id, exc_info=True)
+            continue
+        if seen.get(project_id) == mark:
+            continue
+        after = 0
+        while not stop():
+            with session_scope(engine) as session:
+                item_ids = queries.understaffed_item_ids(session, project_id, after_id=after)
+            if not item_ids:
+                seen[project_id] = mark
+                break
+            for item_id in item_ids:
+                if stop():
+                    return topped
+                after = item_id
+                topped += (
+                    _dispatch_one(engine, item_id, clock=clock, rng=rng, top_up=True) == "topped_up"
+                )
+    return topped

@@ -136,7 +136,7 @@ def _release_if_gone(
 ) -> None:
     project = session.get(Project, project_id)
     assert project is not None
-    if user_id in project_config(session, project).reviewers:
+    if user_id in project_config(session, project).people:
         return  # still listed by name in the project file
     release_reviewer(
         session, user_id, reason=LEFT_GROUP, actor="quorum", now=now, rng=rng, project_id=project_id

@@ -1,5 +1,6 @@
 """What keeps items from reviewers, for `quorum status`: items dispatch gave up on (with
-their reason) and projects that cannot staff their items (with why)."""
+their reason), projects that cannot staff their items (with why) and items waiting for
+qualified reviewers (by reason)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,19 @@ class FailedItem:
 
 
 @dataclass(frozen=True)
+class WaitingItems:
+    project: str
+    reason: str  # understaffed: needs de + cardiology, 1 of 3 qualified reviewers available
+    items: int
+    example: str  # one of them (the first external id)
+
+
+@dataclass(frozen=True)
 class DispatchProblems:
     failed: list[FailedItem] = field(default_factory=list)  # the newest, at most `shown`
     failed_total: int = 0
     understaffed: list[tuple[str, str]] = field(default_factory=list)  # (project, why)
+    waiting: list[WaitingItems] = field(default_factory=list)
 
 
 def dispatch_problems(
@@ -41,4 +51,10 @@ def dispatch_problems(
                 for item in queries.failed_items(session, p.id, limit=shown)
             ]
         understaffed = [(p.name, p.staffing_problem) for p in projects if p.staffing_problem]
-    return DispatchProblems(failed[:shown], total, understaffed)
+        waiting = [
+            WaitingItems(p.name, reason, count, first)
+            for p in projects
+            if p.id is not None
+            for reason, count, first in queries.understaffed_reasons(session, p.id)
+        ]
+    return DispatchProblems(failed[:shown], total, understaffed, waiting)

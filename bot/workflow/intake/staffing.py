@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.audit.chain import record_event
+from bot.config.people import Person
 from bot.config.project import ProjectConfig
 from bot.delivery import outbox
 from bot.slack.text import escape_mrkdwn
@@ -26,14 +27,20 @@ from storage.models import Project
 log = logging.getLogger(__name__)
 
 
-def reviewer_pool(session: Session, config: ProjectConfig) -> list[str]:
-    """The project's reviewers: those listed in its file, then its group's members."""
-    pool = list(config.reviewers)
+def reviewer_people(session: Session, config: ProjectConfig) -> dict[str, Person]:
+    """The project's reviewers by id: those listed in its file (with their attributes),
+    then its group's members (with none, unless also listed)."""
+    people = dict(config.people)
     if config.reviewer_group:
         group = queries.reviewer_group(session, config.reviewer_group)
-        listed = set(pool)
-        pool += [m for m in (group.members if group else []) if m not in listed]
-    return pool
+        for member in group.members if group else []:
+            people.setdefault(member, Person(id=member))
+    return people
+
+
+def reviewer_pool(session: Session, config: ProjectConfig) -> list[str]:
+    """The project's reviewers: those listed in its file, then its group's members."""
+    return list(reviewer_people(session, config))
 
 
 def is_reviewer(session: Session, config: ProjectConfig, user_id: str) -> bool:

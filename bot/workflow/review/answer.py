@@ -103,9 +103,12 @@ def record_answer(
     assignment.status = AssignmentStatus.ANSWERED
     assignment.answered_at = now
     session.add(assignment)
-    # Read after the flush of this answer: is anyone still working on the item?
+    # Read after the flush of this answer: is anyone still working on the item? An
+    # understaffed item also waits for the qualified reviewers it is still short of.
     assignments = queries.assignments_for_item(session, item.id)
-    all_answered = all(a.status != AssignmentStatus.PENDING for a in assignments)
+    all_answered = item.understaffed is None and all(
+        a.status != AssignmentStatus.PENDING for a in assignments
+    )
     if item.status in (ItemStatus.QUEUED, ItemStatus.ASSIGNED) and all_answered:
         item.status = ItemStatus.ANSWERED
     session.flush()

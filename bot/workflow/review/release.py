@@ -98,7 +98,7 @@ def release_assignment(
             "reason": reason,
         },
     )
-    if not created:
+    if not created and item.understaffed is None:  # an understaffed item waits for more
         _decide_on_what_it_has(session, item, project, config, now=now)
     return created
 
