@@ -156,6 +156,10 @@ class ProjectConfig(_Strict):
     reviewers: list[Reviewer] = Field(default_factory=list)
     reviewer_group: str | None = Field(default=None, pattern=r"^S[A-Z0-9]{2,31}$")
     leads: list[SlackUserId] = Field(default_factory=list)
+    # Read everything of the project (status, provenance, the audit check), change nothing.
+    auditors: list[SlackUserId] = Field(default_factory=list)
+    # See the project as its leads do (escalations, flags, status) without resolving.
+    owners: list[SlackUserId] = Field(default_factory=list)
     overlap: int = Field(default=3, ge=1, le=25)
     agreement: float = Field(default=0.67, gt=0.0, le=1.0)
     escalation_channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_ID)
@@ -184,6 +188,13 @@ class ProjectConfig(_Strict):
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
             raise ValueError(f"reviewers: {', '.join(twice)} listed more than once")
+        acting = set(ids) | set(self.leads) | set(self.owners)
+        both = sorted(set(self.auditors) & acting)
+        if both:
+            raise ValueError(
+                f"auditors: {', '.join(both)} also review, lead or own the project; "
+                "an auditor reads everything and changes nothing"
+            )
         # With a user group the pool is only known at run time (intake/staffing.py).
         if self.reviewers and not self.reviewer_group and self.overlap > len(self.reviewers):
             raise ValueError(

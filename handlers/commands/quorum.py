@@ -1,4 +1,5 @@
-"""`/quorum next | stats | pause | resume | help`: a reviewer's own controls, answered
+"""`/quorum next | stats | pause | resume | help`: a reviewer's own controls, and
+`/quorum status | audit [project]` for those who lead, own or audit a project, answered
 ephemerally (only they see it). Anything else gets the help text."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from bot.runtime.context import QuorumContext
 from bot.slack import ids, inbound
 from bot.slack.text import escape_mrkdwn
 from bot.slack.wording import say
+from bot.workflow import oversight
 from bot.workflow.review import interactions, pause, queue
 
 
@@ -50,10 +52,26 @@ def answer_for(ctx: QuorumContext, user: str, text: str, *, key: str) -> str:
         if not result.member:
             return say("command_not_member", action="resume")
         return say("command_resumed", already=result.already)
+    if word in ("status", "audit"):
+        return oversight_answer(ctx, user, word, words[1] if len(words) > 1 else None)
     help_text = say("command_help", command=ids.COMMAND)
     if word == "help":
         return help_text
     return say("command_unknown", text=escape_mrkdwn(text.strip()[:100])) + "\n" + help_text
+
+
+def oversight_answer(ctx: QuorumContext, user: str, word: str, project: str | None) -> str:
+    """What a lead, owner or auditor reads: checked against the project files first."""
+    if word == "status":
+        found, statuses = oversight.project_statuses(ctx.engine, user, project)
+        text = say("command_status", statuses=statuses) if found.projects else ""
+    else:
+        key = ctx.settings.quorum_audit_key
+        found, checks = oversight.audit_checks(ctx.engine, user, project, key=key)
+        text = say("command_audit", checks=checks) if found.projects else ""
+    if not found.projects:
+        return say("command_not_overseer", project=found.refused, what=word)
+    return text
 
 
 def make_quorum_command(ctx: QuorumContext) -> Callable[..., None]:

@@ -36,6 +36,7 @@ from bot.workflow.decision.labels import sign_off
 from bot.workflow.decision.posterior import consensus_confidence
 from bot.workflow.decision.rule import LEAD_SIGNS_OFF_ALL
 from bot.workflow.project_versions import project_config
+from bot.workflow.roles import may_resolve
 from bot.workflow.transaction import transact
 from storage import escalation_queries, quality_queries, queries
 from storage.db import session_scope
@@ -276,7 +277,7 @@ def resolve_escalation(
     project = session.get(Project, escalation.project_id)
     assert project is not None
     config = project_config(session, project)
-    if lead not in config.leads:
+    if not may_resolve(config, lead):
         return ResolveResult(ResolveOutcome.NOT_LEAD, blocks.not_a_lead_notice(config))
     item = queries.lock_item(session, escalation.item_id)
     assert item is not None
@@ -432,7 +433,7 @@ def decision_modal(ctx: QuorumContext, *, escalation_id: int, lead: str) -> Deci
         if escalation is None:
             return DecisionModal(refusal=blocks.UNKNOWN_NOTICE)
         loaded = _load(session, escalation)
-        if lead not in loaded.config.leads:
+        if not may_resolve(loaded.config, lead):
             return DecisionModal(refusal=blocks.not_a_lead_notice(loaded.config))
         if escalation.status != escalation_queries.OPEN:
             decided = kind_of(loaded.config).describe(

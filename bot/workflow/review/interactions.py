@@ -18,6 +18,7 @@ from bot.slack.review import content_parts, describe_answer
 from bot.workflow.project_versions import config_for_item
 from bot.workflow.review import answer, notes, queue
 from bot.workflow.review.outcome import Loaded, Outcome, ReviewResult, load
+from bot.workflow.roles import oversees
 from bot.workflow.transaction import run_in_transaction, transact
 from storage import queries, review_queries
 from storage.db import session_scope
@@ -154,8 +155,8 @@ def flag_view(
 def conversation_view(
     ctx: QuorumContext, *, user_id: str, ref: dict[str, Any], page: int = 0
 ) -> dict | None:
-    """A page of the full conversation, for the item's reviewers and its project's
-    leads (None for anyone else). `ref` is {"a": assignment id} from a review DM, which
+    """A page of the full conversation, for the item's reviewers and those who oversee
+    its project: leads, owners, auditors (None for anyone else). `ref` is {"a": assignment id} from a review DM, which
     keeps that reviewer's A/B order, or {"i": item id} from a leads' message."""
     with session_scope(ctx.engine) as session:
         assignment = session.get(Assignment, int(ref["a"])) if ref.get("a") else None
@@ -168,7 +169,7 @@ def conversation_view(
         allowed = (
             (assignment is not None and assignment.reviewer_id == user_id)
             or (assignment is None and user_id in reviewers)
-            or user_id in config.leads
+            or oversees(config, user_id)
         )
         if not allowed:
             return None

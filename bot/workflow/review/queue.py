@@ -24,6 +24,7 @@ from bot.slack.wording import say
 from bot.workflow.intake.staffing import is_reviewer
 from bot.workflow.project_versions import config_for_item, current_configs
 from bot.workflow.review import messages
+from bot.workflow.roles import oversees
 from storage import escalation_queries, queries, review_queries
 from storage.models import Assignment, AssignmentStatus, Project
 from storage.review_queries import lock_or_create_reviewer
@@ -37,17 +38,17 @@ class Membership:
     project: Project
     config: ProjectConfig
     reviewer: bool
-    lead: bool
+    oversees: bool  # a lead, owner or auditor: sees escalations and flags (bot/workflow/roles)
 
 
 def memberships(session: Session, user_id: str) -> list[Membership]:
-    """The projects a person reviews (listed, or in the project's reviewer group) or
-    leads, by their current config."""
+    """The projects a person reviews (listed, or in the project's reviewer group), leads,
+    owns or audits, by their current config."""
     found = []
     for project, config in current_configs(session):
-        reviewer, lead = is_reviewer(session, config, user_id), user_id in config.leads
-        if reviewer or lead:
-            found.append(Membership(project, config, reviewer, lead))
+        reviewer, overseer = is_reviewer(session, config, user_id), oversees(config, user_id)
+        if reviewer or overseer:
+            found.append(Membership(project, config, reviewer, overseer))
     return found
 
 
@@ -94,7 +95,7 @@ def home_data(session: Session, user_id: str, *, now: datetime) -> HomeData:
         if a.id is not None
     ]
     member = memberships(session, user_id)
-    led = [m.project.id for m in member if m.lead and m.project.id is not None]
+    led = [m.project.id for m in member if m.oversees and m.project.id is not None]
     escalations = [
         EscalationEntry(p.name, item.external_id, e.reason, e.created_at, e.channel)
         for e, item, p in escalation_queries.open_escalations(
