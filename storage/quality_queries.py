@@ -119,6 +119,20 @@ def item_contents(session: Session, item_ids: Iterable[int]) -> dict[int, dict]:
     return found
 
 
+def item_requirements(
+    session: Session, item_ids: Iterable[int]
+) -> list[tuple[int, dict | None, dict | None]]:
+    """(item id, imported requirements, metadata) of the items."""
+    ids = sorted(set(item_ids))
+    found: list[tuple[int, dict | None, dict | None]] = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        found += session.exec(
+            select(pk(Item.id), col(Item.requires), col(Item.meta)).where(col(Item.id).in_(chunk))
+        ).all()
+    return found
+
+
 def gold_values(session: Session, project_id: int) -> dict[int, Any]:
     """item id -> gold value for the project's gold items. JSON null and SQL NULL both mean
     "no gold" and differ by backend, so the filter happens here rather than in SQL."""

@@ -75,7 +75,7 @@ def _print_dispatch_problems(ctx: QuorumContext, project: str | None) -> None:
 
 def _print_project_quality(ctx: QuorumContext, project: str, plot: Path | None) -> None:
     from bot.cli.render.plots import plot_quality
-    from bot.cli.render.quality import agreement_table, reviewer_table
+    from bot.cli.render.quality import agreement_table, requirement_table, reviewer_table
     from bot.workflow.project_versions import UnknownProjectError
     from bot.workflow.quality_report import load_project_quality
 
@@ -84,6 +84,8 @@ def _print_project_quality(ctx: QuorumContext, project: str, plot: Path | None) 
     except UnknownProjectError as exc:
         raise fail(str(exc)) from None
     console.print(reviewer_table(quality))
+    if quality.by_requirement:
+        console.print(requirement_table(quality))
     console.print(agreement_table(quality))
     if plot is not None:
         plot_quality(quality, plot)

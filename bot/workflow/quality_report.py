@@ -42,23 +42,24 @@ from bot.quality import (
     position_bias,
 )
 from bot.quality.agreement import PositionBias
+from bot.workflow.intake.qualified import requirements_of_stored
 from bot.workflow.project_versions import project_config, require_project
 from storage import quality_queries
 from storage.models import Project
 
 
 @dataclass
-class ReviewerStats:
-    reviewer: str
+class AnswerTally:
+    """Answers counted against gold and the final labels: a reviewer's, or all those
+    given on items with one requirement."""
+
     answered: int = 0
-    median_seconds: float | None = None
     gold_answered: int = 0
     gold_correct: int = 0
     final_compared: int = 0
     final_agreed: int = 0
     lead_decided: int = 0
     overturned: int = 0
-    reliability: float | None = None
 
     @property
     def gold_accuracy(self) -> float | None:
@@ -71,6 +72,42 @@ class ReviewerStats:
     @property
     def overturn_rate(self) -> float | None:
         return self.overturned / self.lead_decided if self.lead_decided else None
+
+    def count(self, kind: TaskKind, value: Any, content: Any, gold: Any, label: Any) -> None:
+        """One answer (`gold`: the item's gold value or _NO_GOLD; `label`: its final
+        label row or None)."""
+        self.answered += 1
+        if gold is not _NO_GOLD:
+            self.gold_answered += 1
+            self.gold_correct += kind.matches_gold(value, gold, content)
+        if label is None or label.method == "gold":
+            return
+        agreed = kind.same_answer(value, kind.canonical(label.value, content))
+        self.final_compared += 1
+        self.final_agreed += agreed
+        if label.method == "lead":
+            self.lead_decided += 1
+            self.overturned += not agreed
+
+
+_NO_GOLD = object()
+
+
+@dataclass
+class ReviewerStats(AnswerTally):
+    reviewer: str = ""
+    median_seconds: float | None = None
+    reliability: float | None = None
+
+
+@dataclass
+class RequirementStats(AnswerTally):
+    """The answers on items that require one language or skill (`de`, `cardiology`), or
+    nothing (`none`)."""
+
+    requirement: str = ""
+    items: int = 0
+    reviewers: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +126,7 @@ class ProjectQuality:
     answers: int
     labels_by_method: dict[str, int]
     reviewers: list[ReviewerStats]
+    by_requirement: list[RequirementStats] = field(default_factory=list)  # empty: none required
     mean_item_agreement: float | None = None
     alpha: dict[str, float] = field(default_factory=dict)  # metric name -> value
     fleiss_kappa: dict[str, float] = field(default_factory=dict)
@@ -145,24 +183,13 @@ def project_quality(session: Session, project: Project) -> ProjectQuality:
     stats: dict[str, ReviewerStats] = {}
     latencies: dict[str, list[float]] = defaultdict(list)
     for row, value in answers:
-        reviewer = stats.setdefault(row.reviewer_id, ReviewerStats(row.reviewer_id))
-        reviewer.answered += 1
+        reviewer = stats.setdefault(row.reviewer_id, ReviewerStats(reviewer=row.reviewer_id))
         if row.latency_ms is not None:
             latencies[row.reviewer_id].append(row.latency_ms / 1000)
         content = contents.get(row.item_id)
-        if row.item_id in gold:
-            reviewer.gold_answered += 1
-            reviewer.gold_correct += kind.matches_gold(value, gold[row.item_id], content)
-        label = final.get(row.item_id)
-        if label is None or label.method == "gold":
-            continue
-        final_value = kind.canonical(label.value, content)
-        agreed = kind.same_answer(value, final_value)
-        reviewer.final_compared += 1
-        reviewer.final_agreed += agreed
-        if label.method == "lead":
-            reviewer.lead_decided += 1
-            reviewer.overturned += not agreed
+        reviewer.count(
+            kind, value, content, gold.get(row.item_id, _NO_GOLD), final.get(row.item_id)
+        )
     for reviewer_id, seconds in latencies.items():
         stats[reviewer_id].median_seconds = float(np.median(seconds))
 
@@ -187,11 +214,56 @@ def project_quality(session: Session, project: Project) -> ProjectQuality:
         labels_by_method=_count_methods(labels),
         reviewers=sorted(stats.values(), key=lambda s: (-s.answered, s.reviewer)),
     )
+    quality.by_requirement = _by_requirement(session, config, answers, contents, gold, final)
     _agreement_metrics(quality, config, coded)
     if kind.randomises_order:
         quality.position_bias = _position_bias(kind, rows, answers)
     quality.daily = _daily(rows, labels)
     return quality
+
+
+def _by_requirement(
+    session: Session,
+    config: ProjectConfig,
+    answers: list[tuple[quality_queries.AnswerRow, Any]],
+    contents: dict[int, dict],
+    gold: dict[int, Any],
+    final: dict[int, quality_queries.LabelRow],
+) -> list[RequirementStats]:
+    """The answers by what their items require: one row per language and skill, and one
+    for items requiring nothing; empty when no item of the project requires anything."""
+    kind = kind_of(config)
+    needs = {}
+    for item_id, requires, meta in quality_queries.item_requirements(
+        session, {r.item_id for r, _ in answers}
+    ):
+        try:
+            wanted = requirements_of_stored(requires, meta, config)
+        except ValueError:  # metadata the route rule cannot read: the item failed
+            continue
+        needs[item_id] = [*wanted.languages, *wanted.skills] or ["none"]
+    if all(tags == ["none"] for tags in needs.values()):
+        return []
+    groups: dict[str, RequirementStats] = {}
+    items: dict[str, set[int]] = defaultdict(set)
+    people: dict[str, set[str]] = defaultdict(set)
+    for row, value in answers:
+        for tag in needs.get(row.item_id, []):
+            group = groups.setdefault(tag, RequirementStats(requirement=tag))
+            group.count(
+                kind,
+                value,
+                contents.get(row.item_id),
+                gold.get(row.item_id, _NO_GOLD),
+                final.get(row.item_id),
+            )
+            items[tag].add(row.item_id)
+            people[tag].add(row.reviewer_id)
+    for tag, group in groups.items():
+        group.items, group.reviewers = len(items[tag]), len(people[tag])
+    return sorted(
+        groups.values(), key=lambda g: (g.requirement == "none", -g.answered, g.requirement)
+    )
 
 
 def _count_methods(labels: list[quality_queries.LabelRow]) -> dict[str, int]:

@@ -9,16 +9,20 @@ import random
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
+from bot.cli.main import app as cli_app
 from bot.config.people import Person, Requirements
 from bot.config.project import ProjectConfigError, parse_project
 from bot.intake.importer import ImportRejected
 from bot.workflow.intake.dispatch import dispatch_queued
 from bot.workflow.intake.groups import store_group
+from bot.workflow.quality_report import load_project_quality
 from storage.db import session_scope
 from storage.models import Assignment, Event, Item
 from tests.factories import (
     REVIEWERS,
+    answer,
     apply,
     conversation,
     import_file,
@@ -171,3 +175,42 @@ def test_a_group_member_not_listed_takes_only_items_that_require_nothing(engine,
         given.setdefault(external_id, []).append(reviewer)
     assert all(given[f"q-{n}"] == ["U01ALICE"] for n in range(3))
     assert len(given["q-9"]) == 1
+
+
+def test_quality_is_reported_by_requirement(engine, tmp_path, clock):
+    config = kind_config(
+        "support-intent",
+        reviewers=[{"id": r, "languages": ["de", "en"], "skills": ["billing"]} for r in REVIEWERS],
+        overlap=2,
+    )
+    apply(engine, config)
+    records = [
+        item(1, requires={"languages": ["de"]}, gold="billing"),
+        item(2, requires={"languages": ["de"], "skills": ["billing"]}),
+        item(3),
+    ]
+    import_file(engine, write_items(tmp_path / "items.jsonl", records))
+    dispatch_queued(engine, clock=clock, rng=random.Random(5))
+    with Session(engine) as session:
+        given = session.exec(select(Assignment).order_by(col(Assignment.id))).all()
+    for number, assignment in enumerate(given):
+        answer(engine, clock, assignment, "bug" if number == 0 else "billing")
+    quality = load_project_quality(engine, "support-intent")
+    rows = {g.requirement: g for g in quality.by_requirement}
+    assert list(rows) == ["de", "billing", "none"]
+    assert (rows["de"].items, rows["de"].answered, rows["de"].reviewers) == (
+        2,
+        4,
+        len({a.reviewer_id for a in given[:4]}),
+    )
+    assert (rows["de"].gold_correct, rows["de"].gold_answered) == (1, 2)  # the "bug" missed gold
+    assert (rows["billing"].items, rows["billing"].answered) == (1, 2)
+    assert (rows["none"].items, rows["none"].answered) == (1, 2)
+
+    output = CliRunner().invoke(
+        cli_app,
+        ["status", "--project", "support-intent"],
+        env={"DATABASE_URL": str(engine.url.render_as_string(hide_password=False))},
+    )
+    assert output.exit_code == 0, output.output
+    assert "Answers by requirement in support-intent" in output.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from bot.workflow.quality_report import ProjectQuality
+from bot.workflow.quality_report import AnswerTally, ProjectQuality
 
 
 def _share(value: float | None) -> str:
@@ -22,6 +22,50 @@ def _seconds(value: float | None) -> str:
     return f"{value:.0f} s" if value < 90 else f"{value / 60:.1f} min"
 
 
+def _tallied(stats: AnswerTally) -> tuple[str, str, str]:
+    """Gold accuracy, agreement with final labels and lead overturns, with their counts."""
+    gold = (
+        f"{_share(stats.gold_accuracy)} ({stats.gold_correct}/{stats.gold_answered})"
+        if stats.gold_answered
+        else "–"
+    )
+    final = (
+        f"{_share(stats.agreement_with_final)} ({stats.final_agreed}/{stats.final_compared})"
+        if stats.final_compared
+        else "–"
+    )
+    overturned = (
+        f"{stats.overturned} of {stats.lead_decided} ({_share(stats.overturn_rate)})"
+        if stats.lead_decided
+        else "–"
+    )
+    return gold, final, overturned
+
+
+def requirement_table(quality: ProjectQuality) -> Table:
+    """The answers by what their items require (a language, a skill, or nothing)."""
+    table = Table(title=f"Answers by requirement in {quality.project}")
+    table.add_column("requires", style="bold")
+    for column in (
+        "items",
+        "reviewers",
+        "answers",
+        "gold accuracy",
+        "agrees with final",
+        "overturned by lead",
+    ):
+        table.add_column(column, justify="right")
+    for group in quality.by_requirement:
+        table.add_row(
+            group.requirement,
+            f"{group.items:,}",
+            f"{group.reviewers:,}",
+            f"{group.answered:,}",
+            *_tallied(group),
+        )
+    return table
+
+
 def reviewer_table(quality: ProjectQuality) -> Table:
     table = Table(title=f"Reviewers of {quality.project}")
     table.add_column("reviewer", style="bold")
@@ -35,21 +79,7 @@ def reviewer_table(quality: ProjectQuality) -> Table:
     ):
         table.add_column(column, justify="right")
     for stats in quality.reviewers:
-        gold = (
-            f"{_share(stats.gold_accuracy)} ({stats.gold_correct}/{stats.gold_answered})"
-            if stats.gold_answered
-            else "–"
-        )
-        final = (
-            f"{_share(stats.agreement_with_final)} ({stats.final_agreed}/{stats.final_compared})"
-            if stats.final_compared
-            else "–"
-        )
-        overturned = (
-            f"{stats.overturned} of {stats.lead_decided} ({_share(stats.overturn_rate)})"
-            if stats.lead_decided
-            else "–"
-        )
+        gold, final, overturned = _tallied(stats)
         table.add_row(
             stats.reviewer,
             str(stats.answered),

@@ -28,8 +28,14 @@ from storage.models import Item
 def requirements_of(item: Item, config: ProjectConfig) -> Requirements:
     """What the item requires; ValueError (naming the metadata path) when its metadata
     holds something the project's `route` rule cannot read as tags."""
-    imported = Requirements.model_validate(item.requires) if item.requires else NO_REQUIREMENTS
-    return imported.merged(config.route.read(item.meta)) if config.route else imported
+    return requirements_of_stored(item.requires, item.meta, config)
+
+
+def requirements_of_stored(
+    requires: dict | None, meta: dict | None, config: ProjectConfig
+) -> Requirements:
+    imported = Requirements.model_validate(requires) if requires else NO_REQUIREMENTS
+    return imported.merged(config.route.read(meta)) if config.route else imported
 
 
 @dataclass(frozen=True)
