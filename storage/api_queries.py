@@ -242,5 +242,9 @@ def count_open_escalations(session: Session, project_id: int) -> int:
     return session.execute(
         select(func.count())
         .select_from(Escalation)
-        .where(col(Escalation.project_id) == project_id, col(Escalation.status) == OPEN)
+        .where(
+            col(Escalation.project_id) == project_id,
+            col(Escalation.status) == OPEN,
+            col(Escalation.stage) == "sign_off",
+        )
     ).scalar_one()

@@ -258,6 +258,8 @@ _read_prelabels = _reader(
 ESCALATION_COLUMNS = (
     col(Escalation.item_id),
     col(Escalation.status),
+    col(Escalation.stage),
+    col(Escalation.assignee),
     col(Escalation.reason),
     col(Escalation.summary),
     col(Escalation.resolved_by),
@@ -373,13 +375,17 @@ def config_hashes(session: Session, project_id: int) -> dict[int, str]:
 
 
 def project_people(session: Session, project_id: int) -> set[str]:
-    """Every reviewer and lead named by any version of the project's config."""
+    """Every person named by any version of the project's config: reviewers (plain ids
+    or entries with an `id`), senior reviewers, leads, owners and auditors."""
     people: set[str] = set()
     for (config,) in session.execute(
         select(col(ProjectVersion.config)).where(col(ProjectVersion.project_id) == project_id)
     ):
-        people.update(config.get("reviewers") or [])
-        people.update(config.get("leads") or [])
+        for role in ("reviewers", "senior_reviewers", "leads", "owners", "auditors"):
+            for entry in config.get(role) or []:
+                person = entry.get("id") if isinstance(entry, dict) else entry
+                if isinstance(person, str):
+                    people.add(person)
     return people
 
 

@@ -228,6 +228,10 @@ class Escalation(SQLModel, table=True):
     item_id: int = Field(foreign_key="item.id", unique=True)
     project_id: int = Field(foreign_key="project.id", index=True)
     status: str = Field(default="open", max_length=16)
+    # "sign_off": the leads' (in their channel); "review": one senior reviewer's check of
+    # what the reviewers agreed on (in their DM), `assignee` naming them.
+    stage: str = Field(default="sign_off", max_length=32)
+    assignee: str | None = Field(default=None, max_length=32)
     reason: str | None = None
     summary: str | None = Field(default=None, sa_column=Column(Text))
     channel: str | None = Field(default=None, max_length=32)

@@ -123,6 +123,7 @@ def escalations_awaiting_summary(
         select(Escalation)
         .where(
             Escalation.status == "open",
+            Escalation.stage == "sign_off",  # summaries are for the leads
             col(Escalation.summary).is_(None),
             col(Escalation.project_id).in_(list(project_ids)),
             not_(attempted),

@@ -156,7 +156,9 @@ def open_escalation_count(session: Session, project_ids: list[int]) -> int:
         return 0
     return session.exec(
         select(func.count()).where(
-            col(Escalation.project_id).in_(project_ids), Escalation.status == "open"
+            col(Escalation.project_id).in_(project_ids),
+            Escalation.status == "open",
+            Escalation.stage == "sign_off",  # the leads'; reviews are the seniors'
         )
     ).one()
 

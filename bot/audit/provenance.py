@@ -149,6 +149,8 @@ def escalation_entry(row: Any | None, people: People) -> dict | None:
     if row is None:
         return None
     return {
+        "stage": row.stage,  # sign_off: the leads'; review: a senior reviewer's (`reviewer`)
+        "reviewer": people.person(row.assignee),
         "reason": row.reason,
         "opened_at": iso(row.created_at),
         "summary": people.text(row.summary),

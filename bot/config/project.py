@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from bot.config.people import LANGUAGE_TAG, SKILL_NAME, Person, RouteRule, listed_people
+from bot.config.stages import Stage, StageWhen, leads_sign_off_all, path_problem, review_stage
 from bot.kinds.rating import MAX_CRITERIA
 from bot.kinds.registry import KINDS, kind_named
 
@@ -36,7 +37,7 @@ NOT_BLANK = r"\S"
 SlackUserId = Annotated[str, Field(pattern=SLACK_USER_ID)]
 # A plain id or an entry with attributes; told apart by type, so an error is about the one
 # the file meant (the tags are left out of the error's location).
-REVIEWER_FORMS = ("id", "entry")
+REVIEWER_FORMS = ("id", "entry", "named", "rule")
 Reviewer = Annotated[
     Annotated[SlackUserId, Tag("id")] | Annotated[Person, Tag("entry")],
     Discriminator(lambda value: "id" if isinstance(value, str) else "entry"),
@@ -155,6 +156,8 @@ class ProjectConfig(_Strict):
     # Plain ids, or entries with languages, skills and max_open (bot/config/people.py).
     reviewers: list[Reviewer] = Field(default_factory=list)
     reviewer_group: str | None = Field(default=None, pattern=r"^S[A-Z0-9]{2,31}$")
+    # Check a sample of what the reviewers agreed on, in a review stage (`stages`).
+    senior_reviewers: list[Reviewer] = Field(default_factory=list)
     leads: list[SlackUserId] = Field(default_factory=list)
     # Read everything of the project (status, provenance, the audit check), change nothing.
     auditors: list[SlackUserId] = Field(default_factory=list)
@@ -166,6 +169,7 @@ class ProjectConfig(_Strict):
     digest_channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_ID)
     routing: Routing = Field(default_factory=Routing)
     route: RouteRule | None = None  # requirements read from an item's metadata
+    stages: list[Stage] = Field(default_factory=list)  # the review path (bot/config/stages.py)
     sign_off: SignOff = Field(default_factory=SignOff)
     timing: Timing = Field(default_factory=Timing)
     llm: LLMAssist = Field(default_factory=LLMAssist)
@@ -176,6 +180,16 @@ class ProjectConfig(_Strict):
         if kind not in KINDS:
             raise ValueError(f"must be one of {', '.join(KINDS)}")
         return kind
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_stage_overlap(cls, data: object) -> object:
+        """A stage's own overlap wins over the project's: the first stage's is `overlap`."""
+        if isinstance(data, dict) and isinstance(data.get("stages"), list) and data["stages"]:
+            first = data["stages"][0]
+            if isinstance(first, dict) and isinstance(first.get("overlap"), int):
+                data = {**data, "overlap": first["overlap"]}
+        return data
 
     @model_validator(mode="after")
     def _kind_fields(self) -> ProjectConfig:
@@ -188,7 +202,13 @@ class ProjectConfig(_Strict):
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
             raise ValueError(f"reviewers: {', '.join(twice)} listed more than once")
-        acting = set(ids) | set(self.leads) | set(self.owners)
+        problem = path_problem(self.stages)
+        if problem:
+            raise ValueError(problem)
+        seniors = list(listed_people(self.senior_reviewers))
+        if review_stage(self.stages) and not seniors:
+            raise ValueError("stages: a review stage needs `senior_reviewers`")
+        acting = set(ids) | set(seniors) | set(self.leads) | set(self.owners)
         both = sorted(set(self.auditors) & acting)
         if both:
             raise ValueError(
@@ -211,6 +231,15 @@ class ProjectConfig(_Strict):
     @property
     def reviewer_ids(self) -> list[str]:
         return list(self.people)
+
+    @cached_property
+    def seniors(self) -> dict[str, Person]:
+        """The senior reviewers by id, with their attributes."""
+        return listed_people(self.senior_reviewers)
+
+    @property
+    def leads_sign_off_all(self) -> bool:
+        return self.sign_off.lead_signs_off_all or leads_sign_off_all(self.stages)
 
     @property
     def version_hash(self) -> str:
@@ -246,6 +275,15 @@ def _slack_bound(error: ErrorDetails, where: str) -> str | None:
     return None
 
 
+def _setting_of(loc: tuple[int | str, ...]) -> tuple[type[BaseModel], str]:
+    """The settings model an unknown key was found in, and what a person calls it."""
+    if "entry" in loc:
+        return Person, "reviewer"
+    if loc[:1] == ("stages",):
+        return (StageWhen, "stage `when`") if "rule" in loc else (Stage, "stage")
+    return ProjectConfig, "project"
+
+
 def _describe(error: ErrorDetails) -> str:
     where = field_path(tuple(error["loc"])) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
@@ -253,10 +291,8 @@ def _describe(error: ErrorDetails) -> str:
     if bound:
         return f"field {bound}"
     if error["type"] == "extra_forbidden":
-        model, what = (
-            (Person, "reviewer") if "entry" in error["loc"] else (ProjectConfig, "project")
-        )
-        allowed = ", ".join(sorted(model.model_fields))
+        model, what = _setting_of(error["loc"])
+        allowed = ", ".join(sorted(f.alias or name for name, f in model.model_fields.items()))
         return f"field `{where}` is not a {what} setting (allowed: {allowed})"
     if error["type"] == "model_type" and error["loc"][-1:] == ("entry",):
         message = "must be a Slack member id or an entry {id, languages, skills, max_open}"

@@ -1,5 +1,7 @@
 """Block Kit for escalations: the leads' channel message, the "Decide…" modal, the notes
-to overruled reviewers and the reminders. Pure builders: plain values in, blocks out.
+to overruled reviewers and the reminders; and the same for a review stage's senior
+reviewer (in their DM: "Accept: <consensus>" or "Fix…"). Pure builders: plain values in,
+blocks out.
 
 Everything that came from a sample, a reviewer or an LLM is escaped for mrkdwn and cut to
 Slack's limits; the message stays well under 50 blocks whatever the item.
@@ -88,6 +90,7 @@ class EscalationCard:
     resolved_text: str | None = None
     resolution_rationale: str | None = None
     resolved_at: datetime | None = None
+    review: bool = False  # a senior reviewer's review of the consensus, not the leads'
 
 
 def _button_text(text: str) -> str:
@@ -201,7 +204,7 @@ def _actions(card: EscalationCard) -> ActionsBlock:
         )
     buttons.append(
         ButtonElement(
-            text="Decide…",
+            text="Fix…" if card.review else "Decide…",
             action_id=DECIDE,
             value=json.dumps({"e": card.escalation_id}, separators=(",", ":")),
         )
@@ -214,6 +217,8 @@ def escalation_blocks(card: EscalationCard) -> tuple[str, list[dict]]:
     config = card.config
     lead_sign_off = card.sign_off_only
     title = ":memo: *Sign-off needed*" if lead_sign_off else ":rotating_light: *Needs a lead*"
+    if card.review:
+        title = ":mag: *Review what the reviewers agreed on*"
     project = escape_mrkdwn(config.name)
     item = escape_mrkdwn(card.external_id)
     blocks: list[Block] = [
@@ -235,18 +240,21 @@ def escalation_blocks(card: EscalationCard) -> tuple[str, list[dict]]:
         )
     if card.resolved_by:
         decided = escape_mrkdwn(card.resolved_text or "")
-        text = f":white_check_mark: *Resolved by {mention(card.resolved_by)}*: *{decided}*"
+        done = "Reviewed" if card.review else "Resolved"
+        text = f":white_check_mark: *{done} by {mention(card.resolved_by)}*: *{decided}*"
         if card.resolution_rationale:
             text += "\n" + _quote(card.resolution_rationale, 1500)
         blocks.append(_section(text))
         if card.resolved_at:
             blocks.append(_context(card.resolved_at.strftime("Signed off %Y-%m-%d %H:%M UTC")))
-        fallback = f"Resolved by a lead: {project} item {item}"
+        fallback = (
+            f"{done} by {'a senior reviewer' if card.review else 'a lead'}: {project} item {item}"
+        )
     else:
-        if lead_sign_off and card.consensus_text:
+        if (lead_sign_off or card.review) and card.consensus_text:
             blocks.append(_context(f"Reviewers' consensus: *{escape_mrkdwn(card.consensus_text)}*"))
         blocks.append(_actions(card))
-        fallback = f"Needs a lead: {project} item {item}"
+        fallback = f"{'Review' if card.review else 'Needs a lead'}: {project} item {item}"
     return fallback, [block.to_dict() for block in blocks]
 
 
@@ -264,7 +272,7 @@ def decision_modal(card: EscalationCard) -> dict:
         type="modal",
         callback_id=DECIDE_VIEW,
         private_metadata=json.dumps({"e": card.escalation_id}),
-        title=PlainTextObject(text="Decide"),
+        title=PlainTextObject(text="Fix" if card.review else "Decide"),
         submit=PlainTextObject(text="Sign off"),
         close=PlainTextObject(text="Cancel"),
         blocks=[
@@ -317,6 +325,11 @@ def not_a_lead_notice(config: ProjectConfig) -> str:
     )
 
 
+def not_your_review_notice(assignee: str | None) -> str:
+    who = mention(assignee) if assignee else "a senior reviewer"
+    return f"This review was given to {who}; only they can accept or fix it. Nothing was changed."
+
+
 def already_resolved_notice(resolved_by: str | None, decided: str | None) -> str:
     who = mention(resolved_by) if resolved_by else "a lead"
     what = f": *{escape_mrkdwn(decided)}*" if decided else ""
@@ -334,19 +347,21 @@ def overruled_message(
     decided: str,
     lead: str,
     rationale: str | None,
+    role: str = "lead",
 ) -> tuple[str, list[dict]]:
-    """The short DM to a reviewer whose answer differs from the lead's decision."""
+    """The short DM to a reviewer whose answer differs from the decision of a lead (or of
+    a senior reviewer: `role`)."""
     text = (
-        f"A lead decided an item you reviewed in *{escape_mrkdwn(config.name)}* "
+        f"A {role} decided an item you reviewed in *{escape_mrkdwn(config.name)}* "
         f"(item `{escape_mrkdwn(external_id)}`).\n"
         f"You answered *{escape_mrkdwn(yours)}*; {mention(lead)} decided *{escape_mrkdwn(decided)}*."
     )
     if rationale:
         text += "\n" + _quote(rationale, 1500)
     else:
-        text += "\n_The lead accepted this answer without a note._"
+        text += f"\n_The {role} accepted this answer without a note._"
     blocks = [_section(text)]
-    fallback = f"A lead decided an item you reviewed: {truncate(escape_mrkdwn(decided), 200)[0]}"
+    fallback = f"A {role} decided an item you reviewed: {truncate(escape_mrkdwn(decided), 200)[0]}"
     return fallback, [b.to_dict() for b in blocks]
 
 

@@ -382,6 +382,8 @@ def _notices() -> list[Payload]:
         ("text", escalation.not_a_lead_notice(config)),
         ("text", escalation.already_resolved_notice(H, LONG[:500])),
         ("text", escalation.already_resolved_notice(None, H)),
+        ("text", escalation.not_your_review_notice(H)),
+        ("text", escalation.not_your_review_notice(None)),
     ]
 
 
@@ -493,6 +495,7 @@ BUILDERS: dict[str, tuple[Callable[[], list[Payload]], bool]] = {
     "bot.slack.escalation.overruled_message": (_overruled, True),
     "bot.slack.escalation.not_a_lead_notice": (_notices, True),
     "bot.slack.escalation.already_resolved_notice": (_notices, True),
+    "bot.slack.escalation.not_your_review_notice": (_notices, True),
     "bot.slack.escalation.reminder_text": (_reminder_texts, False),
     "bot.slack.controls.tools_row": (_controls, False),
     "bot.slack.controls.full_conversation_button": (_controls, False),

@@ -23,8 +23,37 @@ SAMPLES: dict[str, dict] = {
     "change_mode": {"answer": "A is much better"},
     "change_refused": {"state": "with the leads for a decision"},
     "command_help": {"command": "/quorum"},
+    "understaffed_item": {
+        "project_name": "support-intent",
+        "external_id": "si-7",
+        "reason": "understaffed: needs de + cardiology, 1 of 3 qualified reviewers available",
+    },
     "command_next_none": {"paused": True},
     "command_not_member": {"action": "pause"},
+    "command_not_overseer": {"project": "support-intent", "what": "status"},
+    "command_status": {
+        "statuses": [
+            {
+                "name": "support-intent",
+                "counts": [("assigned", 12), ("signed_off", 1200)],
+                "open_escalations": 2,
+                "staffing_problem": "all 3 reviewers are paused",
+                "waiting": [("understaffed: needs de, 1 of 3 qualified reviewers available", 4)],
+            }
+        ]
+    },
+    "command_audit": {
+        "checks": [
+            {"name": "support-intent", "events": 1200, "chains": 40, "problems": 0},
+            {
+                "name": "triage-rating",
+                "events": 30,
+                "chains": 3,
+                "problems": 2,
+                "first_problem": "event 12 of chain item:4 does not hash to its stored hash",
+            },
+        ]
+    },
     "command_next_sent": {"project_name": "support-intent", "external_id": "si-7", "more": 3},
     "command_paused": {"already": False, "moved": 2},
     "command_resumed": {"already": False},

@@ -1,4 +1,5 @@
-"""Deciding an item once its answers are in: consensus sign-off or escalation."""
+"""Deciding an item once its answers are in: consensus sign-off, a senior reviewer's
+review first (a review stage), or escalation to the leads."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from sqlmodel import Session
 from bot.config.project import ProjectConfig
 from bot.kinds.base import ItemAgreement
 from bot.kinds.registry import kind_of
-from bot.workflow.decision.escalation import escalate
+from bot.workflow.decision.escalation import escalate, request_review
 from bot.workflow.decision.labels import sign_off
 from bot.workflow.decision.posterior import consensus_confidence
+from bot.workflow.decision.review_stage import choose_senior, review_reason
 from bot.workflow.decision.rule import verdict
 from storage import quality_queries, queries
 from storage.models import Assignment, Escalation, Item, Label, Project
@@ -55,20 +57,38 @@ def decide(
             session, item, consensus=agreement, reason=reason, now=now, confidence=confidence
         )
 
-    judged = verdict(
-        config,
-        agreement,
-        lambda: consensus_confidence(
+    def posterior() -> float | None:
+        return consensus_confidence(
             session,
             project,
             config,
             content=item.content,
             answers=answers,
             consensus=agreement.value,
-        ),
-    )
+        )
+
+    judged = verdict(config, agreement, posterior)
     if not judged.signs_off:
         return to_lead(judged.reason, judged.confidence)
+    review = review_reason(
+        config,
+        item,
+        agreement,
+        lambda: judged.confidence if judged.confidence is not None else posterior(),
+    )
+    if review is not None:  # a senior checks what the reviewers agreed on first
+        senior = choose_senior(session, item, config, answered_by={r for r, _ in answers})
+        if senior is None:
+            return to_lead(f"{review}; no senior reviewer available", judged.confidence)
+        return request_review(
+            session,
+            item,
+            reviewer=senior,
+            consensus=agreement,
+            reason=review,
+            now=now,
+            confidence=judged.confidence,
+        )
     return sign_off(
         session,
         item,

@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from bot.audit.chain import record_event
 from bot.config.project import ProjectConfig
+from bot.config.stages import review_stage
 from bot.delivery import outbox
 from bot.kinds.base import ItemAgreement
 from bot.kinds.registry import kind_of
@@ -36,7 +37,7 @@ from bot.workflow.decision.labels import sign_off
 from bot.workflow.decision.posterior import consensus_confidence
 from bot.workflow.decision.rule import LEAD_SIGNS_OFF_ALL
 from bot.workflow.project_versions import project_config
-from bot.workflow.roles import may_resolve
+from bot.workflow.roles import may_decide
 from bot.workflow.transaction import transact
 from storage import escalation_queries, quality_queries, queries
 from storage.db import session_scope
@@ -123,6 +124,69 @@ def escalate(
     return escalation
 
 
+def review_stage_name(config: ProjectConfig) -> str | None:
+    stage = review_stage(config.stages)
+    return stage.name if stage else None
+
+
+def request_review(
+    session: Session,
+    item: Item,
+    *,
+    reviewer: str,
+    consensus: ItemAgreement,
+    reason: str,
+    now: datetime,
+    confidence: float | None = None,
+) -> Escalation:
+    """Give what the reviewers agreed on to a senior `reviewer` (a review stage): the
+    item waits, answered, while their DM offers "Accept: <consensus>" and "Fix…"."""
+    assert item.id is not None
+    escalation = Escalation(
+        item_id=item.id,
+        project_id=item.project_id,
+        stage=escalation_queries.REVIEW,
+        assignee=reviewer,
+        reason=reason,
+        created_at=now,
+    )
+    session.add(escalation)
+    item.status = ItemStatus.ANSWERED
+    item.updated_at = now
+    session.add(item)
+    session.flush()
+    project = session.get(Project, item.project_id)
+    assert project is not None
+    record_event(
+        session,
+        "review_requested",
+        actor="quorum",
+        project_id=item.project_id,
+        item_id=item.id,
+        at=now,
+        data={
+            "stage": review_stage_name(project_config(session, project)),
+            "reviewer": reviewer,
+            "reason": reason,
+            "consensus": consensus.value,
+            "agreement": consensus.share,
+            "confidence": confidence,
+            "escalation_id": escalation.id,
+        },
+    )
+    message = build_escalation_message(session, escalation)
+    outbox.enqueue(
+        session,
+        outbox.POST_DM,
+        {"user": reviewer, "text": message.text, "blocks": message.blocks},
+        key=f"escalation:{escalation.id}:post",
+        now=now,
+        item_id=item.id,
+        escalation_id=escalation.id,
+    )
+    return escalation
+
+
 # --------------------------------------------------------------------------- the message
 
 
@@ -165,6 +229,9 @@ def _card(session: Session, ctx: _Context) -> blocks.EscalationCard:
             text = f"edit {number}"
         choices[key] = blocks.Choice(text, row.response_id, 1, key == consensus_key)
     ordered = sorted(choices.values(), key=lambda c: (not c.is_consensus, -c.count))
+    review = escalation.stage == escalation_queries.REVIEW
+    if review:  # the senior accepts what the reviewers agreed on, or fixes it
+        ordered = [c for c in ordered if c.is_consensus]
     posterior = None
     if agreement.value is not None:
         posterior = consensus_confidence(
@@ -200,6 +267,7 @@ def _card(session: Session, ctx: _Context) -> blocks.EscalationCard:
         resolved_text=resolved_text,
         resolution_rationale=escalation.resolution_rationale,
         resolved_at=escalation.resolved_at,
+        review=review,
     )
 
 
@@ -236,8 +304,9 @@ def announce_escalation(session: Session, escalation: Escalation, *, now: dateti
 
 def refresh_escalation_message(session: Session, escalation: Escalation, now: datetime) -> None:
     """Queue a chat.update that re-renders the posted message (after a summary or the
-    decision). Identical renders share an idempotency key, so they are sent once."""
-    if _channel(session, escalation) is None:
+    decision). Identical renders share an idempotency key, so they are sent once. A
+    review's DM is found when it is sent (the DM may not be posted yet)."""
+    if escalation.stage != escalation_queries.REVIEW and _channel(session, escalation) is None:
         return
     message = build_escalation_message(session, escalation)
     digest = hashlib.sha256(
@@ -267,9 +336,11 @@ def resolve_escalation(
     value: Any = None,
     rationale: str | None = None,
 ) -> ResolveResult:
-    """A lead's decision: accept an answer (``response_id``) or give a final ``value``.
+    """A lead's decision: accept an answer (``response_id``) or give a final ``value``;
+    or a senior reviewer's, on the review they were given: accept the consensus or fix it.
 
-    Only the project's leads may resolve; a resolved escalation is never resolved again.
+    Only the project's leads may resolve (and only a review's senior review it); a
+    resolved escalation is never resolved again. ``lead`` is whoever clicked.
     """
     escalation = escalation_queries.lock_escalation(session, escalation_id)
     if escalation is None:
@@ -277,11 +348,13 @@ def resolve_escalation(
     project = session.get(Project, escalation.project_id)
     assert project is not None
     config = project_config(session, project)
-    if not may_resolve(config, lead):
-        return ResolveResult(ResolveOutcome.NOT_LEAD, blocks.not_a_lead_notice(config))
+    review = escalation.stage == escalation_queries.REVIEW
+    if not may_decide(config, escalation.stage, escalation.assignee, lead):
+        return ResolveResult(ResolveOutcome.NOT_LEAD, _refusal(config, escalation))
     item = queries.lock_item(session, escalation.item_id)
     assert item is not None
-    if escalation.status != escalation_queries.OPEN or item.status != ItemStatus.ESCALATED:
+    waiting = ItemStatus.ANSWERED if review else ItemStatus.ESCALATED
+    if escalation.status != escalation_queries.OPEN or item.status != waiting:
         decided = (
             kind_of(config).describe(config, escalation.resolved_value, item.content)
             if escalation.resolved_by
@@ -310,41 +383,106 @@ def resolve_escalation(
     escalation.resolved_at = now
     session.add(escalation)
     session.flush()
-    record_event(
-        session,
-        "resolved",
-        actor=lead,
-        project_id=item.project_id,
-        item_id=item.id,
-        at=now,
-        data={
-            "escalation_id": escalation.id,
-            "value": final,
-            "rationale": rationale or None,
-            "accepted_response_id": response_id,
-            "via": "button" if response_id is not None else "modal",
-        },
-    )
-    sign_off(
-        session,
-        item,
-        project,
-        value=final,
-        method="lead",
-        now=now,
-        actor=lead,
-        agreement=agreement.share,
-        signed_off_by=lead,
-        reason=rationale or "a lead accepted a reviewer's answer",
-    )
+    data = {
+        "escalation_id": escalation.id,
+        "value": final,
+        "rationale": rationale or None,
+        "accepted_response_id": response_id,
+        "via": "button" if response_id is not None else "modal",
+    }
+    if review:
+        _reviewed(session, ctx, final, data, reviewer=lead, agreement=agreement, now=now)
+    else:
+        record_event(
+            session,
+            "resolved",
+            actor=lead,
+            project_id=item.project_id,
+            item_id=item.id,
+            at=now,
+            data=data,
+        )
+        sign_off(
+            session,
+            item,
+            project,
+            value=final,
+            method="lead",
+            now=now,
+            actor=lead,
+            agreement=agreement.share,
+            signed_off_by=lead,
+            reason=rationale or "a lead accepted a reviewer's answer",
+        )
     refresh_escalation_message(session, escalation, now)
     if config.sign_off.notify_overruled:
-        _tell_overruled(session, ctx, final, lead=lead, rationale=rationale, now=now)
+        role = "senior reviewer" if review else "lead"
+        _tell_overruled(session, ctx, final, lead=lead, rationale=rationale, now=now, role=role)
     return ResolveResult(ResolveOutcome.RESOLVED)
 
 
+def _refusal(config: ProjectConfig, escalation: Escalation) -> str:
+    if escalation.stage == escalation_queries.REVIEW:
+        return blocks.not_your_review_notice(escalation.assignee)
+    return blocks.not_a_lead_notice(config)
+
+
+def _reviewed(
+    session: Session,
+    ctx: _Context,
+    final: Any,
+    data: dict[str, Any],
+    *,
+    reviewer: str,
+    agreement: ItemAgreement,
+    now: datetime,
+) -> None:
+    """A senior reviewer's verdict on the consensus: accepted, it signs off as the
+    reviewers' consensus (checked); fixed, their value overrules (method `review`)."""
+    config, item, escalation = ctx.config, ctx.item, ctx.escalation
+    accepted = agreement.value is not None and kind_of(config).same_answer(final, agreement.value)
+    action = "accepted" if accepted else "fixed"
+    record_event(
+        session,
+        "reviewed",
+        actor=reviewer,
+        project_id=item.project_id,
+        item_id=item.id,
+        at=now,
+        data={**data, "stage": review_stage_name(config), "action": action},
+    )
+    rationale = data["rationale"]
+    sign_off(
+        session,
+        item,
+        ctx.project,
+        value=final,
+        method="consensus" if accepted else "review",
+        now=now,
+        actor=reviewer,
+        agreement=agreement.share,
+        signed_off_by=reviewer,
+        reason=rationale or f"a senior reviewer {action} the reviewers' consensus",
+        details={
+            "review": {
+                "stage": review_stage_name(config),
+                "reviewer": reviewer,
+                "action": action,
+                "why": escalation.reason,
+            }
+        },
+    )
+
+
 def _tell_overruled(
-    session: Session, ctx: _Context, final: Any, *, lead: str, rationale: str | None, now: datetime
+    session: Session,
+    ctx: _Context,
+    final: Any,
+    *,
+    lead: str,
+    rationale: str | None,
+    now: datetime,
+    role: str = "lead",
 ) -> None:
     config, item = ctx.config, ctx.item
     decided = kind_of(config).describe(config, final, item.content)
@@ -359,6 +497,7 @@ def _tell_overruled(
             decided=decided,
             lead=lead,
             rationale=rationale,
+            role=role,
         )
         outbox.enqueue(
             session,
@@ -408,7 +547,10 @@ def submit_decision(
         ctx, escalation_id=escalation_id, lead=lead, value=value, rationale=rationale
     )
     if result.outcome in (ResolveOutcome.NOT_LEAD, ResolveOutcome.UNKNOWN):
-        refusal = "Only this project's leads can resolve its escalations; nothing was changed."
+        refusal = (
+            "Only this project's leads can resolve its escalations, and only its senior "
+            "reviewer this review; nothing was changed."
+        )
         if result.outcome == ResolveOutcome.UNKNOWN:
             refusal = "This escalation no longer exists; nothing was changed."
         return ResolveResult(result.outcome, result.notice, {"rationale": refusal})
@@ -433,8 +575,8 @@ def decision_modal(ctx: QuorumContext, *, escalation_id: int, lead: str) -> Deci
         if escalation is None:
             return DecisionModal(refusal=blocks.UNKNOWN_NOTICE)
         loaded = _load(session, escalation)
-        if not may_resolve(loaded.config, lead):
-            return DecisionModal(refusal=blocks.not_a_lead_notice(loaded.config))
+        if not may_decide(loaded.config, escalation.stage, escalation.assignee, lead):
+            return DecisionModal(refusal=_refusal(loaded.config, escalation))
         if escalation.status != escalation_queries.OPEN:
             decided = kind_of(loaded.config).describe(
                 loaded.config, escalation.resolved_value, loaded.item.content

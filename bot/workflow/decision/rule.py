@@ -52,6 +52,6 @@ def verdict(
             while round(confidence, digits) >= bound and digits < 6:
                 digits += 1
             return Verdict(False, f"posterior {confidence:.{digits}f} < {bound:g}", confidence)
-    if config.sign_off.lead_signs_off_all:
+    if config.leads_sign_off_all:
         return Verdict(False, LEAD_SIGNS_OFF_ALL, confidence)
     return Verdict(True, agreement.describe(), confidence)

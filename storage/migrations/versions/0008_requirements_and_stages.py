@@ -1,4 +1,5 @@
-"""Item requirements (languages, skills) and why an item has fewer reviewers than it needs
+"""Item requirements (languages, skills), why an item has fewer reviewers than it needs,
+and the stage of an escalation (the leads' sign-off or a senior reviewer's review)
 
 Revision ID: 0008
 Revises: 0007
@@ -18,9 +19,17 @@ def upgrade() -> None:
     with op.batch_alter_table('item') as batch:
         batch.add_column(sa.Column('requires', sa.JSON(), nullable=True))
         batch.add_column(sa.Column('understaffed', sa.Text(), nullable=True))
+    with op.batch_alter_table('escalation') as batch:
+        batch.add_column(
+            sa.Column('stage', sa.String(length=32), nullable=False, server_default='sign_off')
+        )
+        batch.add_column(sa.Column('assignee', sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('escalation') as batch:
+        batch.drop_column('assignee')
+        batch.drop_column('stage')
     with op.batch_alter_table('item') as batch:
         batch.drop_column('understaffed')
         batch.drop_column('requires')
