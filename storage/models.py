@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped
 from sqlmodel import Field, SQLModel, col
@@ -75,6 +76,17 @@ class ItemStatus:
     # why; it waits for a person (a new project version puts it back in the queue).
     FAILED = "failed"
     OPEN = (QUEUED, ASSIGNED, ANSWERED)
+
+
+class LabelMethod:
+    """How a label was reached (`Label.method`)."""
+
+    CONSENSUS = "consensus"  # the reviewers agreed (and a senior accepted it, if reviewed)
+    LEAD = "lead"  # a lead decided an escalation
+    REVIEW = "review"  # a senior reviewer fixed the consensus in a review stage
+    AUTO = "auto"  # a confident prediction, auto-accepted
+    GOLD = "gold"  # the item's known answer
+    ALL = (CONSENSUS, LEAD, REVIEW, AUTO, GOLD)
 
 
 class AssignmentStatus:
@@ -139,6 +151,14 @@ class Item(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("project_id", "external_id"),
         Index("ix_item_project_status", "project_id", "status"),
+        # The few items waiting for qualified reviewers, found by every dispatch pass.
+        Index(
+            "ix_item_understaffed",
+            "project_id",
+            "id",
+            postgresql_where=text("understaffed IS NOT NULL"),
+            sqlite_where=text("understaffed IS NOT NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id")

@@ -113,7 +113,7 @@ class LabelRecord(BaseModel):
     kind: str
     value: Any
     status: str = Field(description="signed_off, or auto_accepted (method auto)")
-    method: str = Field(description="consensus, lead, auto or gold")
+    method: str = Field(description="consensus, lead, review, auto or gold")
     agreement: float | None
     confidence: float | None
     config_version: int

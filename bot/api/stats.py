@@ -14,9 +14,9 @@ from bot.api.items import PUBLIC_STATUS
 from bot.audit.provenance import iso
 from bot.runtime.context import QuorumContext
 from storage import api_queries, queries
-from storage.models import Project
+from storage.models import LabelMethod, Project
 
-METHODS = ("consensus", "lead", "auto", "gold")
+METHODS = LabelMethod.ALL
 
 
 def visible_projects(ctx: QuorumContext, caller: Caller) -> dict[str, Any]:

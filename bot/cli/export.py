@@ -28,7 +28,7 @@ def export(
         None, "--ties-out", help="dpo: write ties and both-bad pairs here (JSONL)."
     ),
     status: list[str] = typer.Option([], "--status", help="signed_off or auto_accepted."),
-    method: list[str] = typer.Option([], "--method", help="consensus, lead, auto or gold."),
+    method: list[str] = typer.Option([], "--method", help="consensus, lead, review, auto or gold."),
     date_from: str | None = typer.Option(None, "--from", help="Signed off on/after (ISO date)."),
     date_to: str | None = typer.Option(
         None, "--to", help="Signed off up to (ISO date, inclusive)."

@@ -28,10 +28,10 @@ from bot.workflow.project_versions import project_config, require_project
 from storage import label_queries
 from storage.db import session_scope
 from storage.label_queries import LabelFilter
-from storage.models import ExportRun, ItemStatus, Project
+from storage.models import ExportRun, ItemStatus, LabelMethod, Project
 
 STATUSES = (ItemStatus.SIGNED_OFF, ItemStatus.AUTO_ACCEPTED)
-METHODS = ("consensus", "lead", "auto", "gold")
+METHODS = LabelMethod.ALL
 PAGE = 1000
 
 

@@ -7,7 +7,8 @@ Per reviewer:
 - **agreement with final labels**: share of their answers equal to the signed-off label of
   the item (any method except gold, which accuracy covers);
 - **overturned**: how many of their answers on items a lead decided differ from the lead's
-  decision, and the rate over their lead-decided items;
+  decision, and the rate over their lead-decided items; likewise **overruled in review**
+  for the items a senior reviewer fixed in a review stage;
 - **Dawid-Skene reliability**: the model's expected share of their answers that are right,
   fitted on all the project's answers (labels; each rating criterion, averaged; preferences
   as first response / second response / tie / both bad; corrections as unchanged / edited);
@@ -45,7 +46,7 @@ from bot.quality.agreement import PositionBias
 from bot.workflow.intake.qualified import requirements_of_stored
 from bot.workflow.project_versions import project_config, require_project
 from storage import quality_queries
-from storage.models import Project
+from storage.models import LabelMethod, Project
 
 
 @dataclass
@@ -60,6 +61,8 @@ class AnswerTally:
     final_agreed: int = 0
     lead_decided: int = 0
     overturned: int = 0
+    review_decided: int = 0  # answers on items a senior reviewer fixed in a review stage
+    review_overruled: int = 0
 
     @property
     def gold_accuracy(self) -> float | None:
@@ -85,9 +88,12 @@ class AnswerTally:
         agreed = kind.same_answer(value, kind.canonical(label.value, content))
         self.final_compared += 1
         self.final_agreed += agreed
-        if label.method == "lead":
+        if label.method == LabelMethod.LEAD:
             self.lead_decided += 1
             self.overturned += not agreed
+        elif label.method == LabelMethod.REVIEW:
+            self.review_decided += 1
+            self.review_overruled += not agreed
 
 
 _NO_GOLD = object()

@@ -58,7 +58,7 @@ def test_stats_count_states_agreement_throughput_backlog_and_escalations(world, 
     assert stats["answers"] == 12
     agreement = stats["agreement"]
     assert agreement["labels"] == 3
-    assert agreement["by_method"] == {"consensus": 3, "lead": 0, "auto": 0, "gold": 0}
+    assert agreement["by_method"] == {"consensus": 3, "lead": 0, "review": 0, "auto": 0, "gold": 0}
     assert agreement["shares"]["consensus"] == 1.0
     assert abs(agreement["mean"] - (1 + 1 + 2 / 3) / 3) < 0.01
     assert stats["throughput"] == {"last_hour": 2, "last_24h": 2}

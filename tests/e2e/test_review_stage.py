@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from bot.exports.records import label_records
 from bot.sandbox.harness import SlackSandbox
 from bot.workflow.intake.routing import audit_draw
+from bot.workflow.quality_report import load_project_quality
 from storage.models import Escalation, Event, Item, Label
 from tests.factories import (
     LEADS,
@@ -163,7 +164,7 @@ def test_the_seniors_fix_overrules_with_provenance_and_private_notes(sandbox, tm
         ).all()
     assert sorted(e.data["action"] for e in reviewed) == ["accepted", "fixed"]
     assert {e.data["stage"] for e in reviewed} == {"review"}
-    assert [e.data["review"]["action"] for e in signed_off] == ["accepted", "fixed"]
+    assert sorted(e.data["review"]["action"] for e in signed_off) == ["accepted", "fixed"]
     assert all(e.data["review"]["reviewer"] == SENIOR for e in signed_off)
 
     with Session(sandbox.ctx.engine) as session:
@@ -188,6 +189,11 @@ def test_the_seniors_fix_overrules_with_provenance_and_private_notes(sandbox, tm
         sandbox.emulator.message(fixed["channel"], fixed["ts"])["blocks"]
     )
     assert sandbox.channel_messages("C0ESCALATE") == []
+    # The reviewer metrics count the overrule in the review stage, apart from the leads'.
+    quality = load_project_quality(sandbox.ctx.engine, "support-intent")
+    overruled = [(s.review_overruled, s.review_decided, s.overturned) for s in quality.reviewers]
+    assert sorted(overruled, reverse=True)[:2] == [(1, 1, 0), (1, 1, 0)]
+    assert sum(o for o, _, _ in overruled) == 2
     assert_slack_accepted_everything(sandbox)
 
 

@@ -22,8 +22,9 @@ def _seconds(value: float | None) -> str:
     return f"{value:.0f} s" if value < 90 else f"{value / 60:.1f} min"
 
 
-def _tallied(stats: AnswerTally) -> tuple[str, str, str]:
-    """Gold accuracy, agreement with final labels and lead overturns, with their counts."""
+def _tallied(stats: AnswerTally) -> tuple[str, str, str, str]:
+    """Gold accuracy, agreement with final labels, lead overturns and review overrules,
+    with their counts."""
     gold = (
         f"{_share(stats.gold_accuracy)} ({stats.gold_correct}/{stats.gold_answered})"
         if stats.gold_answered
@@ -39,7 +40,10 @@ def _tallied(stats: AnswerTally) -> tuple[str, str, str]:
         if stats.lead_decided
         else "–"
     )
-    return gold, final, overturned
+    overruled = (
+        f"{stats.review_overruled} of {stats.review_decided}" if stats.review_decided else "–"
+    )
+    return gold, final, overturned, overruled
 
 
 def requirement_table(quality: ProjectQuality) -> Table:
@@ -53,6 +57,7 @@ def requirement_table(quality: ProjectQuality) -> Table:
         "gold accuracy",
         "agrees with final",
         "overturned by lead",
+        "overruled in review",
     ):
         table.add_column(column, justify="right")
     for group in quality.by_requirement:
@@ -75,18 +80,16 @@ def reviewer_table(quality: ProjectQuality) -> Table:
         "gold accuracy",
         "agrees with final",
         "overturned by lead",
+        "overruled in review",
         "Dawid-Skene reliability",
     ):
         table.add_column(column, justify="right")
     for stats in quality.reviewers:
-        gold, final, overturned = _tallied(stats)
         table.add_row(
             stats.reviewer,
             str(stats.answered),
             _seconds(stats.median_seconds),
-            gold,
-            final,
-            overturned,
+            *_tallied(stats),
             _number(stats.reliability),
         )
     if not quality.reviewers:

@@ -19,6 +19,13 @@ def upgrade() -> None:
     with op.batch_alter_table('item') as batch:
         batch.add_column(sa.Column('requires', sa.JSON(), nullable=True))
         batch.add_column(sa.Column('understaffed', sa.Text(), nullable=True))
+    op.create_index(
+        'ix_item_understaffed',
+        'item',
+        ['project_id', 'id'],
+        postgresql_where=sa.text('understaffed IS NOT NULL'),
+        sqlite_where=sa.text('understaffed IS NOT NULL'),
+    )
     with op.batch_alter_table('escalation') as batch:
         batch.add_column(
             sa.Column('stage', sa.String(length=32), nullable=False, server_default='sign_off')
@@ -30,6 +37,7 @@ def downgrade() -> None:
     with op.batch_alter_table('escalation') as batch:
         batch.drop_column('assignee')
         batch.drop_column('stage')
+    op.drop_index('ix_item_understaffed', table_name='item')
     with op.batch_alter_table('item') as batch:
         batch.drop_column('understaffed')
         batch.drop_column('requires')
