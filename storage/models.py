@@ -76,6 +76,8 @@ class ItemStatus:
     # why; it waits for a person (a new project version puts it back in the queue).
     FAILED = "failed"
     OPEN = (QUEUED, ASSIGNED, ANSWERED)
+    # Every state, in the order of an item's life (for tables of counts).
+    ALL = (QUEUED, ASSIGNED, ANSWERED, ESCALATED, SIGNED_OFF, AUTO_ACCEPTED, FAILED)
 
 
 class LabelMethod:

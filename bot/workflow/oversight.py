@@ -1,6 +1,7 @@
 """What leads, owners and auditors can read from Slack (`/quorum status`, `/quorum
-audit`): their projects' items by state, what keeps items from reviewers, open
-escalations, and whether the audit trail still holds. Read-only: nothing here writes."""
+audit`, `/quorum provenance`): their projects' items by state, what keeps items from
+reviewers, open escalations, whether the audit trail still holds, and one item's
+history. Read-only: nothing here writes."""
 
 from __future__ import annotations
 
@@ -10,28 +11,18 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.audit.provenance import UnknownItemError, find_item, item_history
 from bot.audit.verify import verify_trail
 from bot.workflow.project_versions import current_configs
 from bot.workflow.roles import oversees
 from storage import queries, review_queries
 from storage.models import ItemStatus, Project
 
-# Item states in the order of an item's life.
-STATES_SHOWN = (
-    ItemStatus.QUEUED,
-    ItemStatus.ASSIGNED,
-    ItemStatus.ANSWERED,
-    ItemStatus.ESCALATED,
-    ItemStatus.SIGNED_OFF,
-    ItemStatus.AUTO_ACCEPTED,
-    ItemStatus.FAILED,
-)
-
 
 @dataclass(frozen=True)
 class ProjectStatus:
     name: str
-    counts: list[tuple[str, int]]  # (item state, items), the states it has, in STATES_SHOWN order
+    counts: list[tuple[str, int]]  # (item state, items): the states it has, in life order
     open_escalations: int
     waiting: list[tuple[str, int]]  # (why items wait for reviewers, how many)
     staffing_problem: str | None
@@ -66,7 +57,9 @@ def project_statuses(
             statuses.append(
                 ProjectStatus(
                     name=project.name,
-                    counts=[(state, counts[state]) for state in STATES_SHOWN if counts.get(state)],
+                    counts=[
+                        (state, counts[state]) for state in ItemStatus.ALL if counts.get(state)
+                    ],
                     open_escalations=review_queries.open_escalation_count(session, [project.id]),
                     waiting=[
                         (reason, count)
@@ -101,3 +94,38 @@ def audit_checks(
             AuditCheck(project.name, report.events, report.chains, report.problem_count, first)
         )
     return found, checks
+
+
+EVENTS_SHOWN = 25  # the latest events of an item's history in a Slack answer
+
+
+@dataclass(frozen=True)
+class ItemProvenance:
+    """One item's history for someone who oversees its project, or why there is none:
+    `missing` (no such item in the projects they oversee) or `several` (it is in more
+    than one of them: the projects to choose from)."""
+
+    history: dict | None = None
+    missing: bool = False
+    several: list[str] | None = None
+
+
+def item_provenance(
+    engine: Engine, user_id: str, external_id: str, asked: str | None
+) -> tuple[Overseen, ItemProvenance]:
+    with Session(engine) as session:
+        found = overseen(session, user_id, asked)
+        holding = []
+        for project in found.projects:
+            try:
+                find_item(session, external_id, project.name)
+            except UnknownItemError:
+                continue
+            holding.append(project.name)
+    if not holding:
+        return found, ItemProvenance(missing=True)
+    if len(holding) > 1:
+        return found, ItemProvenance(several=holding)
+    history = item_history(engine, external_id, project=holding[0])
+    history["events"] = history["events"][-EVENTS_SHOWN:]
+    return found, ItemProvenance(history=history)

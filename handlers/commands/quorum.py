@@ -1,5 +1,6 @@
 """`/quorum next | stats | pause | resume | help`: a reviewer's own controls, and
-`/quorum status | audit [project]` for those who lead, own or audit a project, answered
+`/quorum status | audit [project]` and `/quorum provenance ITEM [project]` for those who
+lead, own or audit a project, answered
 ephemerally (only they see it). Anything else gets the help text."""
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ def answer_for(ctx: QuorumContext, user: str, text: str, *, key: str) -> str:
         return say("command_resumed", already=result.already)
     if word in ("status", "audit"):
         return oversight_answer(ctx, user, word, words[1] if len(words) > 1 else None)
+    if word == "provenance":
+        if len(words) < 2:
+            return say("command_provenance_usage", command=ids.COMMAND)
+        return provenance_answer(ctx, user, words[1], words[2] if len(words) > 2 else None)
     help_text = say("command_help", command=ids.COMMAND)
     if word == "help":
         return help_text
@@ -72,6 +77,20 @@ def oversight_answer(ctx: QuorumContext, user: str, word: str, project: str | No
     if not found.projects:
         return say("command_not_overseer", project=found.refused, what=word)
     return text
+
+
+def provenance_answer(ctx: QuorumContext, user: str, external_id: str, project: str | None) -> str:
+    found, shown = oversight.item_provenance(ctx.engine, user, external_id, project)
+    if not found.projects:
+        return say("command_not_overseer", project=found.refused, what="provenance")
+    if shown.history is None:
+        return say(
+            "command_provenance_missing",
+            external_id=external_id,
+            several=shown.several or [],
+            command=ids.COMMAND,
+        )
+    return say("command_provenance", history=shown.history, shown=oversight.EVENTS_SHOWN)
 
 
 def make_quorum_command(ctx: QuorumContext) -> Callable[..., None]:

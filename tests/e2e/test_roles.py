@@ -106,6 +106,18 @@ def test_an_auditor_reads_status_and_the_audit_check_from_slack(sandbox, tmp_pat
     assert "quorum audit verify" in broken
 
 
+def test_an_auditor_reads_an_items_provenance_from_slack(sandbox, tmp_path):
+    escalated(sandbox, tmp_path)
+    history = commanded(sandbox, AUDITOR, "provenance t-1")
+    assert history.startswith("*support-intent* · item `t-1` · escalated")
+    assert ":white_check_mark: its audit chain holds" in history
+    for kind in ("item created", "routed", "assigned", "answered", "escalated"):
+        assert f" · {kind} · " in history
+    assert "no item `t-9`" in commanded(sandbox, AUDITOR, "provenance t-9")
+    assert "Say which item" in commanded(sandbox, AUDITOR, "provenance")
+    assert "no provenance to show" in commanded(sandbox, REVIEWERS[0], "provenance t-1")
+
+
 def test_reviewers_and_strangers_cannot_read_a_projects_status_or_audit(sandbox, tmp_path):
     escalated(sandbox, tmp_path)
     reviewer = REVIEWERS[0]

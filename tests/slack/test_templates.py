@@ -31,6 +31,28 @@ SAMPLES: dict[str, dict] = {
     "command_next_none": {"paused": True},
     "command_not_member": {"action": "pause"},
     "command_not_overseer": {"project": "support-intent", "what": "status"},
+    "command_provenance_usage": {"command": "/quorum"},
+    "command_provenance_missing": {
+        "external_id": "si-7",
+        "several": ["support-intent", "triage-rating"],
+        "command": "/quorum",
+    },
+    "command_provenance": {
+        "shown": 25,
+        "history": {
+            "item": {"project": "support-intent", "id": "si-7", "status": "signed_off"},
+            "label": {
+                "value": "billing",
+                "method": "review",
+                "signed_off_by": "U05SENIOR",
+                "signed_off_at": "2026-12-02T16:00:00+00:00",
+            },
+            "chain": {"intact": False, "events": 30, "problem": "event 3 was edited"},
+            "events": [
+                {"at": "2026-12-02T15:00:00+00:00", "kind": "review_requested", "actor": "quorum"}
+            ],
+        },
+    },
     "command_status": {
         "statuses": [
             {

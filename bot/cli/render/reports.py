@@ -9,15 +9,7 @@ from sqlmodel import Session
 from storage import queries
 from storage.models import ItemStatus
 
-COLUMNS = [
-    ItemStatus.QUEUED,
-    ItemStatus.ASSIGNED,
-    ItemStatus.ANSWERED,
-    ItemStatus.ESCALATED,
-    ItemStatus.SIGNED_OFF,
-    ItemStatus.AUTO_ACCEPTED,
-    ItemStatus.FAILED,
-]
+COLUMNS = list(ItemStatus.ALL)
 
 
 def project_status_table(engine: Engine, project: str | None = None) -> Table:
