@@ -27,7 +27,14 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from bot.config.people import LANGUAGE_TAG, SKILL_NAME, Person, RouteRule, listed_people
-from bot.config.stages import Stage, StageWhen, leads_sign_off_all, path_problem, review_stage
+from bot.config.stages import (
+    MAX_OVERLAP,
+    Stage,
+    StageWhen,
+    leads_sign_off_all,
+    path_problem,
+    review_stage,
+)
 from bot.kinds.rating import MAX_CRITERIA
 from bot.kinds.registry import KINDS, kind_named
 
@@ -163,7 +170,7 @@ class ProjectConfig(_Strict):
     auditors: list[SlackUserId] = Field(default_factory=list)
     # See the project as its leads do (escalations, flags, status) without resolving.
     owners: list[SlackUserId] = Field(default_factory=list)
-    overlap: int = Field(default=3, ge=1, le=25)
+    overlap: int = Field(default=3, ge=1, le=MAX_OVERLAP)
     agreement: float = Field(default=0.67, gt=0.0, le=1.0)
     escalation_channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_ID)
     digest_channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_ID)

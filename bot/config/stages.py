@@ -25,6 +25,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 Condition = Literal["low_agreement", "low_confidence"]
+# Reviewers per item at most; the leads' message shows every answer it can and counts the
+# rest (bot/slack/escalation.py).
+MAX_OVERLAP = 100
 
 
 class _Strict(BaseModel):
@@ -46,7 +49,7 @@ class StageWhen(_Strict):
 class Stage(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     who: Literal["reviewers", "senior_reviewers", "leads"]
-    overlap: int | None = Field(default=None, ge=1, le=25)
+    overlap: int | None = Field(default=None, ge=1, le=MAX_OVERLAP)
     # A named condition or a rule, told apart by type (the tags leave error locations).
     when: (
         Annotated[

@@ -151,17 +151,20 @@ def _as_codes(name: str, a: np.ndarray | Sequence[int]) -> np.ndarray:
     return arr
 
 
+DEFAULT_SMOOTHING = 0.01
+
+
 def dawid_skene(
     items: np.ndarray | Sequence[int],
     raters: np.ndarray | Sequence[int],
     labels: np.ndarray | Sequence[int],
     n_classes: int | None = None,
     max_iter: int = 100,
-    tol: float = 1e-5,
+    tol: float = 1e-6,
     *,
     n_items: int | None = None,
     n_raters: int | None = None,
-    smoothing: float = 0.0,
+    smoothing: float = DEFAULT_SMOOTHING,
 ) -> DawidSkeneResult:
     """Estimate each item's true class and each rater's confusion matrix by EM.
 
@@ -175,8 +178,15 @@ def dawid_skene(
     ``tol=-inf`` to run exactly ``max_iter`` iterations: that is how the tests compare
     posteriors with crowd-kit's.
 
-    ``smoothing`` adds a Dirichlet pseudo-count to every confusion cell; the default 0 keeps
-    parity with crowd-kit. A small value (e.g. 0.5) tempers raters with only a few answers.
+    ``tol`` is 1e-6: at 1e-5 the bound's per-answer rise fell under it early on skewed data
+    (25 iterations where crowd-kit ran 80, and lower accuracy on a 0.3%-positive set).
+
+    ``smoothing`` adds a Dirichlet pseudo-count to every confusion cell. Without any (0,
+    crowd-kit's behaviour), a true class no rater ever chose gets a confusion matrix that
+    is uniform over the labels raters did give, and wins noisy items whenever
+    ``n_classes`` exceeds the classes observed; the default 0.01 gives such a class a
+    likelihood it cannot win with, and moves nothing else measurably. Pass 0 for parity
+    with crowd-kit; a larger value (e.g. 0.5) tempers raters with only a few answers.
     Items and raters are indices ``0..n-1``; ``n_items``/``n_raters`` default to max + 1.
     """
     items = _as_codes("items", items)

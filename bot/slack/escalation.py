@@ -43,6 +43,9 @@ EDIT_LIMIT = 800
 RATIONALE_LIMIT = 400
 MAX_CHOICES = 24  # an actions block holds 25 elements; one is "Decide…"
 MAX_BUTTON_TEXT = 75
+# Sections of answers in one message: with the sample, the figures and the buttons, well
+# within Slack's 50 blocks at any overlap.
+MAX_ANSWER_SECTIONS = 20
 
 
 @dataclass(frozen=True)
@@ -154,15 +157,26 @@ def _answer_lines(card: EscalationCard) -> list[str]:
     return lines
 
 
-def _packed(lines: list[str]) -> list[Block]:
-    """Answer lines packed into as few sections as Slack's 3000-character limit allows."""
+def _packed(lines: list[str], external_id: str) -> list[Block]:
+    """Answer lines packed into as few sections as Slack's 3000-character limit allows, at
+    most MAX_ANSWER_SECTIONS of them (a message holds 50 blocks): the answers that do not
+    fit are counted, and `quorum provenance` shows them."""
     blocks: list[Block] = []
     current = ""
-    for line in lines:
+    for number, line in enumerate(lines):
         line = truncate(line, SECTION_LIMIT)[0]
         if current and len(current) + 2 + len(line) > SECTION_LIMIT:
             blocks.append(_section(current))
             current = ""
+            if len(blocks) == MAX_ANSWER_SECTIONS:
+                left = len(lines) - number
+                blocks.append(
+                    _context(
+                        f"{left} more answer{'s' if left != 1 else ''} not shown: "
+                        f"`/quorum provenance {escape_mrkdwn(external_id)}` lists them all"
+                    )
+                )
+                return blocks
         current = f"{current}\n\n{line}" if current else line
     if current:
         blocks.append(_section(current))
@@ -227,7 +241,7 @@ def escalation_blocks(card: EscalationCard) -> tuple[str, list[dict]]:
         DividerBlock(),
         *sample_blocks(config, card.content),
         DividerBlock(),
-        *_packed(_answer_lines(card)),
+        *_packed(_answer_lines(card), card.external_id),
         _context(_figures(card)),
     ]
     if card.summary:

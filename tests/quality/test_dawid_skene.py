@@ -41,7 +41,7 @@ def _crowdkit(items, raters, labels, **kwargs):
 def test_posteriors_match_crowdkit_for_same_iterations() -> None:
     items, raters, labels, _, _ = synthetic(n_items=600, k=3, seed=1)
     model, probas = _crowdkit(items, raters, labels, n_iter=8, tol=-np.inf)
-    ours = dawid_skene(items, raters, labels, max_iter=8, tol=-np.inf)
+    ours = dawid_skene(items, raters, labels, max_iter=8, tol=-np.inf, smoothing=0)
     assert ours.n_iter == len(model.loss_history_) == 8
     # crowd-kit clips its returned posteriors at 1e-10, hence the tolerance
     np.testing.assert_allclose(ours.posteriors, probas[[0, 1, 2]].to_numpy(), atol=1e-9, rtol=0)
@@ -185,3 +185,38 @@ def test_slot_and_segment_paths_agree(monkeypatch: pytest.MonkeyPatch, drop: flo
     segments = dawid_skene(items, raters, labels)
     np.testing.assert_allclose(slots.posteriors, segments.posteriors, atol=1e-12)
     assert slots.n_iter == segments.n_iter
+
+
+def skewed(seed: int, n_items: int = 20_000) -> tuple[np.ndarray, ...]:
+    """1% positives, three raters per item of sensitivity 0.5-0.95, specificity 0.9-0.999."""
+    rng = np.random.default_rng(seed)
+    truth = (rng.random(n_items) < 0.01).astype(np.int64)
+    sensitivity, specificity = rng.uniform(0.5, 0.95, 30), rng.uniform(0.9, 0.999, 30)
+    raters = np.argsort(rng.random((n_items, 30)), axis=1)[:, :3].ravel()
+    items = np.repeat(np.arange(n_items), 3)
+    positive = np.where(truth[items] == 1, sensitivity[raters], 1 - specificity[raters])
+    labels = (rng.random(items.size) < positive).astype(np.int64)
+    return items, raters, labels, truth
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_skewed_data_runs_until_it_has_caught_up_with_crowdkit(seed: int) -> None:
+    items, raters, labels, truth = skewed(seed)
+    _, probas = _crowdkit(items, raters, labels)
+    crowdkit = float(np.mean(probas.idxmax(axis=1).to_numpy() == truth))
+    ours = dawid_skene(items, raters, labels)
+    early = dawid_skene(items, raters, labels, tol=1e-5, smoothing=0)  # the old defaults
+    assert float(np.mean(ours.labels == truth)) >= crowdkit - 0.0005
+    assert float(np.mean(early.labels == truth)) < crowdkit - 0.0005  # stopped too soon
+    assert ours.n_iter > early.n_iter
+
+
+def test_a_class_nobody_chose_is_never_the_answer() -> None:
+    # Raters split between classes 0 and 1 of four; without smoothing, classes 2 and 3
+    # had confusion rows uniform over the two labels given and won 4 of 30 items.
+    rng = np.random.default_rng(6)
+    items = np.repeat(np.arange(30), 3)
+    raters = np.concatenate([rng.choice(5, 3, replace=False) for _ in range(30)])
+    labels = rng.integers(0, 2, items.size)
+    assert set(dawid_skene(items, raters, labels, n_classes=4).labels) <= {0, 1}
+    assert set(dawid_skene(items, raters, labels, n_classes=4, smoothing=0).labels) > {0, 1}

@@ -693,3 +693,19 @@ def test_the_same_hostile_draft_renders_for_every_kind():
 def test_hostile_values_are_printed_escaped_not_dropped():
     shown = [name for name in SAMPLES if "&lt;!here&gt;" in say(name, **_hostile(SAMPLES[name]))]
     assert len(shown) >= 25, shown
+
+
+def test_an_escalation_of_100_long_answers_stays_within_slacks_limits():
+    card = _card("correction", resolved=False)
+    long = [
+        ShownAnswer(f"U{n:04d}X", LONG, 30.0, rationale=LONG, edited_text=LONG, flags=["unsafe"])
+        for n in range(100)
+    ]
+    _, blocks = escalation.escalation_blocks(EscalationCard(**{**card.__dict__, "answers": long}))
+    assert len(blocks) <= 50
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert all(len(text) <= 3000 for text in sections)
+    shown = sum(text.count("<@U") for text in sections)
+    counted = next(b for b in blocks if b["type"] == "context" and "more answers" in str(b))
+    assert f"{100 - shown} more answers not shown" in str(counted)
+    assert "/quorum provenance" in str(counted)

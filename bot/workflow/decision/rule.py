@@ -34,7 +34,8 @@ def verdict(
 ) -> Verdict:
     """In order: a tie, agreement under the threshold, or a kind rule (an edited
     correction) goes to a lead; with `sign_off.min_confidence` set, a posterior
-    (`posterior()`, asked only then) under it does too; with `sign_off.lead_signs_off_all`
+    (`posterior()`, asked only then) under it does too, and so does a consensus with no
+    posterior at all; with `sign_off.lead_signs_off_all`
     everything else does. Otherwise the consensus is signed off."""
     if agreement.tied:
         return Verdict(False, "tie between answers")
@@ -46,7 +47,11 @@ def verdict(
     bound = config.sign_off.min_confidence
     if bound is not None:
         confidence = posterior()
-        if confidence is not None and confidence < bound:
+        if confidence is None:
+            # No posterior (no fit yet, or the consensus is a class the fit has not seen):
+            # the gate cannot be shown to hold, so a lead decides rather than nobody.
+            return Verdict(False, f"no posterior for the consensus; min_confidence {bound:g}")
+        if confidence < bound:
             # The bound as configured, the posterior with as many digits as it takes.
             digits = max(2, len(f"{bound:g}".partition(".")[2]))
             while round(confidence, digits) >= bound and digits < 6:
