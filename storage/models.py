@@ -181,6 +181,8 @@ class Item(SQLModel, table=True):
     # Why the item has fewer reviewers than it needs (nobody qualified is free), for
     # people; None while it is fully staffed. Dispatch tops it up as people qualify.
     understaffed: str | None = Field(default=None, sa_column=Column(Text))
+    # Reviewers asked for this item when an adaptive overlap asked for more than its `min`.
+    overlap: int | None = None
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 

@@ -29,6 +29,7 @@ from pydantic_core import ErrorDetails
 from bot.config.people import LANGUAGE_TAG, SKILL_NAME, Person, RouteRule, listed_people
 from bot.config.stages import (
     MAX_OVERLAP,
+    AdaptiveOverlap,
     Stage,
     StageWhen,
     leads_sign_off_all,
@@ -42,9 +43,10 @@ SLACK_USER_ID = r"^[UW][A-Z0-9]{2,}$"
 SLACK_CHANNEL_ID = r"^[CGD][A-Z0-9]{2,}$"
 NOT_BLANK = r"\S"
 SlackUserId = Annotated[str, Field(pattern=SLACK_USER_ID)]
-# A plain id or an entry with attributes; told apart by type, so an error is about the one
-# the file meant (the tags are left out of the error's location).
-REVIEWER_FORMS = ("id", "entry", "named", "rule")
+# Settings with two forms (a reviewer's plain id or entry, a stage's named or ruled `when`,
+# a number or an adaptive overlap) are told apart by type, so an error is about the form
+# the file meant; these tags are left out of the error's location.
+UNION_TAGS = ("id", "entry", "named", "rule", "count", "adaptive")
 Reviewer = Annotated[
     Annotated[SlackUserId, Tag("id")] | Annotated[Person, Tag("entry")],
     Discriminator(lambda value: "id" if isinstance(value, str) else "entry"),
@@ -170,7 +172,14 @@ class ProjectConfig(_Strict):
     auditors: list[SlackUserId] = Field(default_factory=list)
     # See the project as its leads do (escalations, flags, status) without resolving.
     owners: list[SlackUserId] = Field(default_factory=list)
-    overlap: int = Field(default=3, ge=1, le=MAX_OVERLAP)
+    # Reviewers per item: a number, or {min, max, target_confidence} (adaptive).
+    overlap: Annotated[
+        Annotated[int, Field(ge=1, le=MAX_OVERLAP), Tag("count")]
+        | Annotated[AdaptiveOverlap, Tag("adaptive")],
+        Discriminator(
+            lambda value: "adaptive" if isinstance(value, dict | AdaptiveOverlap) else "count"
+        ),
+    ] = 3
     agreement: float = Field(default=0.67, gt=0.0, le=1.0)
     escalation_channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_ID)
     digest_channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_ID)
@@ -223,9 +232,10 @@ class ProjectConfig(_Strict):
                 "an auditor reads everything and changes nothing"
             )
         # With a user group the pool is only known at run time (intake/staffing.py).
-        if self.reviewers and not self.reviewer_group and self.overlap > len(self.reviewers):
+        most = self.max_overlap
+        if self.reviewers and not self.reviewer_group and most > len(self.reviewers):
             raise ValueError(
-                f"overlap is {self.overlap} but only {len(self.reviewers)} reviewers are listed; "
+                f"overlap is {most} but only {len(self.reviewers)} reviewers are listed; "
                 "an item is never given to the same reviewer twice"
             )
         return self
@@ -245,6 +255,19 @@ class ProjectConfig(_Strict):
         return listed_people(self.senior_reviewers)
 
     @property
+    def initial_overlap(self) -> int:
+        """Reviewers an item is given first (all it gets, unless overlap is adaptive)."""
+        return self.overlap if isinstance(self.overlap, int) else self.overlap.min
+
+    @property
+    def max_overlap(self) -> int:
+        return self.overlap if isinstance(self.overlap, int) else self.overlap.max
+
+    @property
+    def adaptive(self) -> AdaptiveOverlap | None:
+        return None if isinstance(self.overlap, int) else self.overlap
+
+    @property
     def leads_sign_off_all(self) -> bool:
         return self.sign_off.lead_signs_off_all or leads_sign_off_all(self.stages)
 
@@ -258,7 +281,7 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     """A pydantic location as a person reads it in YAML: criteria[3], scale.labels[5]."""
     path = ""
     for part in loc:
-        if part in REVIEWER_FORMS:
+        if part in UNION_TAGS:
             continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
@@ -286,6 +309,8 @@ def _setting_of(loc: tuple[int | str, ...]) -> tuple[type[BaseModel], str]:
     """The settings model an unknown key was found in, and what a person calls it."""
     if "entry" in loc:
         return Person, "reviewer"
+    if "adaptive" in loc:
+        return AdaptiveOverlap, "adaptive overlap"
     if loc[:1] == ("stages",):
         return (StageWhen, "stage `when`") if "rule" in loc else (Stage, "stage")
     return ProjectConfig, "project"
@@ -300,7 +325,8 @@ def _describe(error: ErrorDetails) -> str:
     if error["type"] == "extra_forbidden":
         model, what = _setting_of(error["loc"])
         allowed = ", ".join(sorted(f.alias or name for name, f in model.model_fields.items()))
-        return f"field `{where}` is not a {what} setting (allowed: {allowed})"
+        article = "an" if what[0] in "aeiou" else "a"
+        return f"field `{where}` is not {article} {what} setting (allowed: {allowed})"
     if error["type"] == "model_type" and error["loc"][-1:] == ("entry",):
         message = "must be a Slack member id or an entry {id, languages, skills, max_open}"
     if error["type"] == "missing":

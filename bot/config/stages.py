@@ -62,6 +62,23 @@ class Stage(_Strict):
     action: Literal["answer", "accept_or_fix", "resolve"] | None = None
 
 
+class AdaptiveOverlap(_Strict):
+    """`overlap: {min: 2, max: 5, target_confidence: 0.95}`: an item gets `min` answers;
+    while its consensus' confidence is under `target_confidence` (or its answers would go
+    to a lead) and it has fewer than `max`, one more reviewer is asked; what `max`
+    reviewers cannot settle goes to a lead."""
+
+    min: int = Field(ge=1, le=MAX_OVERLAP)
+    max: int = Field(ge=1, le=MAX_OVERLAP)
+    target_confidence: float = Field(gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AdaptiveOverlap:
+        if self.max < self.min:
+            raise ValueError(f"overlap.max ({self.max}) is under overlap.min ({self.min})")
+        return self
+
+
 def path_problem(stages: list[Stage]) -> str | None:
     """Why the stages are not a path this version runs, for the person editing the file."""
     if not stages:

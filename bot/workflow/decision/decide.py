@@ -1,5 +1,6 @@
-"""Deciding an item once its answers are in: consensus sign-off, a senior reviewer's
-review first (a review stage), or escalation to the leads."""
+"""Deciding an item once its answers are in: one more reviewer (an adaptive overlap),
+consensus sign-off, a senior reviewer's review first (a review stage), or escalation to
+the leads."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from bot.workflow.decision.escalation import escalate, request_review
 from bot.workflow.decision.labels import sign_off
 from bot.workflow.decision.posterior import consensus_confidence
 from bot.workflow.decision.review_stage import choose_senior, review_reason
-from bot.workflow.decision.rule import verdict
+from bot.workflow.decision.rule import ask_another, settled, verdict
+from bot.workflow.intake.assignment import ask_one_more
 from storage import quality_queries, queries
 from storage.models import Assignment, Escalation, Item, Label, Project
 
@@ -68,6 +70,13 @@ def decide(
         )
 
     judged = verdict(config, agreement, posterior)
+    if config.adaptive is not None:
+        known = judged.confidence
+        confidence = known if known is not None or agreement.value is None else posterior()
+        more = ask_another(config, len(answers), judged, confidence)
+        if more is not None and ask_one_more(session, item, config, reason=more, now=now):
+            return None  # decided again when the new reviewer has answered
+        judged = settled(config, judged, confidence, len(answers))
     if not judged.signs_off:
         return to_lead(judged.reason, judged.confidence)
     review = review_reason(

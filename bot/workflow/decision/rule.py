@@ -60,3 +60,39 @@ def verdict(
     if config.leads_sign_off_all:
         return Verdict(False, LEAD_SIGNS_OFF_ALL, confidence)
     return Verdict(True, agreement.describe(), confidence)
+
+
+def ask_another(
+    config: ProjectConfig, answered: int, judged: Verdict, confidence: float | None
+) -> str | None:
+    """Why an adaptive overlap asks one more reviewer for an item with `answered`
+    answers (its consensus' `confidence`), or None: under `max`, while the answers would
+    go to a lead or the confidence is under the target."""
+    adaptive = config.adaptive
+    if adaptive is None or answered >= adaptive.max or judged.reason == LEAD_SIGNS_OFF_ALL:
+        return None
+    asking = f"asking reviewer {answered + 1} (at most {adaptive.max})"
+    if not judged.signs_off:
+        return f"{judged.reason}: {asking}"
+    if confidence is None or confidence < adaptive.target_confidence:
+        return f"{_under_target(confidence, adaptive.target_confidence)}: {asking}"
+    return None
+
+
+def settled(
+    config: ProjectConfig, judged: Verdict, confidence: float | None, answered: int
+) -> Verdict:
+    """The verdict once nobody more is asked: with an adaptive overlap, a consensus still
+    under its target goes to a lead."""
+    adaptive = config.adaptive
+    if adaptive is None or not judged.signs_off:
+        return judged
+    if confidence is not None and confidence >= adaptive.target_confidence:
+        return Verdict(True, judged.reason, confidence)
+    reason = f"{_under_target(confidence, adaptive.target_confidence)} after {answered} reviewers"
+    return Verdict(False, reason, confidence)
+
+
+def _under_target(confidence: float | None, target: float) -> str:
+    shown = "no posterior" if confidence is None else f"confidence {confidence:.2f}"
+    return f"{shown} < target {target:g}"

@@ -29,7 +29,7 @@ from bot.kinds.registry import kind_of
 from bot.quality.calibration import expected_calibration_error, reliability_table
 from bot.runtime.errors import UserError
 from bot.workflow.decision.posterior import confidence_from, fit_answers, stale
-from bot.workflow.decision.rule import verdict
+from bot.workflow.decision.rule import ask_another, settled, verdict
 
 # Column names read as each field (the first found), so published crowd data loads as is.
 COLUMNS = {
@@ -162,24 +162,37 @@ def replay(config: ProjectConfig, answers: Sequence[Answer]) -> list[Decision]:
     fitted_at: int | None = None
     decisions = []
     for item, given in _items(answers).items():
-        taken = given[: config.overlap]
+        taken = given[: config.initial_overlap]
         gold = kind.canonical(given[0].gold) if given[0].gold is not None else None
         if not taken:
             decisions.append(Decision(item, "lead", gold, None, [], "no reviewer left", gold))
             continue
         mine = [(a.reviewer, kind.canonical(a.value)) for a in taken]
         seen.extend((item, reviewer, value) for reviewer, value in mine)
-        agreement = kind.agreement(config, [value for _, value in mine])
+        while True:  # an adaptive overlap asks one more while its rule says so
+            agreement = kind.agreement(config, [value for _, value in mine])
 
-        def posterior(mine: list = mine, consensus: Any = agreement.value) -> float | None:
-            nonlocal fits, fitted_at
-            if consensus is None:
-                return None
-            if stale(fitted_at, len(seen)):
-                fits, fitted_at = fit_answers(config, seen, len(seen)), len(seen)
-            return confidence_from(config, fits, mine, consensus)
+            def posterior(mine: list = mine, consensus: Any = agreement.value) -> float | None:
+                nonlocal fits, fitted_at
+                if consensus is None:
+                    return None
+                if stale(fitted_at, len(seen)):
+                    fits, fitted_at = fit_answers(config, seen, len(seen)), len(seen)
+                return confidence_from(config, fits, mine, consensus)
 
-        judged = verdict(config, agreement, posterior)
+            judged = verdict(config, agreement, posterior)
+            if config.adaptive is None:
+                break
+            known = judged.confidence
+            confidence = known if known is not None or agreement.value is None else posterior()
+            more = ask_another(config, len(taken), judged, confidence)
+            if more is None or len(taken) == len(given):  # nobody left: the one release rule
+                judged = settled(config, judged, confidence, len(taken))
+                break
+            taken = given[: len(taken) + 1]
+            added = (taken[-1].reviewer, kind.canonical(taken[-1].value))
+            mine = [*mine, added]
+            seen.append((item, *added))
         if judged.signs_off:
             confidence = judged.confidence if judged.confidence is not None else posterior()
             decisions.append(

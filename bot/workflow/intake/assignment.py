@@ -42,7 +42,8 @@ def assign_reviewers(
     assert item.id is not None
     assignments = queries.assignments_for_item(session, item.id)
     active = [a for a in assignments if a.status in ACTIVE]
-    needed = config.overlap - len(active)
+    wanted = item.overlap or config.initial_overlap
+    needed = wanted - len(active)
     if needed <= 0:
         _staffed(session, item, now=now, actor=actor)
         return []
@@ -106,10 +107,10 @@ def assign_reviewers(
         )
         created.append(assignment)
     have = len(active) + len(created)
-    if have >= config.overlap:
+    if have >= wanted:
         _staffed(session, item, now=now, actor=actor)
     elif not choice.requirements.empty or choice.capped:
-        _understaffed(session, item, config, choice, have=have, now=now, actor=actor)
+        _understaffed(session, item, config, choice, wanted=wanted, have=have, now=now, actor=actor)
     else:  # the pool is smaller than the overlap: the project's problem (intake/staffing.py)
         record_event(
             session,
@@ -117,7 +118,7 @@ def assign_reviewers(
             actor=actor,
             project_id=item.project_id,
             item_id=item.id,
-            data={"wanted": config.overlap, "have": have},
+            data={"wanted": wanted, "have": have},
             at=now,
         )
     if created and item.status == ItemStatus.QUEUED:
@@ -133,6 +134,7 @@ def _understaffed(
     config: ProjectConfig,
     choice: Choice,
     *,
+    wanted: int,
     have: int,
     now: datetime,
     actor: str,
@@ -157,14 +159,14 @@ def _understaffed(
         project_id=item.project_id,
         item_id=item.id,
         data={
-            "wanted": config.overlap,
+            "wanted": wanted,
             "have": have,
             "reason": reason,
             "requires": choice.requirements.model_dump(),
         },
         at=now,
     )
-    if choice.unpaused >= config.overlap:
+    if choice.unpaused >= wanted:
         return
     text = say(
         "understaffed_item", project_name=config.name, external_id=item.external_id, reason=reason
@@ -200,3 +202,35 @@ def _staffed(session: Session, item: Item, *, now: datetime, actor: str) -> None
         at=now,
         data={},
     )
+
+
+def ask_one_more(
+    session: Session, item: Item, config: ProjectConfig, *, reason: str, now: datetime
+) -> bool:
+    """An adaptive overlap asks for one more answer: the item is given to one more
+    reviewer (an `overlap_extended` event with the reason). True when it now waits for
+    someone, a new reviewer or a qualified one still to come; False when nobody can take
+    it, and it is decided on the answers it has."""
+    assert item.id is not None
+    active = [a for a in queries.assignments_for_item(session, item.id) if a.status in ACTIVE]
+    before, status = item.overlap, item.status
+    item.overlap, item.status = len(active) + 1, ItemStatus.ASSIGNED
+    # Seeded by the item and its round: a replay gives the same reviewer.
+    created = assign_reviewers(
+        session, item, config, now=now, rng=random.Random(f"{item.id}:{len(active)}")
+    )
+    if not created and item.understaffed is None:
+        item.overlap, item.status = before, status
+        return False
+    item.updated_at = now
+    session.add(item)
+    record_event(
+        session,
+        "overlap_extended",
+        actor="quorum",
+        project_id=item.project_id,
+        item_id=item.id,
+        at=now,
+        data={"answers": len(active), "overlap": item.overlap, "reason": reason},
+    )
+    return True

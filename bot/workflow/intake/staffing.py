@@ -60,7 +60,7 @@ class Staffing:
 def staffing_of(session: Session, config: ProjectConfig) -> Staffing:
     pool = reviewer_pool(session, config)
     available = len(pool) - len(queries.paused_reviewers(session, pool)) if pool else 0
-    if available >= config.overlap:
+    if available >= config.initial_overlap:
         return Staffing(available, None)
     return Staffing(available, _why(session, config, pool, available))
 
@@ -82,7 +82,7 @@ def _why(session: Session, config: ProjectConfig, pool: list[str], available: in
     if not available:
         return f"all {len(pool)} reviewers are paused{group_note}"
     return (
-        f"only {available} reviewer(s) available for an overlap of {config.overlap}; "
+        f"only {available} reviewer(s) available for an overlap of {config.initial_overlap}; "
         f"items get fewer reviews{group_note}"
     )
 
@@ -116,7 +116,7 @@ def report_staffing(
         data={
             "problem": staffing.problem,
             "available": staffing.available,
-            "wanted": config.overlap,
+            "wanted": config.initial_overlap,
         },
     )
     if config.escalation_channel:

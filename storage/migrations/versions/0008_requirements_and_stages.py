@@ -1,5 +1,6 @@
 """Item requirements (languages, skills), why an item has fewer reviewers than it needs,
-and the stage of an escalation (the leads' sign-off or a senior reviewer's review)
+the reviewers an adaptive overlap asked for, and the stage of an escalation (the leads'
+sign-off or a senior reviewer's review)
 
 Revision ID: 0008
 Revises: 0007
@@ -19,6 +20,7 @@ def upgrade() -> None:
     with op.batch_alter_table('item') as batch:
         batch.add_column(sa.Column('requires', sa.JSON(), nullable=True))
         batch.add_column(sa.Column('understaffed', sa.Text(), nullable=True))
+        batch.add_column(sa.Column('overlap', sa.Integer(), nullable=True))
     op.create_index(
         'ix_item_understaffed',
         'item',
@@ -39,5 +41,6 @@ def downgrade() -> None:
         batch.drop_column('stage')
     op.drop_index('ix_item_understaffed', table_name='item')
     with op.batch_alter_table('item') as batch:
+        batch.drop_column('overlap')
         batch.drop_column('understaffed')
         batch.drop_column('requires')
