@@ -18,8 +18,8 @@ Method (details in bench/README.md):
   run in the same child, ``tracemalloc``'s peak during the call (numpy and pandas buffers are
   traced). ``ru_maxrss`` is not used: a spawned child inherits it from the parent.
 - Quality: accuracy of the argmax labels against the generating labels, EM iterations.
-- Extra row: ours run for exactly crowd-kit's iteration count (``tol=-inf``, no smoothing), to compare
-  per-iteration cost and check the posteriors agree (max |difference|).
+- Extra row: ours run for exactly crowd-kit's iteration count (``tol=-inf``, no
+  smoothing), to compare per-iteration cost and check the posteriors agree (max |difference|).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 SLACK_USER_ID = r"^[UW][A-Z0-9]{2,}$"
 LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$"
@@ -102,11 +102,15 @@ class RouteRule(_Strict):
                 continue
             if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
                 raise ValueError(f"route.{field}: {path} is not a string or a list of strings")
+            try:
+                Requirements.model_validate({field: tags})
+            except ValidationError:
+                what = "language tag" if field == "languages" else "skill name"
+                raise ValueError(
+                    f"route.{field}: {path} holds {str(tags)[:80]}, not a {what} or a list of them"
+                ) from None
             found[field] = tags
-        try:
-            return Requirements.model_validate(found)
-        except ValueError as exc:
-            raise ValueError(f"route: the item's metadata names no valid {exc}") from None
+        return Requirements.model_validate(found)
 
 
 def _at(meta: Mapping[str, Any] | None, keys: list[str]) -> Any:

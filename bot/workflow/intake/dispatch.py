@@ -6,8 +6,10 @@ item that cannot be dispatched (a poison item: Slack would refuse its message, i
 content breaks a builder) is marked `failed` with its reason instead of rolling back,
 and blocking, everything after it. One pass visits each queued item once (keyset on the
 id); projects nobody can staff are left out of the pass and report it once
-(intake/staffing.py). A stop flag is checked between items, so shutting down never
-waits for a large backlog.
+(intake/staffing.py). Items waiting for qualified reviewers (intake/qualified.py) are
+left out of that scan and looked at again only when their project's free reviewers
+change. A stop flag is checked between items, so shutting down never waits for a large
+backlog.
 """
 
 from __future__ import annotations
@@ -102,9 +104,9 @@ def dispatch_queued(
     limit: int | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> DispatchReport:
-    """Route and assign queued items until none is left (or `limit` were handled, or
-    `stop()` says so: it is asked before each item); then top up the understaffed items
-    of projects where someone became free."""
+    """Top up the understaffed items of projects where someone became free (oldest
+    first: they have waited longest), then route and assign queued items until none is
+    left (or `limit` were handled, or `stop()` says so: it is asked before each item)."""
     rng = rng or random.Random()
     report = DispatchReport()
     stopping = stop or (lambda: False)

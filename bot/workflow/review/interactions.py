@@ -156,8 +156,9 @@ def conversation_view(
     ctx: QuorumContext, *, user_id: str, ref: dict[str, Any], page: int = 0
 ) -> dict | None:
     """A page of the full conversation, for the item's reviewers and those who oversee
-    its project: leads, owners, auditors (None for anyone else). `ref` is {"a": assignment id} from a review DM, which
-    keeps that reviewer's A/B order, or {"i": item id} from a leads' message."""
+    its project: leads, owners, auditors (None for anyone else). `ref` is {"a":
+    assignment id} from a review DM, which keeps that reviewer's A/B order, or {"i": item
+    id} from a leads' message."""
     with session_scope(ctx.engine) as session:
         assignment = session.get(Assignment, int(ref["a"])) if ref.get("a") else None
         item = session.get(Item, assignment.item_id if assignment else int(ref.get("i") or 0))
