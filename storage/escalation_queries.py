@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, func, select
 
-from storage.models import Escalation, Item, Project
+from storage.models import Escalation, Item, Project, pk
 
 OPEN = "open"
 RESOLVED = "resolved"
@@ -23,6 +23,18 @@ def open_reviews(session: Session, reviewer: str) -> int:
             col(Escalation.assignee) == reviewer,
         )
     ).one()
+
+
+def open_review_ids(session: Session, reviewer: str) -> list[int]:
+    return list(
+        session.exec(
+            select(pk(Escalation.id)).where(
+                col(Escalation.status) == OPEN,
+                col(Escalation.stage) == REVIEW,
+                col(Escalation.assignee) == reviewer,
+            )
+        )
+    )
 
 
 def lock_escalation(session: Session, escalation_id: int) -> Escalation | None:

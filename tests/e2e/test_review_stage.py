@@ -29,7 +29,7 @@ from tests.factories import (
     write_items,
 )
 
-SENIOR, AUDITOR = "U05SENIOR", "U07AUDIT"
+SENIOR, SECOND, AUDITOR = "U05SENIOR", "U06SENIOR", "U07AUDIT"
 STAGES = [
     {"name": "annotate", "who": "reviewers", "overlap": 2},
     {
@@ -46,7 +46,7 @@ STAGES = [
 def sandbox(database_url: str, clock) -> Iterator[SlackSandbox]:  # type: ignore[no-untyped-def]
     with SlackSandbox(
         database_url,
-        users=[*REVIEWERS, *LEADS, SENIOR, AUDITOR],
+        users=[*REVIEWERS, *LEADS, SENIOR, SECOND, AUDITOR],
         channels=["C0ESCALATE"],
         clock=clock,
     ) as running:
@@ -66,9 +66,9 @@ def items(count: int) -> list[dict]:
 
 def answered_unanimously(sandbox, tmp_path, count: int, **config) -> list[dict]:  # type: ignore[no-untyped-def]
     """Every item answered "billing" by its two reviewers; the senior's review DMs."""
+    config.setdefault("senior_reviewers", [SENIOR])
     project = kind_config(
         "support-intent",
-        senior_reviewers=[SENIOR],
         auditors=[AUDITOR],
         stages=STAGES,
         escalation_channel="C0ESCALATE",
@@ -234,3 +234,55 @@ def test_low_agreement_goes_to_review_and_a_disagreement_to_the_leads(sandbox, t
     assert "s-1" in shown(lead_message)
     [review] = sandbox.dm(SENIOR)
     assert "agreement 0.67 &lt; 1.00" in shown(review) or "agreement 0.67 < 1.00" in shown(review)
+
+
+def test_a_paused_seniors_reviews_go_to_another_senior_or_else_to_the_leads(sandbox, tmp_path):
+    reviews = answered_unanimously(sandbox, tmp_path, 30)
+    assert reviews
+    assert sandbox.sender.slash_command(SENIOR, "pause").status == 200
+    sandbox.settle()
+    with Session(sandbox.ctx.engine) as session:
+        moved = session.exec(select(Escalation)).all()
+        events = session.exec(select(Event).where(Event.kind == "escalated")).all()
+    # The only senior paused: every review went to the leads, with the reason.
+    assert {(e.stage, e.assignee) for e in moved} == {("sign_off", None)}
+    assert len(events) == len(reviews)
+    assert all("its senior reviewer paused" in e.reason for e in moved)
+    posts = [m for m in sandbox.channel_messages("C0ESCALATE") if not m.get("thread_ts")]
+    assert len(posts) == len(reviews)
+    # The senior's old DM no longer settles anything.
+    sandbox.sender.click(SENIOR, reviews[0], text="Accept: billing")
+    sandbox.settle()
+    assert labels(sandbox).keys().isdisjoint({session_item(sandbox, e.item_id) for e in moved})
+    assert_slack_accepted_everything(sandbox)
+
+
+def session_item(sandbox, item_id: int) -> str:  # type: ignore[no-untyped-def]
+    with Session(sandbox.ctx.engine) as session:
+        found = session.get(Item, item_id)
+        assert found is not None
+        return found.external_id
+
+
+def test_a_paused_seniors_reviews_go_to_the_other_senior(sandbox, tmp_path):
+    answered_unanimously(sandbox, tmp_path, 30, senior_reviewers=[SENIOR, SECOND])
+    with Session(sandbox.ctx.engine) as session:
+        before = {e.id: e.assignee for e in session.exec(select(Escalation))}
+    mine = [i for i, who in before.items() if who == SENIOR]
+    assert mine and len(mine) < len(before)  # the reviews were shared by load
+    sent_to_second = len(sandbox.dm(SECOND))
+    assert sandbox.sender.slash_command(SENIOR, "pause").status == 200
+    sandbox.settle()
+    with Session(sandbox.ctx.engine) as session:
+        after = {e.id: (e.stage, e.assignee) for e in session.exec(select(Escalation))}
+        moved = session.exec(select(Event).where(Event.kind == "review_reassigned")).all()
+    assert set(after.values()) == {("review", SECOND)}
+    assert sorted(e.data["escalation_id"] for e in moved) == sorted(mine)
+    assert len(sandbox.dm(SECOND)) == sent_to_second + len(mine)
+    assert sandbox.channel_messages("C0ESCALATE") == []
+    sandbox.sender.click(SECOND, sandbox.dm(SECOND)[-1], text="Accept: billing")
+    sandbox.settle()
+    with Session(sandbox.ctx.engine) as session:
+        accepted = session.exec(select(Escalation).where(Escalation.status == "resolved")).all()
+    assert [e.resolved_by for e in accepted] == [SECOND]
+    assert_slack_accepted_everything(sandbox)

@@ -284,9 +284,12 @@ def _channel(session: Session, escalation: Escalation) -> str | None:
     return project_config(session, project).escalation_channel if project else None
 
 
-def announce_escalation(session: Session, escalation: Escalation, *, now: datetime) -> None:
+def announce_escalation(
+    session: Session, escalation: Escalation, *, now: datetime, key: str | None = None
+) -> None:
     """Queue the escalation message to the project's escalation channel. The delivery
-    worker stores the posted message's channel and ts on the escalation row."""
+    worker stores the posted message's channel and ts on the escalation row. `key`: when
+    the escalation was a review first (its post had the default key)."""
     channel = _channel(session, escalation)
     if channel is None:
         return  # leads still see it on their App Home; nothing to post
@@ -295,7 +298,7 @@ def announce_escalation(session: Session, escalation: Escalation, *, now: dateti
         session,
         outbox.POST_MESSAGE,
         {"channel": channel, "text": message.text, "blocks": message.blocks},
-        key=f"escalation:{escalation.id}:post",
+        key=key or f"escalation:{escalation.id}:post",
         now=now,
         item_id=escalation.item_id,
         escalation_id=escalation.id,

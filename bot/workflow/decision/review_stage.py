@@ -12,16 +12,21 @@ paused, have room under their `max_open` (open reviews) and did not answer it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from datetime import datetime
 
 from sqlmodel import Session
 
+from bot.audit.chain import record_event
 from bot.config.project import ProjectConfig
 from bot.config.stages import StageWhen, review_stage
+from bot.delivery import outbox
 from bot.kinds.base import ItemAgreement
+from bot.workflow.decision.escalation import announce_escalation, build_escalation_message
 from bot.workflow.intake.qualified import requirements_of
 from bot.workflow.intake.routing import audit_draw
-from storage import escalation_queries, queries
-from storage.models import Item
+from bot.workflow.project_versions import project_config
+from storage import escalation_queries, quality_queries, queries
+from storage.models import Item, ItemStatus, Project
 
 
 def review_reason(
@@ -70,3 +75,56 @@ def choose_senior(
         key=lambda senior: (load[senior], audit_draw(config.name, item.external_id, senior)),
         default=None,
     )
+
+
+def hand_over_reviews(session: Session, senior: str, *, reason: str, now: datetime) -> int:
+    """The senior's open reviews go to another senior who can take them (a new DM; the
+    old one's buttons are refused to them), or, with nobody, to the leads as an
+    escalation. Returns how many moved."""
+    moved = 0
+    for escalation_id in escalation_queries.open_review_ids(session, senior):
+        escalation = escalation_queries.lock_escalation(session, escalation_id)
+        item = queries.lock_item(session, escalation.item_id) if escalation else None
+        if escalation is None or item is None or escalation.status != escalation_queries.OPEN:
+            continue
+        project = session.get(Project, item.project_id)
+        assert project is not None and item.id is not None
+        config = project_config(session, project)
+        answered = {row.reviewer_id for row in quality_queries.item_answers(session, item.id)}
+        taker = choose_senior(session, item, config, answered_by=answered | {senior})
+        data = {"escalation_id": escalation.id, "from": senior, "to": taker, "reason": reason}
+        if taker is None:  # nobody else can review it: the leads decide
+            escalation.stage, escalation.assignee = escalation_queries.SIGN_OFF, None
+            escalation.channel = escalation.message_ts = None
+            escalation.reason = f"{escalation.reason}; its senior reviewer {reason}, no other"
+            item.status, item.updated_at = ItemStatus.ESCALATED, now
+        else:
+            escalation.assignee = taker
+        session.add_all([escalation, item])
+        session.flush()
+        record_event(
+            session,
+            "review_reassigned" if taker else "escalated",
+            actor="quorum",
+            project_id=item.project_id,
+            item_id=item.id,
+            at=now,
+            data=data,
+        )
+        if taker is None:
+            announce_escalation(
+                session, escalation, now=now, key=f"escalation:{escalation.id}:leads"
+            )
+        else:
+            message = build_escalation_message(session, escalation)
+            outbox.enqueue(
+                session,
+                outbox.POST_DM,
+                {"user": taker, "text": message.text, "blocks": message.blocks},
+                key=f"escalation:{escalation.id}:post:{taker}",
+                now=now,
+                item_id=item.id,
+                escalation_id=escalation.id,
+            )
+        moved += 1
+    return moved

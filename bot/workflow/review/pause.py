@@ -1,9 +1,10 @@
 """Pausing (holidays) and resuming a reviewer.
 
-Pausing moves the reviewer's pending items to other reviewers at once, instead of
-letting them wait out the reassignment timer, because a paused reviewer has said they
-will not answer. Each item moves on by the one release rule
-(bot.workflow.review.release). Someone in no project has nothing to pause: they are told
+Pausing moves the reviewer's pending items (and a senior reviewer's open reviews) to
+others at once, instead of letting them wait out the reassignment timer, because a
+paused reviewer has said they will not answer. Each item moves on by the one release
+rule (bot.workflow.review.release); a review goes to another senior, or to the leads
+(bot.workflow.decision.review_stage.hand_over_reviews). Someone in no project has nothing to pause: they are told
 so (`member` False) and nothing is written, no reviewer row and no event.
 """
 
@@ -16,6 +17,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.audit.chain import record_event
+from bot.workflow.decision.review_stage import hand_over_reviews
 from bot.workflow.review import queue, release
 from storage import review_queries
 from storage.review_queries import lock_or_create_reviewer
@@ -62,6 +64,7 @@ def pause(session: Session, *, user_id: str, now: datetime, rng: random.Random) 
     moved = release.release_reviewer(
         session, user_id, reason="paused", actor=user_id, now=now, rng=rng
     )
+    moved += hand_over_reviews(session, user_id, reason="paused", now=now)
     queue.mark_home_stale(session, user_id, now=now)
     return PauseResult(already=False, moved=moved)
 

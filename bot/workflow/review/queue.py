@@ -42,11 +42,12 @@ class Membership:
 
 
 def memberships(session: Session, user_id: str) -> list[Membership]:
-    """The projects a person reviews (listed, or in the project's reviewer group), leads,
-    owns or audits, by their current config."""
+    """The projects a person reviews (listed, in the project's reviewer group, or as a
+    senior reviewer), leads, owns or audits, by their current config."""
     found = []
     for project, config in current_configs(session):
-        reviewer, overseer = is_reviewer(session, config, user_id), oversees(config, user_id)
+        reviewer = is_reviewer(session, config, user_id) or user_id in config.seniors
+        overseer = oversees(config, user_id)
         if reviewer or overseer:
             found.append(Membership(project, config, reviewer, overseer))
     return found
