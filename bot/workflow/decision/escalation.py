@@ -174,17 +174,22 @@ def request_review(
             "escalation_id": escalation.id,
         },
     )
+    send_review(session, escalation, key=f"escalation:{escalation.id}:post", now=now)
+    return escalation
+
+
+def send_review(session: Session, escalation: Escalation, *, key: str, now: datetime) -> None:
+    """Queue the review's DM to its senior reviewer (`escalation.assignee`)."""
     message = build_escalation_message(session, escalation)
     outbox.enqueue(
         session,
         outbox.POST_DM,
-        {"user": reviewer, "text": message.text, "blocks": message.blocks},
-        key=f"escalation:{escalation.id}:post",
+        {"user": escalation.assignee, "text": message.text, "blocks": message.blocks},
+        key=key,
         now=now,
-        item_id=item.id,
+        item_id=escalation.item_id,
         escalation_id=escalation.id,
     )
-    return escalation
 
 
 # --------------------------------------------------------------------------- the message

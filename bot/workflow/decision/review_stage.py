@@ -19,9 +19,8 @@ from sqlmodel import Session
 from bot.audit.chain import record_event
 from bot.config.project import ProjectConfig
 from bot.config.stages import StageWhen, review_stage
-from bot.delivery import outbox
 from bot.kinds.base import ItemAgreement
-from bot.workflow.decision.escalation import announce_escalation, build_escalation_message
+from bot.workflow.decision.escalation import announce_escalation, send_review
 from bot.workflow.intake.qualified import requirements_of
 from bot.workflow.intake.routing import audit_draw
 from bot.workflow.project_versions import project_config
@@ -116,15 +115,8 @@ def hand_over_reviews(session: Session, senior: str, *, reason: str, now: dateti
                 session, escalation, now=now, key=f"escalation:{escalation.id}:leads"
             )
         else:
-            message = build_escalation_message(session, escalation)
-            outbox.enqueue(
-                session,
-                outbox.POST_DM,
-                {"user": taker, "text": message.text, "blocks": message.blocks},
-                key=f"escalation:{escalation.id}:post:{taker}",
-                now=now,
-                item_id=item.id,
-                escalation_id=escalation.id,
+            send_review(
+                session, escalation, key=f"escalation:{escalation.id}:post:{taker}", now=now
             )
         moved += 1
     return moved
