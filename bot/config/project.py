@@ -26,7 +26,14 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from bot.config.people import LANGUAGE_TAG, SKILL_NAME, Person, RouteRule, listed_people
+from bot.config.people import (
+    LANGUAGE_TAG,
+    SKILL_NAME,
+    SLACK_USER_ID,
+    Person,
+    RouteRule,
+    listed_people,
+)
 from bot.config.stages import (
     MAX_OVERLAP,
     AdaptiveOverlap,
@@ -39,7 +46,6 @@ from bot.config.stages import (
 from bot.kinds.rating import MAX_CRITERIA
 from bot.kinds.registry import KINDS, kind_named
 
-SLACK_USER_ID = r"^[UW][A-Z0-9]{2,}$"
 SLACK_CHANNEL_ID = r"^[CGD][A-Z0-9]{2,}$"
 NOT_BLANK = r"\S"
 SlackUserId = Annotated[str, Field(pattern=SLACK_USER_ID)]

@@ -105,7 +105,9 @@ def _perform(sandbox: Any, user: str, message: dict, click: Click) -> None:
     )
     text = click.modal_text
     parts, _ = split_for_inputs(text)
-    inputs = sum(1 for b in modal["blocks"] if (b.get("block_id") or "").startswith("correction"))
+    inputs = sum(
+        1 for b in modal["blocks"] if (b.get("block_id") or "").startswith(ids.CORRECTION_BLOCK)
+    )
     parts = (parts + [""] * inputs)[:inputs] if len(parts) <= inputs else [text]
     values = {ids.correction_block(i): {ids.TEXT_INPUT: part} for i, part in enumerate(parts)}
     sandbox.sender.submit_view(user, modal, values)

@@ -76,22 +76,23 @@ class AnswerTally:
     def overturn_rate(self) -> float | None:
         return self.overturned / self.lead_decided if self.lead_decided else None
 
-    def count(self, kind: TaskKind, value: Any, content: Any, gold: Any, label: Any) -> None:
-        """One answer (`gold`: the item's gold value or _NO_GOLD; `label`: its final
-        label row or None)."""
+    def count(self, kind: TaskKind, value: Any, content: Any, gold: Any, final: Any) -> None:
+        """One answer (`gold`: the item's gold value or _NO_GOLD; `final`: the item's
+        signed-off label row, or None)."""
         self.answered += 1
         if gold is not _NO_GOLD:
             self.gold_answered += 1
             self.gold_correct += kind.matches_gold(value, gold, content)
-        if label is None or label.method == "gold":
+        method = final.method if final is not None else None
+        if method is None or method == LabelMethod.GOLD:  # gold accuracy covers those
             return
-        agreed = kind.same_answer(value, kind.canonical(label.value, content))
+        agreed = kind.same_answer(value, kind.canonical(final.value, content))
         self.final_compared += 1
         self.final_agreed += agreed
-        if label.method == LabelMethod.LEAD:
+        if method == LabelMethod.LEAD:
             self.lead_decided += 1
             self.overturned += not agreed
-        elif label.method == LabelMethod.REVIEW:
+        elif method == LabelMethod.REVIEW:
             self.review_decided += 1
             self.review_overruled += not agreed
 

@@ -22,6 +22,10 @@ def _seconds(value: float | None) -> str:
     return f"{value:.0f} s" if value < 90 else f"{value / 60:.1f} min"
 
 
+# The columns `_tallied` fills, in its order.
+TALLY_COLUMNS = ("gold accuracy", "agrees with final", "overturned by lead", "overruled in review")
+
+
 def _tallied(stats: AnswerTally) -> tuple[str, str, str, str]:
     """Gold accuracy, agreement with final labels, lead overturns and review overrules,
     with their counts."""
@@ -50,15 +54,7 @@ def requirement_table(quality: ProjectQuality) -> Table:
     """The answers by what their items require (a language, a skill, or nothing)."""
     table = Table(title=f"Answers by requirement in {quality.project}")
     table.add_column("requires", style="bold")
-    for column in (
-        "items",
-        "reviewers",
-        "answers",
-        "gold accuracy",
-        "agrees with final",
-        "overturned by lead",
-        "overruled in review",
-    ):
+    for column in ("items", "reviewers", "answers", *TALLY_COLUMNS):
         table.add_column(column, justify="right")
     for group in quality.by_requirement:
         table.add_row(
@@ -74,15 +70,7 @@ def requirement_table(quality: ProjectQuality) -> Table:
 def reviewer_table(quality: ProjectQuality) -> Table:
     table = Table(title=f"Reviewers of {quality.project}")
     table.add_column("reviewer", style="bold")
-    for column in (
-        "answered",
-        "median time",
-        "gold accuracy",
-        "agrees with final",
-        "overturned by lead",
-        "overruled in review",
-        "Dawid-Skene reliability",
-    ):
+    for column in ("answered", "median time", *TALLY_COLUMNS, "Dawid-Skene reliability"):
         table.add_column(column, justify="right")
     for stats in quality.reviewers:
         table.add_row(

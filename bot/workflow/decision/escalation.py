@@ -93,15 +93,7 @@ def escalate(
 ) -> Escalation:
     """Mark the item for a lead's decision and queue its message to the leads' channel.
     `consensus` gives the agreement figures the `escalated` event records."""
-    assert item.id is not None
-    escalation = Escalation(
-        item_id=item.id, project_id=item.project_id, reason=reason, created_at=now
-    )
-    session.add(escalation)
-    item.status = ItemStatus.ESCALATED
-    item.updated_at = now
-    session.add(item)
-    session.flush()
+    escalation = _opened(session, item, reason=reason, status=ItemStatus.ESCALATED, now=now)
     record_event(
         session,
         "escalated",
@@ -124,6 +116,33 @@ def escalate(
     return escalation
 
 
+def _opened(
+    session: Session,
+    item: Item,
+    *,
+    reason: str,
+    status: str,
+    now: datetime,
+    stage: str = escalation_queries.SIGN_OFF,
+    assignee: str | None = None,
+) -> Escalation:
+    """The item's escalation row (flushed, so it has its id), the item set to `status`."""
+    assert item.id is not None
+    escalation = Escalation(
+        item_id=item.id,
+        project_id=item.project_id,
+        stage=stage,
+        assignee=assignee,
+        reason=reason,
+        created_at=now,
+    )
+    session.add(escalation)
+    item.status, item.updated_at = status, now
+    session.add(item)
+    session.flush()
+    return escalation
+
+
 def review_stage_name(config: ProjectConfig) -> str | None:
     stage = review_stage(config.stages)
     return stage.name if stage else None
@@ -141,20 +160,15 @@ def request_review(
 ) -> Escalation:
     """Give what the reviewers agreed on to a senior `reviewer` (a review stage): the
     item waits, answered, while their DM offers "Accept: <consensus>" and "Fix…"."""
-    assert item.id is not None
-    escalation = Escalation(
-        item_id=item.id,
-        project_id=item.project_id,
+    escalation = _opened(
+        session,
+        item,
+        reason=reason,
+        status=ItemStatus.ANSWERED,
+        now=now,
         stage=escalation_queries.REVIEW,
         assignee=reviewer,
-        reason=reason,
-        created_at=now,
     )
-    session.add(escalation)
-    item.status = ItemStatus.ANSWERED
-    item.updated_at = now
-    session.add(item)
-    session.flush()
     project = session.get(Project, item.project_id)
     assert project is not None
     record_event(
