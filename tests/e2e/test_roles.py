@@ -111,6 +111,9 @@ def test_an_auditor_reads_an_items_provenance_from_slack(sandbox, tmp_path):
     history = commanded(sandbox, AUDITOR, "provenance t-1")
     assert history.startswith("*support-intent* · item `t-1` · escalated")
     assert ":white_check_mark: its audit chain holds" in history
+    lines = history.splitlines()  # one fact per line, as Slack shows the text
+    assert lines[1].startswith(":white_check_mark:") and lines[-1].startswith("Run `quorum")
+    assert all(line.startswith("• ") for line in lines[3:-1])
     for kind in ("item created", "routed", "assigned", "answered", "escalated"):
         assert f" · {kind} · " in history
     assert "no item `t-9`" in commanded(sandbox, AUDITOR, "provenance t-9")

@@ -234,3 +234,11 @@ def test_variants_of_one_template():
     assert "skipped" in say("assignment_closed", status="skipped", at=None, reason=None)
     assert "no longer assigned" in say("assignment_closed", status="expired", at=None, reason=None)
     assert say("command_paused", already=True, moved=0).startswith("Your reviews were already")
+
+
+def test_the_oversight_answers_put_each_fact_on_its_own_line():
+    status = say("command_status", **SAMPLES["command_status"]).splitlines()
+    assert status[0].startswith("*support-intent*: 12 assigned")
+    assert [line[:2] for line in status[1:]] == ["• ", "• "]
+    history = say("command_provenance", **SAMPLES["command_provenance"]).splitlines()
+    assert len(history) == 5 and history[3].startswith("• 2026-12-02")
