@@ -341,10 +341,10 @@ def _daily(
     for row in rows:
         answers[row.created_at.date()] += 1
     signed: dict[date, list[float | None]] = defaultdict(list)
-    for label in labels:
-        if label.method == "auto":
+    for signed_off in labels:
+        if signed_off.method == LabelMethod.AUTO:
             continue  # no people involved: neither throughput of reviewers nor agreement
-        signed[label.signed_off_at.date()].append(label.agreement)
+        signed[signed_off.signed_off_at.date()].append(signed_off.agreement)
     days = sorted(set(answers) | set(signed))
     points = []
     for day in days:
