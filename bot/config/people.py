@@ -20,6 +20,11 @@ SLACK_USER_ID = r"^[UW][A-Z0-9]{2,}$"
 LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$"
 SKILL_NAME = r"^[A-Za-z0-9][A-Za-z0-9 _./+-]{0,62}$"
 MAX_TAGS = 50  # languages or skills per person or item
+# What a tag that does not match its pattern should look like, for error messages.
+TAG_HINTS = {
+    LANGUAGE_TAG: "must be a language tag such as de or pt-BR",
+    SKILL_NAME: "must be a skill name: letters, digits, spaces or _ . / + -, at most 63",
+}
 
 
 def _lower(value: str) -> str:

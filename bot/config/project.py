@@ -27,9 +27,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from bot.config.people import (
-    LANGUAGE_TAG,
-    SKILL_NAME,
     SLACK_USER_ID,
+    TAG_HINTS,
     Person,
     RouteRule,
     listed_people,
@@ -81,8 +80,7 @@ PATTERN_HINTS = {
     SLACK_CHANNEL_ID: "must be a Slack channel id such as C0ESCALATE (channel details → bottom)",
     r"^[a-z0-9][a-z0-9_-]{0,62}$": "must be lowercase letters, digits, - or _ (it is used in commands)",
     NOT_BLANK: "is blank; Slack refuses a message with an empty text",
-    LANGUAGE_TAG: "must be a language tag such as de or pt-BR",
-    SKILL_NAME: "must be a skill name: letters, digits, spaces or _ . / + -, at most 63",
+    **TAG_HINTS,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from bot.config.people import TAG_HINTS
 from bot.config.project import ProjectConfig
 from bot.content.base import NOT_CONTENT, ItemRecord
 from bot.intake.bounds import ItemLimits, encoded_size, value_problems
@@ -66,6 +67,8 @@ def validate_record(
         for err in exc.errors():
             where = ".".join(str(part) for part in err["loc"])
             message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "string_pattern_mismatch":  # a requirement's tag
+                message = TAG_HINTS.get(str((err.get("ctx") or {}).get("pattern")), message)
             if err["type"] == "extra_forbidden":
                 message = f"not a field of a {config.kind} item"
             elif err["type"] != "missing" and not isinstance(err.get("input"), dict | list):

@@ -107,7 +107,10 @@ def test_an_import_with_a_bad_requirement_names_its_line_and_field(engine, tmp_p
     )
     with pytest.raises(ImportRejected) as error:
         import_file(engine, path)
-    assert "line 2: field `requires.languages.0`" in str(error.value)
+    assert (
+        "line 2: field `requires.languages.0`: must be a language tag such as de or pt-BR "
+        "(got 'deutsch!')"
+    ) in str(error.value)
     with Session(engine) as session:
         assert session.exec(select(Item)).all() == []  # all or nothing
 
