@@ -60,6 +60,10 @@ MODES: dict[str, dict[str, Any]] = {
         "dispatch_items": 15,
     },
 }
+# --pace: each reviewer clicks every PACE seconds (reading the next item in between), so
+# the load is people at a pace, not a closed loop measuring the ceiling. Clicks per
+# reviewer per round, full and quick.
+PACED_CLICKS = {"full": 6, "quick": 3}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -81,6 +85,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clicks", help="clicks per round for each level, e.g. 150,300,600")
     parser.add_argument("--repeats", type=int, help="rounds per level (medians are reported)")
     parser.add_argument("--max-seconds", type=float, help="time limit of one round")
+    parser.add_argument(
+        "--pace",
+        type=float,
+        help="seconds between one reviewer's clicks (default: the next click on each answer)",
+    )
     parser.add_argument(
         "--rounds-budget", type=float, help="seconds of rounds per backend before repeats stop"
     )
@@ -146,16 +155,24 @@ def main(argv: list[str] | None = None) -> int:
         report.write_docs(args.doc, report.load_all())
         print(f"wrote {args.doc} from {len(report.load_all())} stored runs")
         return 0
-    mode = "quick" if args.quick else "full"
-    defaults = MODES[mode]
+    size = "quick" if args.quick else "full"
+    mode = size if args.pace is None else f"paced-{size}"
+    defaults = MODES[size]
     levels = [int(c) for c in args.levels.split(",")]
+    per_reviewer = PACED_CLICKS[size]
     clicks = (
         dict(zip(levels, [int(n) for n in args.clicks.split(",")], strict=True))
         if args.clicks
-        else {c: defaults["clicks"].get(c, 3 * c) for c in levels}
+        else {
+            c: defaults["clicks"].get(c, 3 * c) if args.pace is None else per_reviewer * c
+            for c in levels
+        }
     )
     repeats = args.repeats or defaults["repeats"]
     max_seconds = args.max_seconds or defaults["max_seconds"]
+    if args.pace is not None:  # room for every reviewer's clicks at that pace
+        longest = max(n / c for c, n in clicks.items())
+        max_seconds = max(max_seconds, args.pace * longest + 10)
     rounds_budget = args.rounds_budget or defaults["rounds_budget_s"]
     console = Console(width=None if sys.stdout.isatty() else 200)
     checkout = Checkout.at(args.checkout)
@@ -190,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             "clicks": {str(c): n for c, n in clicks.items()},
             "repeats": repeats,
             "max_seconds": max_seconds,
+            "pace_s": args.pace,
             "rounds_budget_s": rounds_budget,
             "client_timeout_s": 10.0,
             "delivery": {
@@ -201,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             },
             "soak": {
                 "backend": args.soak_backend,
-                "seconds": args.soak_seconds or SOAK_MODES[mode]["seconds"],
-                "calm_s": SOAK_MODES[mode]["calm_s"],
+                "seconds": args.soak_seconds or SOAK_MODES[size]["seconds"],
+                "calm_s": SOAK_MODES[size]["calm_s"],
             },
         },
         "clicks": {},
@@ -232,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                                 log=ui.log,
                                 workers=int(workers or 1),
                                 profile_dir=args.profile,
+                                pace_s=args.pace,
                             )
                         result["clicks"][backend] = data
                         console.print(report.rich_levels(data))

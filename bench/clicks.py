@@ -625,10 +625,11 @@ def run_backend(
     log: Callable[[str], None],
     workers: int = 1,
     profile_dir: Path | None = None,
+    pace_s: float | None = None,
 ) -> dict[str, Any]:
     """Everything measured on one database: setup, warm-up, the rounds (Quorum then
     baseline, per level, per repeat), the database check. `workers` > 1 serves Quorum as
-    `quorum serve --workers N`."""
+    `quorum serve --workers N`; `pace_s` spaces each reviewer's clicks that far apart."""
     from bench.servers import start_baseline, start_quorum
 
     plan = plan_levels(levels, clicks, repeats)
@@ -715,6 +716,7 @@ def run_backend(
                     max_seconds=max_seconds,
                     on_progress=progress(f"{label}: Quorum clicks", total),
                     load_sampler=sampler,
+                    interval_s=pace_s,
                     profile_to=(
                         profile_dir / f"{served_as}-c{level.concurrency}-r{rep + 1}.txt"
                         if profile_dir
@@ -737,6 +739,7 @@ def run_backend(
                     max_seconds=max_seconds,
                     on_progress=progress(f"{label}: baseline clicks", total),
                     load_sampler=sampler,
+                    interval_s=pace_s,
                 )
                 rounds.append(base)
                 summaries.setdefault(("baseline", level.concurrency), []).append(summarize(base))
